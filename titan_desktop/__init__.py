@@ -1,0 +1,1 @@
+"""Titan's desktop app (PySide6 + qasync). Importing this package does not import Qt."""

@@ -1,0 +1,166 @@
+"""One typed settings object for every Titan process.
+
+Reads the original spec's environment variable names (DATABASE_URL, OUTPUT_DIR, ...) plus Titan's
+own (TITAN_HOME, TITAN_*). Values may also come from ``TITAN_HOME/settings.json`` (written by the
+desktop settings dialog); the environment wins over the file. Secrets are ``SecretStr`` so they
+never show up in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_ALLOWED_PATHS = [
+    # The original spec's defaults ...
+    "client/**", "server/**", "worker/**", "Dockerfile", "package.json", "tsconfig.json",
+    "vite.config.ts",
+    # ... extended with this project's own folders and top-level docs.
+    "titan_desktop/**", "templates/**", "resources/**", "tests/**", "bench/**", "docs/**",
+    "README.md", "CHANGELOG.md", "pyproject.toml",
+]
+DEFAULT_PROTECTED_PATHS = [
+    "infra/**", "secrets/**", "database/migrations/**", "migrations/**", ".ci/**", ".git/**",
+]
+
+PathList = Annotated[list[str], NoDecode]
+
+
+def default_home() -> Path:
+    return Path(platformdirs.user_data_dir("titan", appauthor=False))
+
+
+def _home_from_env() -> Path:
+    raw = os.environ.get("TITAN_HOME")
+    return Path(raw).expanduser() if raw else default_home()
+
+
+def settings_file(home: Path | None = None) -> Path:
+    return (home or _home_from_env()) / "settings.json"
+
+
+class _JsonFileSource(PydanticBaseSettingsSource):
+    """Settings saved by the desktop app, keyed by env var name (``{"OUTPUT_DIR": ...}``)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = settings_file()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(k, str) and v not in (None, "")}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    # Where Titan keeps its embedded database, work folders and settings.
+    titan_home: Path = Field(default_factory=_home_from_env, validation_alias="TITAN_HOME")
+    # Unset: Titan starts an embedded PostgreSQL (pgserver) under TITAN_HOME/pgdata.
+    database_url: SecretStr | None = Field(None, validation_alias="DATABASE_URL")
+    # Deployed sites and published archives (default TITAN_HOME/projects).
+    output_dir: Path | None = Field(None, validation_alias="OUTPUT_DIR")
+    # Extra template folder searched before the built-in templates/.
+    templates_dir: Path | None = Field(None, validation_alias="TEMPLATES_DIR")
+
+    ops_token: SecretStr | None = Field(None, validation_alias="OPS_TOKEN")
+    github_repo: str | None = Field(None, validation_alias="GITHUB_REPO")
+    github_token: SecretStr | None = Field(None, validation_alias="GITHUB_TOKEN")
+    # Deploy hook URLs embed a key, so they are secrets too.
+    render_deploy_hook_api: SecretStr | None = Field(None, validation_alias="RENDER_DEPLOY_HOOK_API")
+    render_deploy_hook_worker: SecretStr | None = Field(
+        None, validation_alias="RENDER_DEPLOY_HOOK_WORKER"
+    )
+    allowed_paths: PathList = Field(
+        default_factory=lambda: list(DEFAULT_ALLOWED_PATHS), validation_alias="ALLOWED_PATHS"
+    )
+    protected_paths: PathList = Field(
+        default_factory=lambda: list(DEFAULT_PROTECTED_PATHS), validation_alias="PROTECTED_PATHS"
+    )
+
+    # Queue tuning.
+    job_lease_seconds: float = Field(30.0, gt=0, validation_alias="TITAN_JOB_LEASE_SECONDS")
+    heartbeat_seconds: float = Field(
+        2.0, gt=0, validation_alias=AliasChoices("TITAN_HEARTBEAT_SECONDS")
+    )
+    poll_interval_seconds: float = Field(0.5, gt=0, validation_alias="TITAN_POLL_SECONDS")
+    max_attempts: int = Field(3, ge=1, validation_alias="TITAN_MAX_ATTEMPTS")
+    retry_base_seconds: float = Field(2.0, ge=0, validation_alias="TITAN_RETRY_BASE_SECONDS")
+    # Projects wait for a person's approval before publishing when this is on.
+    require_approval: bool = Field(False, validation_alias="TITAN_REQUIRE_APPROVAL")
+    approval_timeout_seconds: int = Field(
+        7200, ge=1, validation_alias="TITAN_APPROVAL_TIMEOUT_SECONDS"
+    )
+    log_level: str = Field("INFO", validation_alias="TITAN_LOG_LEVEL")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _JsonFileSource(settings_cls)
+
+    @field_validator("allowed_paths", "protected_paths", mode="before")
+    @classmethod
+    def _split_globs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("titan_home", "output_dir", "templates_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser().absolute() if value is not None else None
+
+    @property
+    def projects_dir(self) -> Path:
+        """Where deployed sites and archives go (OUTPUT_DIR, else TITAN_HOME/projects)."""
+        return self.output_dir or self.titan_home / "projects"
+
+    @property
+    def work_dir(self) -> Path:
+        """Scratch space for scaffolding and building projects."""
+        return self.titan_home / "work"
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, so log output can be scrubbed of them."""
+        values = []
+        for name in ("database_url", "ops_token", "github_token", "render_deploy_hook_api",
+                     "render_deploy_hook_worker"):
+            secret = getattr(self, name)
+            if secret is not None and len(secret.get_secret_value()) >= 4:
+                values.append(secret.get_secret_value())
+        return values
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reload_settings() -> Settings:
+    get_settings.cache_clear()
+    return get_settings()
