@@ -82,7 +82,9 @@ class Settings(BaseSettings):
     github_repo: str | None = Field(None, validation_alias="GITHUB_REPO")
     github_token: SecretStr | None = Field(None, validation_alias="GITHUB_TOKEN")
     # Deploy hook URLs embed a key, so they are secrets too.
-    render_deploy_hook_api: SecretStr | None = Field(None, validation_alias="RENDER_DEPLOY_HOOK_API")
+    render_deploy_hook_api: SecretStr | None = Field(
+        None, validation_alias="RENDER_DEPLOY_HOOK_API"
+    )
     render_deploy_hook_worker: SecretStr | None = Field(
         None, validation_alias="RENDER_DEPLOY_HOOK_WORKER"
     )

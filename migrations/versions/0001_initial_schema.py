@@ -142,6 +142,7 @@ def upgrade() -> None:
     sa.Column('price_minor', sa.BigInteger(), nullable=True),
     sa.Column('currency', sa.String(length=3), server_default='USD', nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('flags', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),

@@ -16,13 +16,19 @@ def embedded_url(home: Path) -> str:
     pgserver keeps one server per data folder, shared by every process that asks for it (the
     desktop, its worker, a CLI command) and stopped when the last of them exits.
     """
-    import pgserver  # deferred: importing it costs time and is unneeded with DATABASE_URL
+    import warnings
+
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import pgserver  # deferred: importing it costs time and is unneeded with DATABASE_URL
 
     pgdata = (home / "pgdata").resolve()
     server = _servers.get(pgdata)
     if server is None:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")
         _servers[pgdata] = server
         log.debug("embedded PostgreSQL at %s", pgdata)
     return to_sqlalchemy_url(server.get_uri())  # type: ignore[attr-defined]

@@ -83,6 +83,8 @@ class Project(Base):
     price_minor: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), server_default="USD")
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Problems verify noticed that did not fail it; Jason rejects flagged output.
+    flags: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -112,6 +114,8 @@ class PlanItem(Base):
     step: Mapped[str | None] = mapped_column(String(30))
     done: Mapped[bool] = mapped_column(Boolean, server_default="false")
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    parent: Mapped[PlanItem | None] = relationship(remote_side=[id])
 
 
 class OpsChange(Base):
@@ -286,7 +290,9 @@ class WorkerRow(Base):
         CheckConstraint(
             "status IN ('running', 'paused', 'stopping', 'stopped', 'lost')", name="status"
         ),
-        CheckConstraint("command IS NULL OR command IN ('pause', 'resume', 'stop')", name="command"),
+        CheckConstraint(
+            "command IS NULL OR command IN ('pause', 'resume', 'stop')", name="command"
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)

@@ -1,0 +1,157 @@
+"""persona/basic: a small static website about a project and the persona behind it.
+
+scaffold: write the Jinja2 page sources and the site data (spec) into ``src/``
+build:    render them into ``dist/`` and check every internal link and asset exists
+deploy:   copy ``dist/`` to ``OUTPUT_DIR/<slug>/`` and serve it on a loopback port
+verify:   GET the deployed page: status 200 and the project name in it
+publish:  a zip of the built site
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from worker.errors import InvalidInput
+from worker.sitebuild import (
+    check_links,
+    publish_archive,
+    replace_dir,
+    serve_and_url,
+    slugify,
+    verify_page,
+)
+from worker.templates import ArtifactOut, PlanNode, StepContext, StepResult, Template
+
+SITE_SOURCES = Path(__file__).parent / "site"
+PERSONA_FIELDS = ("name", "role", "tagline", "bio")
+
+
+class PersonaBasic(Template):
+    ref = "persona/basic"
+    title = "Persona website"
+    description = "A static website presenting the project, its features and its persona."
+    project_types = ("web-app", "website", "landing-page")
+
+    def validate_spec(self, spec: dict[str, Any]) -> dict[str, Any]:
+        description = spec.get("description", "")
+        if not isinstance(description, str) or len(description) > 5000:
+            raise InvalidInput("spec.description", "must be text of at most 5000 characters")
+        features = spec.get("features", [])
+        if not isinstance(features, list) or len(features) > 50:
+            raise InvalidInput("spec.features", "must be a list of at most 50 names")
+        seen: set[str] = set()
+        for i, feature in enumerate(features):
+            if not isinstance(feature, str) or not feature.strip() or len(feature) > 80:
+                raise InvalidInput(f"spec.features[{i}]", "must be a name of 1 to 80 characters")
+            if not slugify(feature):
+                raise InvalidInput(f"spec.features[{i}]", "needs at least one letter or digit")
+            if slugify(feature) in seen:
+                raise InvalidInput(f"spec.features[{i}]", f"duplicate feature {feature!r}")
+            seen.add(slugify(feature))
+        persona = spec.get("persona") or {}
+        if not isinstance(persona, dict):
+            raise InvalidInput("spec.persona", "must be an object")
+        for key, value in persona.items():
+            if key not in PERSONA_FIELDS:
+                raise InvalidInput(f"spec.persona.{key}", f"unknown field (use {PERSONA_FIELDS})")
+            if not isinstance(value, str) or len(value) > 2000:
+                raise InvalidInput(f"spec.persona.{key}", "must be text of at most 2000 characters")
+        return {**spec, "description": description.strip(),
+                "features": [f.strip() for f in features], "persona": persona}
+
+    def plan(self, name: str, spec: dict[str, Any]) -> list[PlanNode]:
+        features = ["Home page", *spec.get("features", [])]
+        return [
+            PlanNode(feature, "feature", children=[
+                PlanNode("Build", "milestone", children=[
+                    PlanNode(f"Outline the {feature} page", "goal", "scaffold"),
+                    PlanNode(f"Render and link-check the {feature} page", "goal", "build"),
+                ]),
+                PlanNode("Launch", "milestone", children=[
+                    PlanNode(f"Deploy the {feature} page", "goal", "deploy"),
+                    PlanNode(f"Verify the {feature} page answers", "goal", "verify"),
+                    PlanNode(f"Publish the {feature} page", "goal", "publish"),
+                ]),
+            ])
+            for feature in features
+        ]
+
+    def scaffold(self, ctx: StepContext) -> StepResult:
+        src = ctx.workdir / "src"
+        staging = ctx.workdir / "src.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(SITE_SOURCES, staging)
+        spec = ctx.project.spec
+        site = {
+            "name": ctx.project.name,
+            "slug": ctx.project.slug,
+            "type": ctx.project.type,
+            "description": spec.get("description") or f"{ctx.project.name}, built by Titan.",
+            "features": [{"name": f, "slug": slugify(f)} for f in spec.get("features", [])],
+            "persona": {k: v for k, v in (spec.get("persona") or {}).items() if v},
+            "initials": "".join(w[0] for w in re.findall(r"\w+", ctx.project.name)[:2]).upper(),
+        }
+        (staging / "site.json").write_text(json.dumps(site, indent=2), encoding="utf-8")
+        replace_dir(staging, src)
+        pages = 2 + len(site["features"]) + (1 if site["persona"] else 0)
+        ctx.log(f"scaffolded {pages} pages for {ctx.project.name}")
+        return StepResult(f"Scaffolded {pages} pages",
+                          [ArtifactOut("file", "site.json", src / "site.json")])
+
+    def build(self, ctx: StepContext) -> StepResult:
+        from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
+
+        src = ctx.workdir / "src"
+        site = json.loads((src / "site.json").read_text(encoding="utf-8"))
+        env = Environment(loader=FileSystemLoader(src), autoescape=select_autoescape(["html"]),
+                          undefined=ChainableUndefined)
+        staging = ctx.workdir / "dist.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / "features").mkdir(parents=True)
+        (staging / "assets").mkdir()
+        shutil.copy2(src / "style.css", staging / "assets" / "style.css")
+        (staging / "assets" / "logo.svg").write_text(
+            env.get_template("logo.svg.j2").render(site=site), encoding="utf-8")
+
+        def render(template: str, out: str, root: str, **extra: Any) -> None:
+            html = env.get_template(template).render(site=site, root=root, **extra)
+            (staging / out).write_text(html, encoding="utf-8")
+
+        render("index.html", "index.html", "")
+        render("about.html", "about.html", "")
+        for feature in site["features"]:
+            render("feature.html", f"features/{feature['slug']}.html", "../", feature=feature)
+        problems = check_links(staging)
+        if problems:
+            raise RuntimeError("broken links in the built site: " + "; ".join(problems[:10]))
+        dist = ctx.workdir / "dist"
+        replace_dir(staging, dist)
+        files = sorted(p for p in dist.rglob("*") if p.is_file())
+        ctx.log(f"rendered {len(files)} files; every internal link and asset resolves")
+        return StepResult(f"Built {len(files)} files",
+                          [ArtifactOut("site", "dist", dist)])
+
+    def deploy(self, ctx: StepContext) -> StepResult:
+        url = serve_and_url(ctx.workdir / "dist", ctx.output_dir, ctx.project.slug, ctx.settings)
+        ctx.log(f"deployed to {url}")
+        return StepResult(f"Deployed to {url}", [ArtifactOut("url", "site", uri=url)], url=url)
+
+    def verify(self, ctx: StepContext) -> StepResult:
+        if not ctx.url:
+            raise RuntimeError("nothing deployed to verify (no URL)")
+        checked = verify_page(ctx.url, ctx.project.name, ["assets/style.css", "about.html"])
+        ctx.log(f"verified {ctx.url}: {checked}")
+        return StepResult(f"Verified: {checked}")
+
+    def publish(self, ctx: StepContext) -> StepResult:
+        archive = publish_archive(ctx.workdir / "dist", ctx.output_dir, ctx.project.slug)
+        ctx.log(f"published {archive.name}")
+        return StepResult(f"Published {archive.name}",
+                          [ArtifactOut("archive", archive.name, archive)])
+
+
+TEMPLATE = PersonaBasic()

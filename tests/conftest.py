@@ -1,0 +1,175 @@
+"""Shared fixtures: a real PostgreSQL, a database per test cloned from a migrated template.
+
+The server is 127.0.0.1:5432 when it answers (these machines run one), otherwise an embedded
+pgserver started for the session; ``TITAN_TEST_PG=embedded|server`` forces one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from worker.config import Settings, reload_settings
+from worker.db.engine import Database, libpq_url
+from worker.db.migrate import upgrade
+from worker.sitehost import stop_site_host
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_ADMIN_URL = os.environ.get("TITAN_TEST_SERVER_URL",
+                                  "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _reachable(url: str) -> bool:
+    try:
+        psycopg.connect(libpq_url(url), connect_timeout=2).close()
+    except psycopg.Error:
+        return False
+    return True
+
+
+def _admin(url: str, *statements: str) -> None:
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def _with_database(admin_url: str, name: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def embedded_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An embedded pgserver for the whole session (what a new user gets)."""
+    from worker.db.embedded import embedded_url
+
+    return embedded_url(tmp_path_factory.mktemp("embedded-pg"))
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(request: pytest.FixtureRequest) -> str:
+    choice = os.environ.get("TITAN_TEST_PG", "auto")
+    if choice == "server" or (choice == "auto" and _reachable(SERVER_ADMIN_URL)):
+        return SERVER_ADMIN_URL
+    return request.getfixturevalue("embedded_admin_url")
+
+
+class TemplateDatabases:
+    """Migrated template databases, one per server, cloned for each test."""
+
+    def __init__(self) -> None:
+        self.created: list[tuple[str, str]] = []
+
+    def template_for(self, admin_url: str) -> str:
+        for url, name in self.created:
+            if url == admin_url:
+                return name
+        name = f"titan_tpl_{os.getpid()}_{len(self.created)}"
+        _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+        upgrade(_with_database(admin_url, name))
+        self.created.append((admin_url, name))
+        return name
+
+    def clone(self, admin_url: str) -> tuple[str, str]:
+        template = self.template_for(admin_url)
+        name = f"titan_t_{uuid.uuid4().hex[:12]}"
+        _admin(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return name, _with_database(admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def template_databases() -> Iterator[TemplateDatabases]:
+    templates = TemplateDatabases()
+    yield templates
+    for url, name in templates.created:
+        try:
+            _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.Error:
+            pass
+
+
+def _fresh_database(admin_url: str, templates: TemplateDatabases) -> Iterator[str]:
+    name, url = templates.clone(admin_url)
+    yield url
+    try:
+        _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.Error:
+        pass
+
+
+@pytest.fixture
+def db_url(pg_admin_url: str, template_databases: TemplateDatabases) -> Iterator[str]:
+    """A fresh, migrated database for this test (SQLAlchemy URL)."""
+    yield from _fresh_database(pg_admin_url, template_databases)
+
+
+@pytest.fixture(params=["server", "embedded"])
+def any_db_url(request: pytest.FixtureRequest, template_databases: TemplateDatabases
+               ) -> Iterator[str]:
+    """The test runs twice: on the server at 127.0.0.1:5432 and on an embedded pgserver."""
+    if request.param == "server":
+        if not _reachable(SERVER_ADMIN_URL):
+            pytest.skip("no PostgreSQL server at 127.0.0.1:5432")
+        admin = SERVER_ADMIN_URL
+    else:
+        admin = request.getfixturevalue("embedded_admin_url")
+    yield from _fresh_database(admin, template_databases)
+
+
+@pytest.fixture
+def titan_env(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
+    """Environment of a Titan installation in tmp_path using this test's database.
+
+    Applied to this process (settings reloaded) and returned for child processes.
+    """
+    home = tmp_path / "home"
+    env = {
+        "TITAN_HOME": str(home),
+        "DATABASE_URL": libpq_url(db_url),
+        "TITAN_RETRY_BASE_SECONDS": "0.1",
+        "TITAN_POLL_SECONDS": "0.2",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for key in ("OUTPUT_DIR", "TEMPLATES_DIR", "OPS_TOKEN", "GITHUB_REPO", "GITHUB_TOKEN",
+                "RENDER_DEPLOY_HOOK_API", "RENDER_DEPLOY_HOOK_WORKER", "ALLOWED_PATHS",
+                "PROTECTED_PATHS", "TITAN_REQUIRE_APPROVAL"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    reload_settings()
+    yield {**os.environ, **env}
+    stop_site_host(home)
+    reload_settings()
+
+
+@pytest.fixture
+def settings(titan_env: dict) -> Settings:
+    return reload_settings()
+
+
+@pytest.fixture
+async def db(db_url: str) -> Database:
+    database = Database(db_url)
+    yield database
+    await database.dispose()
+
+
+def titan(env: dict, *args: str, timeout: float = 120, check: bool = False
+          ) -> subprocess.CompletedProcess[str]:
+    """Run ``titan ARGS`` in a child process (the real CLI, as a user would)."""
+    return subprocess.run([sys.executable, "-m", "titan_desktop.launcher", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout, check=check, cwd=ROOT)
+
+
+def spawn_worker(env: dict, *args: str, **popen: object) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "worker.cli", "worker", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=ROOT, **popen)  # type: ignore[arg-type]

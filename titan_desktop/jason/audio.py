@@ -1,0 +1,147 @@
+"""Audio plumbing without Qt: WAV loading/conversion to 16 kHz mono int16, and an endpointer.
+
+The decoder wants 16 kHz mono signed 16-bit samples; WAV files from users or TTS come in any
+rate, width and channel count, so everything goes through ``to_16k_mono``.
+"""
+
+from __future__ import annotations
+
+import io
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from pocketsphinx import Endpointer
+
+RATE = 16000
+Int16 = npt.NDArray[np.int16]
+
+
+def _samples(raw: bytes, width: int) -> npt.NDArray[np.float64]:
+    """PCM bytes -> floats in [-1, 1). 8-bit WAV is unsigned; 16/24/32-bit are signed."""
+    if width == 1:
+        return (np.frombuffer(raw, np.uint8).astype(np.float64) - 128.0) / 128.0
+    if width == 3:  # no numpy int24: widen each sample to int32 (little-endian, top byte sign)
+        b = np.frombuffer(raw, np.uint8).reshape(-1, 3)
+        i32 = (b[:, 0].astype(np.int32) | (b[:, 1].astype(np.int32) << 8)
+               | (b[:, 2].astype(np.int8).astype(np.int32) << 16))
+        return i32 / float(1 << 23)
+    dtype = {2: np.int16, 4: np.int32}[width]
+    return np.frombuffer(raw, dtype).astype(np.float64) / float(1 << (8 * width - 1))
+
+
+def resample(x: npt.NDArray[np.float64], src: int, dst: int) -> npt.NDArray[np.float64]:
+    """Band-limited resampling through the FFT (no aliasing when going 44.1 kHz -> 16 kHz)."""
+    if src == dst or len(x) == 0:
+        return x
+    n_out = max(1, round(len(x) * dst / src))
+    spec = np.fft.rfft(x)
+    keep = n_out // 2 + 1
+    spec = spec[:keep] if len(spec) >= keep else np.pad(spec, (0, keep - len(spec)))
+    return np.fft.irfft(spec, n_out) * (n_out / len(x))
+
+
+def to_16k_mono(raw: bytes, rate: int, width: int, channels: int) -> Int16:
+    x = _samples(raw, width)
+    if channels > 1:
+        x = x[: len(x) // channels * channels].reshape(-1, channels).mean(axis=1)
+    y = resample(x, rate, RATE)
+    return np.clip(np.round(y * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def load_wav(source: str | Path | bytes) -> Int16:
+    """Read a WAV file (path or bytes) of any PCM rate/width/channels as 16 kHz mono int16."""
+    f = wave.open(io.BytesIO(source) if isinstance(source, bytes) else str(source), "rb")
+    with f:
+        raw = f.readframes(f.getnframes())
+        return to_16k_mono(raw, f.getframerate(), f.getsampwidth(), f.getnchannels())
+
+
+def save_wav(path: str | Path, audio: Int16, rate: int = RATE) -> None:
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(np.asarray(audio, np.int16).tobytes())
+
+
+def add_noise(audio: Int16, dbfs: float = -60.0, seed: int = 0) -> Int16:
+    """Add faint white noise: TTS output has digitally silent gaps that confuse the decoder."""
+    rms = 32768.0 * 10 ** (dbfs / 20.0)
+    noise = np.random.default_rng(seed).normal(0.0, rms, len(audio))
+    return np.clip(audio.astype(np.float64) + noise, -32768, 32767).astype(np.int16)
+
+
+def rms_dbfs(audio: Int16) -> float:
+    if len(audio) == 0:
+        return -120.0
+    rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+    return 20.0 * np.log10(max(rms, 1e-3) / 32768.0)
+
+
+class UtteranceSegmenter:
+    """Streaming endpointer: feed 16 kHz int16 audio in any chunk size, get whole utterances.
+
+    Wraps pocketsphinx's ``Endpointer`` (a VAD with a sliding window; ``window`` seconds of
+    non-speech end an utterance). The Qt capture code calls ``feed`` from its ``readyRead``.
+    """
+
+    def __init__(self, window: float = 0.3, ratio: float = 0.9, vad_mode: int = 1) -> None:
+        self.endpointer = Endpointer(window=window, ratio=ratio, vad_mode=vad_mode,
+                                      sample_rate=RATE)
+        self._pending = b""
+        self._speech: list[bytes] = []
+
+    @property
+    def frame_bytes(self) -> int:
+        return int(self.endpointer.frame_bytes)
+
+    @property
+    def in_speech(self) -> bool:
+        return bool(self.endpointer.in_speech)
+
+    def speech(self, data: bytes | Int16) -> Iterator[tuple[bytes, bool]]:
+        """Yield (speech frame, utterance ended) as the endpointer releases speech."""
+        buf = self._pending + (data.tobytes() if isinstance(data, np.ndarray) else data)
+        n = self.frame_bytes
+        self._pending = buf[len(buf) - len(buf) % n:]
+        for start in range(0, len(buf) - n + 1, n):
+            speech = self.endpointer.process(buf[start:start + n])
+            if speech is not None:
+                yield speech, not self.endpointer.in_speech
+
+    def end_stream(self) -> bytes:
+        """End of input: the speech still held back by the endpointer (may be empty)."""
+        rest = self.endpointer.end_stream(self._pending) if self.endpointer.in_speech else None
+        self._pending = b""
+        return rest or b""
+
+    def feed(self, data: bytes | Int16) -> list[Int16]:
+        """Process audio; return the utterances that ended inside it (usually none or one)."""
+        done: list[Int16] = []
+        for speech, ended in self.speech(data):
+            self._speech.append(speech)
+            if ended:
+                done.append(self._take())
+        return done
+
+    def flush(self) -> list[Int16]:
+        """End of stream: return the utterance still open, if any."""
+        rest = self.end_stream()
+        if rest:
+            self._speech.append(rest)
+        return [self._take()] if self._speech else []
+
+    def _take(self) -> Int16:
+        audio = np.frombuffer(b"".join(self._speech), np.int16).copy()
+        self._speech = []
+        return audio
+
+
+def frames(audio: Int16, seconds: float = 0.03) -> Iterator[Int16]:
+    """Split audio into capture-sized chunks (what a microphone callback would deliver)."""
+    step = int(RATE * seconds)
+    for i in range(0, len(audio), step):
+        yield audio[i:i + step]

@@ -1,0 +1,152 @@
+"""Typed text (or a decoder's word string) -> command + slots, from the command table.
+
+Tolerant of case, punctuation, contractions and filler words ("hey Jason, please ..."). Project
+names are matched against the known projects first; a typed name Jason doesn't know yet is still
+returned (free text) so the caller can answer "I don't know a project called ...".
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from titan_desktop.jason.commands import (
+    BY_NAME,
+    COMMANDS,
+    FILLERS,
+    phrase_example,
+    slot_vocabulary,
+    spoken,
+    tokens,
+    words_of,
+)
+from titan_desktop.jason.grammar import Vocab
+
+FREE_SLOTS = ("project", "new_project", "template")  # may be free text when typed
+
+
+@dataclass(frozen=True)
+class Parse:
+    command: str | None  # None: not a command (rejected)
+    slots: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+    suggestions: tuple[str, ...] = ()  # closest commands, for "Did you mean ...?"
+
+    @property
+    def destructive(self) -> bool:
+        return bool(self.command) and BY_NAME[self.command].destructive  # type: ignore[index]
+
+    def to_json(self) -> dict[str, Any]:
+        if self.command is None:
+            return {"command": None, "text": self.text, "suggestions": list(self.suggestions)}
+        return {"command": self.command, "slots": dict(self.slots), "text": self.text}
+
+
+def _alternation(words: tuple[str, ...]) -> str:
+    return "(?:" + "|".join(re.escape(w) + " " for w in words) + ")"
+
+
+def _phrase_regex(phrase: str, slot_types: dict[str, str], vocab: Vocab, free: bool) -> str:
+    parts = []
+    for tok in tokens(phrase):
+        if tok.slot:
+            st = slot_types.get(tok.slot, tok.slot)
+            if free and st in FREE_SLOTS or st == "new_project":
+                body = rf"(?P<{tok.slot}>(?:\S+ )+?)"
+            elif vocab.get(st):
+                forms = sorted(vocab[st], key=len, reverse=True)
+                body = f"(?P<{tok.slot}>{_alternation(tuple(forms))})"
+            else:
+                return ""  # no filler for this slot: the phrase can't match
+        else:
+            body = _alternation(tok.words)
+        parts.append(f"(?:{body})?" if tok.optional else body)
+    return "".join(parts)
+
+
+@lru_cache(maxsize=16)
+def _compiled(key: tuple[tuple[str, ...], ...], free: bool) -> list[tuple[str, re.Pattern[str]]]:
+    vocab = slot_vocabulary(*key)
+    out = []
+    for cmd in COMMANDS:
+        for phrase in cmd.phrases:
+            rx = _phrase_regex(phrase, cmd.slots, vocab, free)
+            if rx:
+                out.append((cmd.name, re.compile(rx)))
+    return out
+
+
+def _strip_fillers(words: list[str]) -> list[str]:
+    fillers = sorted((f.split() for f in FILLERS), key=len, reverse=True)
+    out, i, low = [], 0, [w.lower() for w in words]
+    while i < len(words):
+        for f in fillers:
+            if low[i:i + len(f)] == f:
+                i += len(f)
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
+def parse(text: str, projects: list[str] | tuple[str, ...] = (),
+          templates: list[str] | tuple[str, ...] = (),
+          new_projects: list[str] | tuple[str, ...] = (), *, strict: bool = False) -> Parse:
+    """Parse typed text. ``strict``: known slot values only (used for decoder output)."""
+    key = (tuple(projects), tuple(templates), tuple(new_projects))
+    vocab = slot_vocabulary(*key)
+    raw = words_of(text)
+    variants = [raw, _strip_fillers(raw)]
+    passes = [False] if strict else [False, True]
+    for free in passes:
+        for words in variants if not free else variants[::-1]:
+            if not words:
+                continue
+            low = " ".join(w.lower() for w in words) + " "
+            orig = " ".join(words) + " "
+            if len(orig) != len(low):
+                orig = low
+            for name, rx in _compiled(key, free):
+                m = rx.fullmatch(low)
+                if m:
+                    return Parse(name, _slots(name, m, orig, vocab), text)
+    return Parse(None, {}, text, suggest(text, projects, templates))
+
+
+def _slots(name: str, m: re.Match[str], orig: str, vocab: Vocab) -> dict[str, str]:
+    cmd = BY_NAME[name]
+    slots = dict(cmd.defaults)
+    for slot, value in m.groupdict().items():
+        if value is None:
+            continue
+        st = cmd.slots.get(slot, slot)
+        spoken_form = value.strip()
+        known = vocab.get(st, {}).get(spoken_form) or vocab.get("project", {}).get(spoken_form)
+        slots[slot] = known or orig[m.start(slot):m.end(slot)].strip()
+    return slots
+
+
+def suggest(text: str, projects: list[str] | tuple[str, ...] = (),
+            templates: list[str] | tuple[str, ...] = (), limit: int = 3) -> tuple[str, ...]:
+    """The commands closest to what was said/typed, as example phrases to offer back."""
+    said = " ".join(words_of(text)).lower()
+    mentioned = [p for p in projects if spoken(p) and spoken(p) in said]
+    fill = {"project": (mentioned or list(projects) or ["<project>"])[0],
+            "template": (list(templates) or ["<template>"])[0],
+            "tab": "logs", "period": "today"}
+    scored: dict[str, tuple[float, str]] = {}
+    for cmd in COMMANDS:
+        for phrase in cmd.phrases:
+            example = phrase_example(phrase, fill)
+            full = " ".join(tok.words[0] if tok.words else fill.get(tok.slot or "", "")
+                            for tok in tokens(phrase))
+            score = max(difflib.SequenceMatcher(None, said.split(), s.lower().split()).ratio()
+                        for s in (example, full))
+            if score > scored.get(cmd.name, (0.0, ""))[0]:
+                scored[cmd.name] = (score, example)
+    best = sorted(scored.values(), reverse=True)[:limit]
+    return tuple(example for score, example in best if score > 0.0)

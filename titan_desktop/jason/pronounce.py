@@ -1,0 +1,104 @@
+"""Pronunciations (CMU/ARPAbet phones) for the decoder's dictionary.
+
+pocketsphinx cannot guess how a new word sounds, and project names ("Zorblax", "Moonly") are
+often not in CMUdict. Order of preference: CMUdict (shipped with pocketsphinx), espeak-ng's own
+phonemes (``espeak-ng -x``) mapped to ARPAbet, and last a letter-by-letter spelling.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from functools import lru_cache
+
+import pocketsphinx
+
+MODEL_DIR = os.path.join(pocketsphinx.get_model_path(), "en-us")
+HMM_DIR = os.path.join(MODEL_DIR, "en-us")
+CMUDICT = os.path.join(MODEL_DIR, "cmudict-en-us.dict")
+
+# espeak-ng English phoneme mnemonics -> ARPAbet. Longest names are tried first.
+ESPEAK_TO_ARPA: dict[str, str] = {
+    "aI@": "AY ER", "aU@": "AW ER", "i@3": "IY R", "A@": "AA R", "O@": "AO R", "o@": "AO R",
+    "e@": "EH R", "i@": "IY R", "U@": "UH R", "3:": "ER", "A:": "AA", "O:": "AO", "i:": "IY",
+    "u:": "UW", "aI": "AY", "aU": "AW", "eI": "EY", "OI": "OY", "oU": "OW", "@L": "AH L",
+    "@2": "AH", "@5": "AH", "a#": "AH", "I#": "IH", "I2": "IH", "aa": "AE", "a2": "AH",
+    "tS": "CH", "dZ": "JH", "t#": "T", "d#": "D", "l/": "L", "r-": "R", "n-": "N", "m-": "M",
+    "a": "AE", "0": "AA", "V": "AH", "@": "AH", "3": "ER", "E": "EH", "I": "IH", "i": "IY",
+    "O": "AO", "U": "UH", "u": "UW", "e": "EH", "o": "OW",
+    "p": "P", "b": "B", "t": "T", "d": "D", "k": "K", "g": "G", "f": "F", "v": "V", "T": "TH",
+    "D": "DH", "s": "S", "z": "Z", "S": "SH", "Z": "ZH", "h": "HH", "m": "M", "n": "N",
+    "N": "NG", "l": "L", "r": "R", "j": "Y", "w": "W", "x": "K", "?": "T", "C": "HH",
+}
+_KEYS = sorted(ESPEAK_TO_ARPA, key=len, reverse=True)
+
+LETTERS: dict[str, str] = {
+    "a": "EY", "b": "B IY", "c": "S IY", "d": "D IY", "e": "IY", "f": "EH F", "g": "JH IY",
+    "h": "EY CH", "i": "AY", "j": "JH EY", "k": "K EY", "l": "EH L", "m": "EH M", "n": "EH N",
+    "o": "OW", "p": "P IY", "q": "K Y UW", "r": "AA R", "s": "EH S", "t": "T IY", "u": "Y UW",
+    "v": "V IY", "w": "D AH B AH L Y UW", "x": "EH K S", "y": "W AY", "z": "Z IY",
+}
+
+
+@lru_cache(maxsize=1)
+def cmudict() -> dict[str, list[str]]:
+    """word -> pronunciations (first is the main one), read once from pocketsphinx's CMUdict."""
+    out: dict[str, list[str]] = {}
+    with open(CMUDICT, encoding="utf-8") as f:
+        for line in f:
+            word, _, phones = line.strip().partition(" ")
+            base = word.split("(", 1)[0]
+            out.setdefault(base, []).append(phones.strip())
+    return out
+
+
+def espeak_to_arpa(mnemonics: str) -> str:
+    """Map ``espeak-ng -x --sep=' '`` output ("t 'aI t @ n") to ARPAbet ("T AY T AH N")."""
+    phones: list[str] = []
+    for tok in mnemonics.split():
+        tok = tok.lstrip("',%=")  # stress marks
+        while tok:  # greedy: a token may hold several phonemes when espeak doesn't separate
+            key = next((k for k in _KEYS if tok.startswith(k)), None)
+            if key is None:
+                tok = tok[1:]  # unknown mark (stress, length): skip it
+                continue
+            phones.extend(ESPEAK_TO_ARPA[key].split())
+            tok = tok[len(key):]
+    return " ".join(phones)
+
+
+@lru_cache(maxsize=4096)
+def espeak_pronunciation(word: str, voice: str = "en-us") -> str | None:
+    exe = shutil.which("espeak-ng") or shutil.which("espeak")
+    if not exe:
+        return None
+    try:
+        out = subprocess.run([exe, "-q", "-v", voice, "-x", "--sep= ", word],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return espeak_to_arpa(out) or None
+
+
+def spell(word: str) -> str:
+    """Letter-by-letter fallback: 'xq' -> 'EH K S K Y UW'."""
+    return " ".join(LETTERS[c] for c in word.lower() if c in LETTERS)
+
+
+def pronunciations(word: str) -> list[str]:
+    """All known pronunciations of a lower-case word; never empty for a word with letters."""
+    known = cmudict().get(word)
+    if known:
+        return known
+    guess = espeak_pronunciation(word)
+    return [guess] if guess else [spell(word) or "AH"]
+
+
+def dictionary_lines(words: set[str] | list[str]) -> list[str]:
+    """Lines of a pocketsphinx dictionary file (``word PH ON ES``, ``word(2) ...``)."""
+    lines = []
+    for word in sorted(words):
+        for i, phones in enumerate(pronunciations(word)):
+            lines.append(f"{word}{'' if i == 0 else f'({i + 1})'} {phones}")
+    return lines

@@ -1,0 +1,166 @@
+"""Offline speech recognition of Jason's commands with pocketsphinx.
+
+Two decoders hear the same audio: one constrained by the command grammar (JSGF), one by a small
+trigram language model built from the same phrases. A grammar decoder maps *any* speech onto
+some command (about one in three ordinary sentences came out as a command); the LM decoder is
+free to produce other word orders, so an utterance is accepted only when both agree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+
+import numpy as np
+import pocketsphinx
+
+from titan_desktop.jason import grammar
+from titan_desktop.jason.audio import RATE, Int16, UtteranceSegmenter
+from titan_desktop.jason.commands import SPOKEN_PREFIX, SPOKEN_SUFFIX, slot_vocabulary
+from titan_desktop.jason.parser import Parse, parse, suggest
+from titan_desktop.jason.pronounce import HMM_DIR, dictionary_lines, pronunciations
+
+pocketsphinx.set_loglevel("FATAL")
+_IGNORED = {SPOKEN_PREFIX, SPOKEN_SUFFIX}
+
+
+def _words(hyp: pocketsphinx.Hypothesis | None) -> list[str]:
+    if hyp is None:
+        return []
+    out = []
+    for w in hyp.hypstr.split():
+        w = re.sub(r"\(\d+\)$", "", w)
+        if not (w.startswith(("<", "[")) or w in _IGNORED):
+            out.append(w)
+    return out
+
+
+def _same(a: Parse, b: Parse) -> bool:
+    return a.command == b.command and a.slots == b.slots
+
+
+class Recognizer:
+    """Decode 16 kHz mono int16 audio into a ``Parse`` (``command=None`` when rejected).
+
+    ``decode(audio)`` for a whole utterance; ``start()``/``feed(chunk)``/``finish()`` to decode
+    while the person is still speaking (then only end-of-utterance work remains at the end).
+    Call ``set_vocabulary`` when projects or templates change.
+    """
+
+    def __init__(self, projects: Sequence[str] = (), templates: Sequence[str] = (),
+                 new_projects: Sequence[str] = ()) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="titan-jason-")
+        self._known: set[str] = set()
+        self._decoders: list[pocketsphinx.Decoder] = []
+        self.set_vocabulary(projects, templates, new_projects)
+
+    def set_vocabulary(self, projects: Sequence[str] = (), templates: Sequence[str] = (),
+                       new_projects: Sequence[str] = ()) -> None:
+        self.projects, self.templates = tuple(projects), tuple(templates)
+        self.new_projects = tuple(new_projects)
+        vocab = slot_vocabulary(self.projects, self.templates, self.new_projects)
+        words = grammar.words(vocab)
+        if not self._decoders:
+            self._create(words)
+        else:  # new project names: teach the existing decoders the new words
+            for word in sorted(words - self._known):
+                for d in self._decoders:
+                    for phones in pronunciations(word)[:1]:
+                        d.add_word(word, phones, True)
+            self._known |= words
+        lm_path = os.path.join(self._tmp.name, "commands.lm")
+        with open(lm_path, "w", encoding="utf-8") as f:
+            f.write(grammar.arpa(vocab))
+        gram, lm = self._decoders
+        gram.add_jsgf_string("commands", grammar.jsgf(vocab))
+        gram.activate_search("commands")
+        lm.add_lm_file("commands", lm_path)
+        lm.activate_search("commands")
+
+    def _create(self, words: set[str]) -> None:
+        dict_path = os.path.join(self._tmp.name, "jason.dict")
+        with open(dict_path, "w", encoding="utf-8") as f:
+            f.write("\n".join(dictionary_lines(words)) + "\n")
+        # A small dictionary loads in milliseconds (all of CMUdict takes ~1 s per decoder).
+        self._decoders = [pocketsphinx.Decoder(hmm=HMM_DIR, dict=dict_path, lm=None,
+                                               samprate=RATE, loglevel="FATAL")
+                          for _ in range(2)]
+        self._known = set(words)
+
+    # --- decoding --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for d in self._decoders:
+            d.start_utt()
+
+    def feed(self, audio: bytes | Int16) -> None:
+        raw = audio.tobytes() if isinstance(audio, np.ndarray) else audio
+        for d in self._decoders:
+            d.process_raw(raw, False, False)
+
+    def finish(self) -> Parse:
+        for d in self._decoders:
+            d.end_utt()
+        said = _words(self._decoders[0].hyp())
+        free = _words(self._decoders[1].hyp())
+        heard = " ".join(free or said)
+        if said:
+            result = self._parse(said)
+            # Agreement: the same words, or words that differ only in optional parts ("restart
+            # the worker" / "restart worker"), i.e. the same command with the same slots.
+            if result.command and (said == free or _same(result, self._parse(free))):
+                return result
+        return Parse(None, {}, heard, suggest(heard, self.projects, self.templates))
+
+    def _parse(self, words: list[str]) -> Parse:
+        return parse(" ".join(words), self.projects, self.templates, self.new_projects,
+                     strict=True)
+
+    def decode(self, audio: bytes | Int16) -> Parse:
+        """Recognize one complete utterance."""
+        raw = audio.tobytes() if isinstance(audio, np.ndarray) else audio
+        for d in self._decoders:
+            d.start_utt()
+            d.process_raw(raw, False, True)  # full_utt: normalize over the whole utterance
+        return self.finish()
+
+    def close(self) -> None:
+        self._decoders = []
+        self._tmp.cleanup()
+
+
+class Listener:
+    """Endpointer + recognizer for a live stream: ``feed`` microphone chunks, get results.
+
+    Speech frames go to the decoders as soon as the endpointer releases them, so when the
+    endpointer declares the end of speech only ``end_utt`` is left to do.
+    """
+
+    def __init__(self, recognizer: Recognizer, window: float = 0.3) -> None:
+        self.recognizer = recognizer
+        self.segmenter = UtteranceSegmenter(window=window)
+        self._open = False
+
+    def feed(self, chunk: bytes | Int16) -> list[Parse]:
+        results: list[Parse] = []
+        for speech, ended in self.segmenter.speech(chunk):
+            if not self._open:
+                self.recognizer.start()
+                self._open = True
+            self.recognizer.feed(speech)
+            if ended:
+                self._open = False
+                results.append(self.recognizer.finish())
+        return results
+
+    def flush(self) -> list[Parse]:
+        """End of stream: finish an utterance that is still open."""
+        rest = self.segmenter.end_stream()
+        if not self._open:
+            return []
+        if rest:
+            self.recognizer.feed(rest)
+        self._open = False
+        return [self.recognizer.finish()]

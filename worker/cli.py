@@ -1,0 +1,371 @@
+"""Titan's command line (the Qt-free part): ``titan db|worker|project|logs|api|...``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from worker import __version__
+from worker.config import Settings, get_settings
+from worker.errors import Conflict, InvalidInput, NotFound, TitanError
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one clear line, exit 2
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="titan", description="Titan: build, deploy and publish projects.")
+    p.add_argument("--version", action="version", version=f"titan {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    db = sub.add_parser("db", help="database maintenance")
+    dbsub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    dbsub.add_parser("upgrade", help="apply migrations")
+    dbsub.add_parser("status", help="show the database and its migration revision")
+
+    w = sub.add_parser("worker", help="run a worker (headless)")
+    w.add_argument("--concurrency", type=_positive_int, default=4)
+    w.add_argument("--batch-size", type=_positive_int, default=None)
+    w.add_argument("--exit-when-idle", action="store_true",
+                   help="exit 0 once no job is queued or running")
+    w.add_argument("--grace", type=float, default=30.0,
+                   help="seconds running jobs get to finish after SIGTERM")
+
+    proj = sub.add_parser("project", help="create and inspect projects")
+    psub = proj.add_subparsers(dest="project_command", required=True, parser_class=_Parser)
+    c = psub.add_parser("create", help="create a project and queue its pipeline")
+    c.add_argument("name")
+    c.add_argument("--template", default="persona/basic")
+    c.add_argument("--type", default="web-app")
+    c.add_argument("--description")
+    c.add_argument("--feature", action="append", default=[])
+    c.add_argument("--spec-file", type=Path)
+    c.add_argument("--require-approval", action="store_true", default=None)
+    c.add_argument("--json", action="store_true")
+    ls = psub.add_parser("list", help="list projects")
+    ls.add_argument("--status")
+    ls.add_argument("--json", action="store_true")
+    for name, text in (("show", "status, stage, jobs, artifacts, url"),
+                       ("retry", "run a failed project's failed step again"),
+                       ("cancel", "cancel a project and its jobs"),
+                       ("delete", "delete a project and its history")):
+        cmd = psub.add_parser(name, help=text)
+        cmd.add_argument("ref", metavar="ID_OR_SLUG")
+        cmd.add_argument("--json", action="store_true")
+    for name in ("approve", "reject"):
+        cmd = psub.add_parser(name, help=f"{name} a project awaiting approval")
+        cmd.add_argument("ref", metavar="ID_OR_SLUG")
+        cmd.add_argument("--comment", default="")
+        cmd.add_argument("--json", action="store_true")
+
+    lg = sub.add_parser("logs", help="show the structured log")
+    lg.add_argument("--project")
+    lg.add_argument("--level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    lg.add_argument("--limit", type=_positive_int, default=50)
+    lg.add_argument("--follow", "-f", action="store_true")
+    lg.add_argument("--json", action="store_true")
+
+    api = sub.add_parser("api", help="serve the REST API")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=_positive_int, default=3000)
+
+    sh = sub.add_parser("site-host", help=argparse.SUPPRESS)
+    sh.add_argument("--root", type=Path, required=True)
+    sh.add_argument("--state", type=Path, required=True)
+    sh.add_argument("--port", type=int, default=0)
+
+    for module_name in PLUGIN_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        module.add_commands(sub, COMMANDS)
+    return p
+
+
+# Feature packages add their own subcommands: ``add_commands(subparsers, commands)`` registers
+# parsers and puts ``name -> handler(args, settings) -> int`` into ``commands``.
+PLUGIN_MODULES = ("worker.templates_cli", "worker.ops.cli", "worker.sales.cli")
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be at least 1")
+    return number
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        settings = get_settings()
+    except Exception as exc:  # a malformed environment variable
+        print(f"titan: configuration error: {_first_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    handler = COMMANDS[args.command]
+    try:
+        return handler(args, settings)
+    except (InvalidInput, UsageError) as exc:
+        print(f"titan: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except NotFound as exc:
+        print(f"titan: {exc}", file=sys.stderr)
+        return 1
+    except (Conflict, TitanError) as exc:
+        print(f"titan: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return " ".join(text.split("\n")[:3]) if text else type(exc).__name__
+
+
+def _with_db(settings: Settings, body: Callable[[Any], Awaitable[int]]) -> int:
+    from worker.bootstrap import open_database
+
+    async def runner() -> int:
+        db = await open_database(settings)
+        try:
+            return await body(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(runner())
+
+
+# -- db ---------------------------------------------------------------------------------------
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.bootstrap import prepare_database
+    from worker.db.engine import describe_url
+    from worker.db.migrate import current_revision, head_revision
+
+    url = prepare_database(settings, migrate=args.db_command == "upgrade")
+    where = "embedded" if settings.embedded else describe_url(url)
+    print(f"database: {where}; revision {current_revision(url)} (head {head_revision(url)})")
+    return 0
+
+
+# -- worker -----------------------------------------------------------------------------------
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+
+    from worker.bootstrap import open_database
+    from worker.handlers import default_registry
+    from worker.logs import DatabaseLogSink, configure_logging
+    from worker.runner import Worker
+
+    configure_logging(settings.log_level, secrets=settings.secret_values())
+    sink = DatabaseLogSink(level=logging.INFO)
+    logging.getLogger().addHandler(sink)
+
+    async def run() -> int:
+        db = await open_database(settings, pool_size=max(5, min(args.concurrency, 20)))
+        worker = Worker(db, settings, default_registry(), concurrency=args.concurrency,
+                        batch_size=args.batch_size, exit_when_idle=args.exit_when_idle,
+                        grace_seconds=args.grace, log_sink=sink)
+        worker.install_signal_handlers()
+        try:
+            return await worker.run()
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+# -- project ----------------------------------------------------------------------------------
+
+def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.services.projects import ProjectService, parse_create
+    from worker.services.serialize import project_dict
+    from worker.templates import TemplateRegistry
+
+    if args.project_command == "create":
+        # Validate everything before the database is touched: bad input writes nothing.
+        request = parse_create(_create_body(args))
+        TemplateRegistry.from_settings(settings).get(request.template_ref).validate_spec(
+            dict(request.spec))
+
+    async def body(db: Any) -> int:
+        service = ProjectService.from_settings(db, settings)
+        cmd = args.project_command
+        if cmd == "create":
+            project = await service.create(request)
+            _emit(args, project_dict(project),
+                  f"created project {project.slug} (id {project.id}); "
+                  f"run `titan worker` to build it")
+        elif cmd == "list":
+            projects = await service.list(status=args.status, limit=1000)
+            if args.json:
+                print(json.dumps([project_dict(p) for p in projects], indent=2))
+            else:
+                for p in projects:
+                    print(f"{p.id:>5}  {p.slug:<30} {p.status:<18} {p.progress:>4.0%}  "
+                          f"{p.url or ''}")
+        elif cmd == "show":
+            project = await service.get(args.ref, details=True)
+            _emit(args, project_dict(project, details=True), _describe(project))
+        elif cmd == "retry":
+            job_id = await service.retry(args.ref)
+            _emit(args, {"jobId": job_id}, f"queued job {job_id}")
+        elif cmd == "cancel":
+            project = await service.cancel(args.ref)
+            _emit(args, project_dict(project), f"cancelled {project.slug}")
+        elif cmd == "delete":
+            await service.delete(args.ref)
+            _emit(args, {"deleted": args.ref}, f"deleted {args.ref}")
+        elif cmd in ("approve", "reject"):
+            project = await service.decide(
+                args.ref, "approved" if cmd == "approve" else "rejected", decided_by="person",
+                actor=os.environ.get("USER", "cli"), comment=args.comment)
+            _emit(args, project_dict(project), f"{project.slug} is now {project.status}")
+        return 0
+
+    return _with_db(settings, body)
+
+
+def _create_body(args: argparse.Namespace) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    if args.spec_file:
+        try:
+            spec = json.loads(args.spec_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise InvalidInput("--spec-file", f"cannot read {args.spec_file}: "
+                               f"{exc.strerror}") from None
+        except ValueError as exc:
+            raise InvalidInput("--spec-file", f"{args.spec_file} is not valid JSON: {exc}"
+                               ) from None
+        if not isinstance(spec, dict):
+            raise InvalidInput("--spec-file", "must contain a JSON object")
+    if args.description is not None:
+        spec["description"] = args.description
+    if args.feature:
+        spec["features"] = [*spec.get("features", []), *args.feature]
+    body: dict[str, Any] = {"name": args.name, "type": args.type, "templateRef": args.template,
+                            "spec": spec}
+    if args.require_approval:
+        body["requiresApproval"] = True
+    return body
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=2) if getattr(args, "json", False) else text)
+
+
+def _describe(project: Any) -> str:
+    lines = [f"{project.name} ({project.slug}, id {project.id})",
+             f"  status:   {project.status}  stage: {project.stage or '-'}  "
+             f"progress: {project.progress:.0%}",
+             f"  template: {project.template_ref}   url: {project.url or '-'}"]
+    if project.last_error:
+        lines.append(f"  error:    {project.last_error}")
+    lines.append("  jobs:")
+    for job in sorted(project.jobs, key=lambda j: j.id):
+        lines.append(f"    #{job.id:<6} {job.kind:<10} {job.status:<10} attempts {job.attempts}"
+                     + (f"  {job.last_error}" if job.last_error else ""))
+    lines.append("  artifacts:")
+    for a in sorted(project.artifacts, key=lambda a: a.id):
+        size = f"{a.size_bytes:,} B" if a.size_bytes is not None else ""
+        lines.append(f"    {a.kind:<8} {a.name:<24} {a.path or a.uri or ''} {size}"
+                     + (f" sha256 {a.sha256[:12]}" if a.sha256 else ""))
+    return "\n".join(lines)
+
+
+# -- logs -------------------------------------------------------------------------------------
+
+def cmd_logs(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.services.logquery import LogFilter, follow, query_logs
+
+    async def body(db: Any) -> int:
+        project_id = None
+        if args.project:
+            from worker.services.projects import ProjectService
+
+            project_id = (await ProjectService.from_settings(db, settings).get(args.project)).id
+        flt = LogFilter(project_id=project_id, level=args.level)
+        rows = await query_logs(db, flt, limit=args.limit, newest_first=True)
+        rows.reverse()
+        for row in rows:
+            _print_log(row, args.json)
+        if args.follow:
+            last_id = rows[-1].id if rows else await _max_log_id(db)
+            async for row in follow(db, flt, after_id=last_id):
+                _print_log(row, args.json)
+        return 0
+
+    return _with_db(settings, body)
+
+
+async def _max_log_id(db: Any) -> int:
+    from sqlalchemy import text
+
+    async with db.session() as session:
+        return int(await session.scalar(text("SELECT coalesce(max(id), 0) FROM log_entries")))
+
+
+def _print_log(row: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"id": row.id, "ts": row.ts.isoformat(), "level": row.level,
+                          "message": row.message, "projectId": row.project_id,
+                          "jobId": row.job_id, "workerId": row.worker_id, "extra": row.extra}),
+              flush=True)
+    else:
+        ids = " ".join(f"{k}={v}" for k, v in (("project", row.project_id), ("job", row.job_id))
+                       if v is not None)
+        print(f"{row.ts:%Y-%m-%d %H:%M:%S} {row.level:<7} {row.message}  {ids}".rstrip(),
+              flush=True)
+
+
+# -- api, site host ---------------------------------------------------------------------------
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        from worker.api.server import serve
+    except ImportError as exc:
+        print(f"titan: the REST API is not installed ({exc}); install titan[api]",
+              file=sys.stderr)
+        return EXIT_USAGE
+    return serve(settings, host=args.host, port=args.port)
+
+
+def cmd_site_host(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.sitehost import serve
+
+    serve(args.root, args.state, args.port)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "db": cmd_db, "worker": cmd_worker, "project": cmd_project, "logs": cmd_logs,
+    "api": cmd_api, "site-host": cmd_site_host,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

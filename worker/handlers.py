@@ -1,0 +1,87 @@
+"""Job handlers: what a job kind does. The pipeline and the ops loop register theirs here."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from worker.logs import StructLogger, get_logger
+from worker.queue import ClaimedJob, NewJob
+
+if TYPE_CHECKING:
+    from worker.config import Settings
+    from worker.db.engine import Database
+
+
+class PermanentError(Exception):
+    """A failure retrying cannot fix (bad spec, missing template): the job goes straight to dead."""
+
+
+@dataclass
+class JobContext:
+    job: ClaimedJob
+    worker_id: str
+    db: Database
+    settings: Settings
+    log: StructLogger = field(default_factory=lambda: get_logger("titan.job"))
+    # Enqueued in the same transaction that marks this job succeeded, and only then.
+    followups: list[NewJob] = field(default_factory=list)
+
+    def then(self, job: NewJob) -> None:
+        self.followups.append(job)
+
+
+Handler = Callable[[JobContext], Awaitable[None]]
+# Called once when a job is dead (out of attempts, permanent error, or lease lost too often).
+DeadHook = Callable[["Database", int, str, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class Registry:
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    dead_hooks: dict[str, DeadHook] = field(default_factory=dict)
+
+    def register(self, kind: str, handler: Handler, *, on_dead: DeadHook | None = None) -> None:
+        self.handlers[kind] = handler
+        if on_dead is not None:
+            self.dead_hooks[kind] = on_dead
+
+    def handler(self, kind: str) -> Handler | None:
+        return self.handlers.get(kind)
+
+
+def default_registry() -> Registry:
+    """Every built-in job kind: the project pipeline, the ops loop, and ``noop`` for benchmarks."""
+    registry = Registry()
+    registry.register("noop", _noop)
+    registry.register("fail", _always_fail)
+    from worker.pipeline.jobs import register as register_pipeline
+
+    register_pipeline(registry)
+    try:
+        from worker.ops.jobs import register as register_ops
+    except ImportError:  # the ops loop is optional until it lands
+        pass
+    else:
+        register_ops(registry)
+    return registry
+
+
+async def _noop(ctx: JobContext) -> None:
+    """Does nothing; ``payload.sleep`` makes it take that long (tests and benchmarks)."""
+    import asyncio
+
+    seconds = float(ctx.job.payload.get("sleep", 0) or 0)
+    if seconds:
+        await asyncio.sleep(seconds)
+    marker = ctx.job.payload.get("touch")
+    if marker:  # tests count side effects: one line per execution
+        from pathlib import Path
+
+        with Path(marker).open("a", encoding="utf-8") as fh:
+            fh.write(f"{ctx.job.id} {ctx.worker_id}\n")
+
+
+async def _always_fail(ctx: JobContext) -> None:
+    raise RuntimeError(ctx.job.payload.get("message", "this job always fails"))

@@ -1,0 +1,203 @@
+"""Structured logging: JSON lines on stdout and batched rows in ``log_entries``.
+
+Ids (project, job, run, worker) travel in a context variable, so a handler's log lines carry
+them without passing them around; ``asyncio`` tasks and ``asyncio.to_thread`` copy the context.
+Configured secret values are replaced by ``***`` before a line is written anywhere.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from sqlalchemy import text
+
+ID_FIELDS = ("project_id", "job_id", "run_id", "worker_id")
+_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
+    "titan_log_context", default={}  # noqa: B039 - never mutated, always replaced
+)
+
+
+@contextmanager
+def log_context(**ids: Any) -> Iterator[None]:
+    """Attach ids to every log line written inside the block (and tasks started in it)."""
+    token = _context.set({**_context.get(), **{k: v for k, v in ids.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def bind_context(**ids: Any) -> None:
+    """Set ids for the rest of the current task (use inside a task that owns its context)."""
+    _context.set({**_context.get(), **{k: v for k, v in ids.items() if v is not None}})
+
+
+class StructLogger:
+    """``log.info("Rendered pages", pages=5)``: a message plus structured fields."""
+
+    def __init__(self, name: str) -> None:
+        self._logger = logging.getLogger(name)
+
+    def _log(self, level: int, message: str, fields: dict[str, Any]) -> None:
+        if self._logger.isEnabledFor(level):
+            self._logger.log(level, message, extra={"titan_fields": fields}, stacklevel=3)
+
+    def debug(self, message: str, /, **fields: Any) -> None:
+        self._log(logging.DEBUG, message, fields)
+
+    def info(self, message: str, /, **fields: Any) -> None:
+        self._log(logging.INFO, message, fields)
+
+    def warning(self, message: str, /, **fields: Any) -> None:
+        self._log(logging.WARNING, message, fields)
+
+    def error(self, message: str, /, **fields: Any) -> None:
+        self._log(logging.ERROR, message, fields)
+
+
+def get_logger(name: str) -> StructLogger:
+    return StructLogger(name)
+
+
+class _Scrubber:
+    def __init__(self) -> None:
+        self.secrets: list[str] = []
+
+    def __call__(self, value: str) -> str:
+        for secret in self.secrets:
+            if secret in value:
+                value = value.replace(secret, "***")
+        return value
+
+
+scrub = _Scrubber()
+
+
+def record_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The structured view of a record: ids from the context plus the call's own fields."""
+    ids = dict(getattr(record, "titan_ids", None) or _context.get())
+    extra = dict(getattr(record, "titan_fields", {}) or {})
+    for key in ID_FIELDS:
+        if key in extra:
+            ids[key] = extra.pop(key)
+    if record.exc_info and record.exc_info[1] is not None:
+        extra["exception"] = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+    return {"ids": ids, "extra": extra}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = record_fields(record)
+        line = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **{k: v for k, v in fields["ids"].items() if v is not None},
+        }
+        if fields["extra"]:
+            line["extra"] = fields["extra"]
+        return scrub(json.dumps(line, default=str, ensure_ascii=False))
+
+
+class DatabaseLogSink(logging.Handler):
+    """Buffers records; ``flush_to`` writes them to ``log_entries`` in one statement.
+
+    The worker calls ``flush_to`` a few times a second. The buffer is bounded so a database
+    outage cannot eat the machine's memory: the oldest lines are dropped (and counted).
+    """
+
+    def __init__(self, level: int = logging.INFO, capacity: int = 100_000) -> None:
+        super().__init__(level)
+        self._buffer: deque[tuple[Any, ...]] = deque(maxlen=capacity)
+        self._lock = threading.Lock()
+        self.dropped = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            fields = record_fields(record)
+            ids = fields["ids"]
+            row = (
+                datetime.fromtimestamp(record.created, UTC), record.levelname, record.name[:100],
+                scrub(record.getMessage()), ids.get("project_id"), ids.get("job_id"),
+                ids.get("run_id"), ids.get("worker_id"),
+                scrub(json.dumps(fields["extra"], default=str)),
+            )
+        except Exception:  # a log line must never break the code that wrote it
+            self.handleError(record)
+            return
+        with self._lock:
+            if len(self._buffer) == self._buffer.maxlen:
+                self.dropped += 1
+            self._buffer.append(row)
+
+    def drain(self) -> list[tuple[Any, ...]]:
+        with self._lock:
+            rows = list(self._buffer)
+            self._buffer.clear()
+        return rows
+
+    def requeue(self, rows: list[tuple[Any, ...]]) -> None:
+        with self._lock:
+            self._buffer.extendleft(reversed(rows))
+
+    async def flush_to(self, db: Any) -> int:
+        """Write buffered lines; on a database error keep them for the next try."""
+        rows = self.drain()
+        if not rows:
+            return 0
+        try:
+            async with db.session() as session:
+                await session.execute(_INSERT_LOGS, {
+                    "ts": [r[0] for r in rows], "level": [r[1] for r in rows],
+                    "logger": [r[2] for r in rows], "message": [r[3] for r in rows],
+                    "project_id": [r[4] for r in rows], "job_id": [r[5] for r in rows],
+                    "run_id": [r[6] for r in rows], "worker_id": [r[7] for r in rows],
+                    "extra": [r[8] for r in rows],
+                })
+        except Exception:
+            self.requeue(rows)
+            raise
+        return len(rows)
+
+
+_INSERT_LOGS = text("""
+    INSERT INTO log_entries (ts, level, logger, message, project_id, job_id, run_id, worker_id,
+                             extra)
+    SELECT ts, level, logger, message, project_id, job_id, run_id, worker_id, CAST(extra AS jsonb)
+    FROM unnest(CAST(:ts AS timestamptz[]), CAST(:level AS text[]), CAST(:logger AS text[]),
+                CAST(:message AS text[]), CAST(:project_id AS bigint[]),
+                CAST(:job_id AS bigint[]), CAST(:run_id AS bigint[]),
+                CAST(:worker_id AS text[]), CAST(:extra AS text[]))
+         AS u(ts, level, logger, message, project_id, job_id, run_id, worker_id, extra)
+""")
+
+
+def configure_logging(
+    level: str | int = "INFO", *, stream: TextIO | None = None, json_lines: bool = True,
+    secrets: list[str] | None = None,
+) -> None:
+    """Root logging for a Titan process: JSON (or plain) lines on ``stream`` (stdout)."""
+    scrub.secrets = sorted(set(secrets or []), key=len, reverse=True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_titan_stream", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler._titan_stream = True  # type: ignore[attr-defined]
+    handler.setFormatter(
+        JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(message)s")
+    )
+    root.addHandler(handler)
+    root.setLevel(level if isinstance(level, int) else level.upper())
+    for noisy in ("sqlalchemy", "alembic", "httpx", "httpcore", "asyncio", "pgserver"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,156 @@
+"""The project pipeline as jobs: scaffold -> build -> deploy -> verify -> publish.
+
+Each step's handler runs the template's step off the event loop, records its artifacts, ticks
+the plan's goals for that step, and queues the next step (enqueued only when this job's success
+is recorded). A step that runs twice after a crash overwrites its own output: one result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+
+from worker.db.engine import Database
+from worker.db.models import PIPELINE_STEPS, Artifact, PlanItem, Project
+from worker.handlers import Handler, JobContext, PermanentError, Registry
+from worker.logs import get_logger
+from worker.services.projects import step_job
+from worker.sitebuild import sha256_of
+from worker.templates import ProjectInfo, StepContext, StepResult, TemplateRegistry
+
+log = get_logger("titan.pipeline")
+_registries: dict[Any, TemplateRegistry] = {}
+
+
+def register(registry: Registry) -> None:
+    for step in PIPELINE_STEPS:
+        registry.register(step, _make_handler(step), on_dead=_project_failed)
+
+
+def _make_handler(step: str) -> Handler:
+    async def handler(ctx: JobContext) -> None:
+        await run_step(ctx, step)
+
+    handler.__name__ = f"run_{step}"
+    return handler
+
+
+def _templates(settings: Any) -> TemplateRegistry:
+    key = settings.templates_dir
+    if key not in _registries:
+        _registries[key] = TemplateRegistry.from_settings(settings)
+    return _registries[key]
+
+
+async def run_step(ctx: JobContext, step: str) -> None:
+    project_id = ctx.job.project_id
+    if project_id is None:
+        raise PermanentError(f"{step} job has no project")
+    async with ctx.db.session() as session:
+        project = await session.get(Project, project_id, with_for_update=True)
+        if project is None:
+            raise PermanentError(f"project {project_id} no longer exists")
+        if project.status in ("cancelled", "rejected", "published") and step != "publish":
+            log.info(f"skipping {step}: project is {project.status}")
+            return
+        project.status, project.stage = step, step
+        project.started_at = project.started_at or func.now()
+        project.updated_at = func.now()
+        info = ProjectInfo(project.id, project.name, project.slug, project.type, project.spec)
+        url, template_ref = project.url, project.template_ref
+        requires_approval = project.requires_approval
+    try:
+        template = _templates(ctx.settings).get(template_ref)
+    except Exception as exc:
+        raise PermanentError(str(exc)) from exc
+
+    step_ctx = StepContext(
+        project=info, workdir=ctx.settings.work_dir / info.slug,
+        output_dir=ctx.settings.projects_dir / info.slug, settings=ctx.settings,
+        log=lambda message: log.info(message, step=step), url=url,
+    )
+    step_ctx.workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        result: StepResult = await asyncio.to_thread(getattr(template, step), step_ctx)
+    except Exception as exc:
+        await _note_error(ctx.db, project_id, f"{step} failed: {type(exc).__name__}: {exc}")
+        raise
+    await _record_success(ctx, project_id, step, result, requires_approval)
+
+
+async def _record_success(ctx: JobContext, project_id: int, step: str, result: StepResult,
+                          requires_approval: bool) -> None:
+    rows = [_artifact_row(project_id, ctx, step, a) for a in result.artifacts]
+    index = PIPELINE_STEPS.index(step)
+    async with ctx.db.session() as session:
+        for row in rows:
+            stmt = insert(Artifact).values(**row)
+            await session.execute(stmt.on_conflict_do_update(
+                constraint="uq_artifacts_project_kind_name",
+                set_={k: stmt.excluded[k] for k in row if k not in ("project_id", "kind", "name")},
+            ))
+        await session.execute(
+            update(PlanItem).where(PlanItem.project_id == project_id, PlanItem.step == step,
+                                   PlanItem.done.is_(False))
+            .values(done=True, done_at=func.now()))
+        values: dict[str, Any] = {"progress": (index + 1) / len(PIPELINE_STEPS),
+                                  "last_error": None, "updated_at": func.now()}
+        if result.url:
+            values["url"] = result.url
+        if step == "deploy":
+            values["output_dir"] = str(ctx.settings.projects_dir / _slug(session, project_id))
+        if step == "verify":
+            values["flags"] = result.flags
+        if step == "publish":
+            values.update(status="published", published_at=func.now(), finished_at=func.now())
+        elif step == "verify" and requires_approval:
+            values.update(status="awaiting_approval", awaiting_since=func.now())
+        else:
+            ctx.then(step_job(project_id, PIPELINE_STEPS[index + 1]))
+        await session.execute(update(Project).where(Project.id == project_id).values(**values))
+    if step == "publish":
+        log.info(f"project published: {result.message}", step=step)
+    elif step == "verify" and requires_approval:
+        log.info("output verified; awaiting approval before publishing", step=step)
+    else:
+        log.info(f"{step} done: {result.message}", step=step)
+
+
+def _slug(session: Any, project_id: int) -> Any:
+    return select(Project.slug).where(Project.id == project_id).scalar_subquery()
+
+
+def _artifact_row(project_id: int, ctx: JobContext, step: str, artifact: Any) -> dict[str, Any]:
+    path: Path | None = artifact.path
+    size = sha = None
+    if path is not None and path.is_file():
+        size, sha = path.stat().st_size, sha256_of(path)
+    elif path is not None and path.is_dir():
+        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return {"project_id": project_id, "job_id": ctx.job.id, "run_id": ctx.job.run_id,
+            "step": step, "kind": artifact.kind, "name": artifact.name,
+            "path": str(path) if path else None, "uri": artifact.uri, "size_bytes": size,
+            "sha256": sha, "created_at": func.now()}
+
+
+async def _note_error(db: Database, project_id: int, error: str) -> None:
+    async with db.session() as session:
+        await session.execute(text(
+            "UPDATE projects SET last_error = :error, updated_at = now() WHERE id = :id"
+        ), {"id": project_id, "error": error[:4000]})
+
+
+async def _project_failed(db: Database, job_id: int, error: str, payload: dict[str, Any]) -> None:
+    project_id = payload.get("project_id")
+    if project_id is None:
+        return
+    async with db.session() as session:
+        await session.execute(text("""
+            UPDATE projects SET status = 'failed', last_error = :error, finished_at = now(),
+                                updated_at = now()
+            WHERE id = :id AND status NOT IN ('cancelled', 'published', 'rejected')
+        """), {"id": project_id, "error": error[:4000]})

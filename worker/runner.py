@@ -1,0 +1,387 @@
+"""``titan worker``: claim jobs, run their handlers, record the outcome.
+
+Wakes on NOTIFY ``titan_jobs``, a 500 ms poll, or a stop event, whichever comes first. Claimed
+jobs hold a lease the heartbeat extends; completions are written in batches. SIGTERM/SIGINT stop
+claiming, let running jobs finish within a grace period, and release the rest to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+
+import psycopg
+from sqlalchemy import text
+
+from worker import __version__, queue
+from worker.config import Settings
+from worker.db.engine import Database, libpq_url
+from worker.handlers import JobContext, PermanentError, Registry
+from worker.logs import DatabaseLogSink, bind_context, get_logger
+from worker.queue import ClaimedJob, NewJob
+from worker.retry import RetryPolicy
+
+log = get_logger("titan.worker")
+
+HEARTBEAT_LOG_SECONDS = 60.0
+
+
+@dataclass
+class _Finished:
+    job: ClaimedJob
+    duration_ms: float
+    followups: list[NewJob]
+
+
+class Worker:
+    def __init__(
+        self, db: Database, settings: Settings, registry: Registry, *, concurrency: int = 4,
+        batch_size: int | None = None, exit_when_idle: bool = False, grace_seconds: float = 30.0,
+        worker_id: str | None = None, log_sink: DatabaseLogSink | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.registry = registry
+        self.concurrency = max(1, concurrency)
+        self.batch_size = batch_size or min(self.concurrency, 100)
+        self.exit_when_idle = exit_when_idle
+        self.grace_seconds = grace_seconds
+        self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.log_sink = log_sink
+        self.policy = RetryPolicy(base_seconds=settings.retry_base_seconds)
+        self.lease = settings.job_lease_seconds
+
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._paused = False
+        self._running: dict[int, tuple[ClaimedJob, asyncio.Task[None]]] = {}
+        self._finished: list[_Finished] = []
+        self._flush_needed = asyncio.Event()
+        self._succeeded = 0
+        self._failed = 0
+        self.listening = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        log.info(f"received {sig.name}: finishing running jobs, claiming no more",
+                 grace_seconds=self.grace_seconds)
+        self.request_stop()
+
+    async def run(self) -> int:
+        bind_context(worker_id=self.id)
+        await self._register()
+        log.info("worker started", concurrency=self.concurrency, pid=os.getpid(),
+                 version=__version__)
+        helpers = [
+            asyncio.create_task(self._listen(), name="listen"),
+            asyncio.create_task(self._heartbeat(), name="heartbeat"),
+            asyncio.create_task(self._flush_completions(), name="completions"),
+        ]
+        try:
+            await self._claim_loop()
+            await self._drain()
+        finally:
+            self._stop.set()
+            self._flush_needed.set()
+            await self._write_completions()
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            await self._unregister()
+            log.info("worker stopped", succeeded=self._succeeded, failed=self._failed)
+            await self._flush_logs()
+        return 0
+
+    # -- claiming ----------------------------------------------------------------------------
+
+    def _in_flight(self) -> int:
+        return len(self._running) + len(self._finished)
+
+    async def _claim_loop(self) -> None:
+        poll = self.settings.poll_interval_seconds
+        while not self._stop.is_set():
+            self._wake.clear()
+            claimed = 0
+            free = self.concurrency - self._in_flight()
+            if free > 0 and not self._paused:
+                try:
+                    claimed = await self._claim(min(free, self.batch_size))
+                except (OSError, psycopg.Error, Exception) as exc:  # database away: keep trying
+                    if self._stop.is_set():
+                        break
+                    log.warning("claim failed; retrying", error=_short(exc))
+                    await self._sleep(poll * 2)
+                    continue
+            if claimed and self._in_flight() < self.concurrency:
+                continue  # more may be due right now
+            if (self.exit_when_idle and not claimed and not self._in_flight()
+                    and not self._paused and not await self._has_pending()):
+                log.info("queue is empty: exiting (--exit-when-idle)")
+                return
+            await self._sleep(poll)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _claim(self, batch: int) -> int:
+        async with self.db.session() as session:
+            jobs = await queue.claim(session, self.id, batch=batch, lease_seconds=self.lease)
+        for job in jobs:
+            task = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")
+            self._running[job.id] = (job, task)
+        return len(jobs)
+
+    async def _has_pending(self) -> bool:
+        try:
+            async with self.db.session() as session:
+                return await queue.has_pending(session)
+        except Exception:
+            return True
+
+    # -- running a job -----------------------------------------------------------------------
+
+    async def _run_job(self, job: ClaimedJob) -> None:
+        bind_context(project_id=job.project_id, job_id=job.id, run_id=job.run_id)
+        started = time.perf_counter()
+        handler = self.registry.handler(job.kind)
+        ctx = JobContext(job=job, worker_id=self.id, db=self.db, settings=self.settings)
+        error: str | None = None
+        permanent = False
+        try:
+            if handler is None:
+                raise PermanentError(f"no handler for job kind {job.kind!r}")
+            log.debug("job started", kind=job.kind, attempt=job.attempts)
+            await handler(ctx)
+        except asyncio.CancelledError:
+            raise  # released by _drain
+        except PermanentError as exc:
+            error, permanent = str(exc), True
+        except Exception as exc:
+            error = _short(exc)
+            log.debug("job traceback", traceback="".join(traceback.format_exception(exc))[-4000:])
+        duration_ms = (time.perf_counter() - started) * 1000
+        if error is None:
+            self._finished.append(_Finished(job, duration_ms, ctx.followups))
+            self._running.pop(job.id, None)
+            self._flush_needed.set()
+            return
+        try:
+            await self._record_failure(job, error, duration_ms, permanent)
+        finally:
+            self._running.pop(job.id, None)
+            self._wake.set()
+
+    async def _record_failure(self, job: ClaimedJob, error: str, duration_ms: float,
+                              permanent: bool) -> None:
+        self._failed += 1
+        for attempt in range(5):
+            try:
+                async with self.db.session() as session:
+                    status = await queue.fail(session, job, error, policy=self.policy,
+                                              duration_ms=duration_ms, permanent=permanent)
+                break
+            except Exception as exc:  # keep the outcome: the database may be restarting
+                log.warning("could not record a failure; retrying", error=_short(exc))
+                await asyncio.sleep(0.5 * (attempt + 1))
+        else:
+            return  # the lease will expire and the job will be reclaimed
+        if status == "dead":
+            log.error(f"job {job.kind} failed for good: {error}", kind=job.kind,
+                      attempts=job.attempts)
+            await self._run_dead_hook(job.kind, job.id, error, job.payload, job.project_id)
+        elif status == "queued":
+            log.warning(f"job {job.kind} failed (attempt {job.attempts} of {job.max_attempts}), "
+                        f"will retry: {error}", kind=job.kind)
+
+    async def _run_dead_hook(self, kind: str, job_id: int, error: str, payload: dict,
+                             project_id: int | None) -> None:
+        hook = self.registry.dead_hooks.get(kind)
+        if hook is None:
+            return
+        try:
+            await hook(self.db, job_id, error, {**payload, "project_id": project_id})
+        except Exception as exc:
+            log.error("dead-job hook failed", kind=kind, error=_short(exc))
+
+    # -- completions (batched) ---------------------------------------------------------------
+
+    async def _flush_completions(self) -> None:
+        while True:
+            await self._flush_needed.wait()
+            self._flush_needed.clear()
+            await self._write_completions()
+
+    async def _write_completions(self) -> None:
+        while self._finished:
+            batch = self._finished[:500]
+            try:
+                async with self.db.session() as session:
+                    done = await queue.complete_many(
+                        session, [(f.job.run_id, f.duration_ms) for f in batch],
+                        {f.job.id: f.followups for f in batch},
+                    )
+            except Exception as exc:
+                if self._stop.is_set() and not self._running:
+                    log.error("could not record completions at shutdown", error=_short(exc))
+                    return
+                log.warning("could not record completions; retrying", error=_short(exc))
+                await asyncio.sleep(0.5)
+                continue
+            del self._finished[:len(batch)]
+            self._succeeded += len(done)
+            for f in batch:
+                if f.job.id in done:
+                    log.info(f"job {f.job.kind} succeeded", kind=f.job.kind,
+                             duration_ms=round(f.duration_ms, 1), project_id=f.job.project_id,
+                             job_id=f.job.id, run_id=f.job.run_id)
+                else:
+                    log.warning(f"job {f.job.kind} finished after losing its lease or being "
+                                "cancelled; result discarded", job_id=f.job.id)
+            self._wake.set()
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        if not self._running:
+            return
+        tasks = [task for _, task in self._running.values()]
+        log.info("waiting for running jobs", running=len(tasks), grace_seconds=self.grace_seconds)
+        _, pending = await asyncio.wait(tasks, timeout=self.grace_seconds)
+        if not pending:
+            return
+        leftovers = [job for job, task in self._running.values() if task in pending]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            async with self.db.session() as session:
+                await queue.release(session, [job.run_id for job in leftovers])
+            log.warning("released unfinished jobs back to the queue",
+                        job_ids=[job.id for job in leftovers])
+        except Exception as exc:
+            log.error("could not release jobs; their leases will expire", error=_short(exc))
+        for job in leftovers:
+            self._running.pop(job.id, None)
+
+    # -- heartbeat, leases, worker commands --------------------------------------------------
+
+    async def _register(self) -> None:
+        async with self.db.session() as session:
+            await session.execute(text("""
+                INSERT INTO workers (id, host, pid, version, concurrency, status)
+                VALUES (:id, :host, :pid, :version, :concurrency, 'running')
+                ON CONFLICT (id) DO UPDATE SET status = 'running', last_heartbeat = now()
+            """), {"id": self.id, "host": socket.gethostname(), "pid": os.getpid(),
+                   "version": __version__, "concurrency": self.concurrency})
+
+    async def _unregister(self) -> None:
+        with contextlib.suppress(Exception):
+            async with self.db.session() as session:
+                await session.execute(text("""
+                    UPDATE workers SET status = 'stopped', stopped_at = now(),
+                        last_heartbeat = now(), jobs_succeeded = :ok, jobs_failed = :failed
+                    WHERE id = :id
+                """), {"id": self.id, "ok": self._succeeded, "failed": self._failed})
+
+    async def _heartbeat(self) -> None:
+        last_log = 0.0
+        while True:
+            try:
+                await self._beat()
+                await self._flush_logs()
+            except Exception as exc:
+                log.warning("heartbeat failed", error=_short(exc))
+            if time.monotonic() - last_log >= HEARTBEAT_LOG_SECONDS:
+                last_log = time.monotonic()
+                log.info("heartbeat", running=len(self._running), succeeded=self._succeeded,
+                         failed=self._failed, paused=self._paused)
+            await asyncio.sleep(min(self.settings.heartbeat_seconds, self.lease / 3))
+
+    async def _beat(self) -> None:
+        status = "stopping" if self._stop.is_set() else "paused" if self._paused else "running"
+        async with self.db.session() as session:
+            row = (await session.execute(text("""
+                UPDATE workers SET last_heartbeat = now(), status = :status,
+                    jobs_succeeded = :ok, jobs_failed = :failed, command = NULL
+                WHERE id = :id
+                RETURNING (SELECT command FROM workers WHERE id = :id) AS command
+            """), {"id": self.id, "status": status, "ok": self._succeeded,
+                   "failed": self._failed})).one_or_none()
+            await queue.extend_leases(session, self.id, list(self._running), self.lease)
+            reclaimed = await queue.reclaim_expired(session)
+        if row is None:  # our row vanished (database reset): register again
+            await self._register()
+        elif row.command:
+            self._obey(row.command)
+        for job in reclaimed:
+            log.warning(f"reclaimed job {job.id} ({job.kind}): {job.last_error}",
+                        job_id=job.id, project_id=job.project_id, new_status=job.status)
+            if job.status == "dead":
+                await self._run_dead_hook(job.kind, job.id, job.last_error, {}, job.project_id)
+        if reclaimed:
+            self._wake.set()
+
+    def _obey(self, command: str) -> None:
+        if command == "pause" and not self._paused:
+            self._paused = True
+            log.info("paused: not claiming new jobs")
+        elif command == "resume" and self._paused:
+            self._paused = False
+            log.info("resumed")
+            self._wake.set()
+        elif command == "stop":
+            log.info("stop requested through the database")
+            self.request_stop()
+
+    async def _flush_logs(self) -> None:
+        if self.log_sink is not None:
+            with contextlib.suppress(Exception):
+                await self.log_sink.flush_to(self.db)
+
+    # -- NOTIFY ------------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """A dedicated LISTEN connection; reconnects with backoff, the poll covers the gaps."""
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    libpq_url(self.db.url), autocommit=True
+                )
+                async with conn:
+                    await conn.execute("LISTEN titan_jobs")
+                    self.listening, delay = True, 0.5
+                    self._wake.set()  # catch up on anything enqueued while we were away
+                    async for _ in conn.notifies():
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.debug("listener disconnected", error=_short(exc))
+            self.listening = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def _short(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {message}"[:2000] if message else type(exc).__name__

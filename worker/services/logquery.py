@@ -1,0 +1,83 @@
+"""Reading the structured log: filtered pages (keyset on id) and a live follow."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from sqlalchemy import Select, select
+
+from worker.db.engine import Database, libpq_url
+from worker.db.models import LogEntry
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    project_id: int | None = None
+    job_id: int | None = None
+    worker_id: str | None = None
+    # Minimum level: WARNING shows WARNING, ERROR and CRITICAL.
+    level: str | None = None
+    text: str | None = None
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        if self.project_id is not None:
+            query = query.where(LogEntry.project_id == self.project_id)
+        if self.job_id is not None:
+            query = query.where(LogEntry.job_id == self.job_id)
+        if self.worker_id:
+            query = query.where(LogEntry.worker_id == self.worker_id)
+        if self.level and self.level in LEVELS:
+            query = query.where(LogEntry.level.in_(LEVELS[LEVELS.index(self.level):]))
+        if self.text:
+            escaped = self.text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+            query = query.where(LogEntry.message.ilike(f"%{escaped}%"))
+        return query
+
+
+async def query_logs(db: Database, flt: LogFilter, *, limit: int = 200,
+                     before_id: int | None = None, after_id: int | None = None,
+                     newest_first: bool = True) -> list[LogEntry]:
+    query = flt.apply(select(LogEntry))
+    if before_id is not None:
+        query = query.where(LogEntry.id < before_id)
+    if after_id is not None:
+        query = query.where(LogEntry.id > after_id)
+    query = query.order_by(LogEntry.id.desc() if newest_first else LogEntry.id).limit(limit)
+    async with db.session() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def follow(db: Database, flt: LogFilter, *, after_id: int,
+                 poll_seconds: float = 1.0) -> AsyncIterator[LogEntry]:
+    """New lines as they are written: woken by NOTIFY titan_events, polling as a fallback."""
+    wake = asyncio.Event()
+
+    async def listen() -> None:
+        with contextlib.suppress(Exception):
+            conn = await psycopg.AsyncConnection.connect(libpq_url(db.url), autocommit=True)
+            async with conn:
+                await conn.execute("LISTEN titan_events")
+                async for note in conn.notifies():
+                    if '"log_entries"' in note.payload:
+                        wake.set()
+
+    listener = asyncio.create_task(listen())
+    try:
+        while True:
+            rows = await query_logs(db, flt, after_id=after_id, limit=500, newest_first=False)
+            for row in rows:
+                after_id = row.id
+                yield row
+            if len(rows) < 500:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), poll_seconds)
+                wake.clear()
+    finally:
+        listener.cancel()

@@ -1,0 +1,243 @@
+"""Project use cases shared by the CLI, the REST API, the desktop app and Jason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from worker import queue
+from worker.db.engine import Database
+from worker.db.models import PIPELINE_STEPS, Approval, Artifact, Job, PlanItem, Project
+from worker.errors import Conflict, InvalidInput, NotFound
+from worker.queue import NewJob
+from worker.sitebuild import slugify
+from worker.templates import PlanNode, TemplateRegistry
+
+FINISHED = ("published", "rejected", "failed", "cancelled")
+
+
+class ProjectCreate(BaseModel):
+    """What it takes to start a project (the API body, the Input form, a CLI call)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    type: str = Field("web-app", min_length=1, max_length=50)
+    template_ref: str = Field("persona/basic", alias="templateRef", min_length=1, max_length=200)
+    spec: dict[str, Any] = Field(default_factory=dict)
+    requires_approval: bool | None = Field(None, alias="requiresApproval")
+    approval_timeout_seconds: int | None = Field(
+        None, alias="approvalTimeoutSeconds", ge=60, le=30 * 86400
+    )
+    price_minor: int | None = Field(None, alias="priceMinor", ge=0, le=10**12)
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+
+    @field_validator("name")
+    @classmethod
+    def _name_has_letters(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not slugify(value):
+            raise ValueError("must contain at least one letter or digit")
+        return value
+
+
+def parse_create(data: dict[str, Any]) -> ProjectCreate:
+    """Validate raw input; the first problem becomes InvalidInput naming its field."""
+    try:
+        return ProjectCreate.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        raise InvalidInput(field, first["msg"]) from None
+
+
+@dataclass
+class ProjectService:
+    db: Database
+    templates: TemplateRegistry
+    default_requires_approval: bool = False
+    default_approval_timeout: int = 7200
+
+    @classmethod
+    def from_settings(cls, db: Database, settings: Any) -> ProjectService:
+        return cls(db, TemplateRegistry.from_settings(settings),
+                   settings.require_approval, settings.approval_timeout_seconds)
+
+    async def create(self, request: ProjectCreate | dict[str, Any]) -> Project:
+        if isinstance(request, dict):
+            request = parse_create(request)
+        template = self.templates.get(request.template_ref)
+        spec = template.validate_spec(dict(request.spec))
+        slug = slugify(request.name)
+        project = Project(
+            name=request.name, slug=slug, type=request.type, template_ref=template.ref,
+            spec=spec, status="queued",
+            requires_approval=(self.default_requires_approval if request.requires_approval is None
+                               else request.requires_approval),
+            approval_timeout_seconds=(request.approval_timeout_seconds
+                                      or self.default_approval_timeout),
+            price_minor=request.price_minor, currency=request.currency,
+        )
+        try:
+            async with self.db.session() as session:
+                session.add(project)
+                await session.flush()
+                _add_plan(session, project.id, template.plan(request.name, spec))
+                await queue.enqueue(session, step_job(project.id, "scaffold"))
+        except IntegrityError as exc:
+            if "slug" in str(exc.orig):
+                raise Conflict(f"a project with slug {slug!r} already exists") from None
+            raise
+        return project
+
+    async def list(self, *, status: str | None = None, limit: int = 100, offset: int = 0
+                   ) -> list[Project]:
+        query = select(Project).order_by(Project.id.desc()).limit(limit).offset(offset)
+        if status:
+            query = query.where(Project.status == status)
+        async with self.db.session() as session:
+            return list((await session.scalars(query)).all())
+
+    async def count(self, *, status: str | None = None) -> int:
+        query = select(func.count()).select_from(Project)
+        if status:
+            query = query.where(Project.status == status)
+        async with self.db.session() as session:
+            return int(await session.scalar(query) or 0)
+
+    async def get(self, ref: int | str, *, details: bool = False) -> Project:
+        """By id, or by slug (or exact name, case-insensitive)."""
+        query = select(Project)
+        if isinstance(ref, int) or str(ref).isdigit():
+            query = query.where(Project.id == int(ref))
+        else:
+            query = query.where(or_(Project.slug == str(ref).lower(),
+                                    func.lower(Project.name) == str(ref).lower(),
+                                    Project.slug == slugify(str(ref))))
+        if details:
+            query = query.options(selectinload(Project.jobs).selectinload(Job.runs),
+                                  selectinload(Project.artifacts))
+        async with self.db.session() as session:
+            project = (await session.scalars(query.limit(1))).first()
+        if project is None:
+            raise NotFound(f"no project {ref!r}")
+        return project
+
+    async def plan(self, project_id: int) -> list[PlanItem]:
+        async with self.db.session() as session:
+            rows = await session.scalars(select(PlanItem).where(PlanItem.project_id == project_id)
+                                         .order_by(PlanItem.position, PlanItem.id))
+            return list(rows.all())
+
+    async def approvals(self, project_id: int) -> list[Approval]:
+        async with self.db.session() as session:
+            rows = await session.scalars(select(Approval).where(Approval.project_id == project_id)
+                                         .order_by(Approval.id))
+            return list(rows.all())
+
+    async def update(self, ref: int | str, changes: dict[str, Any]) -> Project:
+        """Edit what may change after creation: name (slug stays), approval settings, price."""
+        allowed = {"name", "requires_approval", "approval_timeout_seconds", "price_minor",
+                   "currency"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise InvalidInput(sorted(unknown)[0], "cannot be changed")
+        project = await self.get(ref)
+        async with self.db.session() as session:
+            row = await session.get(Project, project.id, with_for_update=True)
+            for key, value in changes.items():
+                setattr(row, key, value)
+            row.updated_at = func.now()
+        return await self.get(project.id)
+
+    async def cancel(self, ref: int | str) -> Project:
+        project = await self.get(ref)
+        if project.status in FINISHED:
+            raise Conflict(f"project {project.slug} is already {project.status}")
+        async with self.db.session() as session:
+            await queue.cancel(session, project_id=project.id)
+            await session.execute(text("""
+                UPDATE projects SET status = 'cancelled', finished_at = now(), updated_at = now()
+                WHERE id = :id"""), {"id": project.id})
+        return await self.get(project.id)
+
+    async def delete(self, ref: int | str) -> None:
+        project = await self.get(ref)
+        async with self.db.session() as session:
+            await queue.cancel(session, project_id=project.id)
+            await session.execute(delete(Project).where(Project.id == project.id))
+
+    async def retry(self, ref: int | str) -> int:
+        """Run the failed step again. Returns the job id."""
+        project = await self.get(ref)
+        if project.status not in ("failed", "cancelled"):
+            raise Conflict(f"project {project.slug} is {project.status}; only a failed or "
+                           "cancelled project can be retried")
+        step = project.stage if project.stage in PIPELINE_STEPS else "scaffold"
+        async with self.db.session() as session:
+            job_id = await queue.enqueue(session, step_job(project.id, step))
+            await session.execute(text("""
+                UPDATE projects SET status = 'queued', last_error = NULL, finished_at = NULL,
+                                    updated_at = now()
+                WHERE id = :id"""), {"id": project.id})
+        if job_id is None:
+            raise Conflict(f"the {step} step of {project.slug} is already queued")
+        return job_id
+
+    async def retry_all_failed(self) -> list[str]:
+        retried = []
+        for project in await self.list(status="failed", limit=1000):
+            await self.retry(project.id)
+            retried.append(project.slug)
+        return retried
+
+    async def decide(self, ref: int | str, decision: str, *, decided_by: str = "person",
+                     actor: str = "", comment: str = "") -> Project:
+        """Approve (enqueue publish) or reject a project waiting in awaiting_approval."""
+        if decision not in ("approved", "rejected"):
+            raise InvalidInput("decision", "must be 'approved' or 'rejected'")
+        project = await self.get(ref)
+        async with self.db.session() as session:
+            row = await session.get(Project, project.id, with_for_update=True)
+            if row is None or row.status != "awaiting_approval":
+                raise Conflict(f"project {project.slug} is not awaiting approval "
+                               f"(it is {row.status if row else 'gone'})")
+            session.add(Approval(project_id=row.id, decided_by=decided_by, actor=actor,
+                                 decision=decision, comment=comment))
+            if decision == "approved":
+                row.status, row.stage = "publish", "publish"
+                await queue.enqueue(session, step_job(row.id, "publish"))
+            else:
+                row.status, row.last_error = "rejected", comment or "rejected"
+                row.finished_at = func.now()
+            row.awaiting_since = None
+            row.updated_at = func.now()
+        return await self.get(project.id)
+
+    async def artifacts(self, project_id: int) -> list[Artifact]:
+        async with self.db.session() as session:
+            rows = await session.scalars(select(Artifact).where(Artifact.project_id == project_id)
+                                         .order_by(Artifact.id))
+            return list(rows.all())
+
+
+def step_job(project_id: int, step: str, *, max_attempts: int = 3) -> NewJob:
+    return NewJob(kind=step, project_id=project_id, payload={"step": step},
+                  max_attempts=max_attempts, dedupe_key=f"project:{project_id}:{step}")
+
+
+def _add_plan(session: AsyncSession, project_id: int, nodes: list[PlanNode],
+              parent: PlanItem | None = None) -> None:
+    for position, node in enumerate(nodes):
+        item = PlanItem(project_id=project_id, kind=node.kind, title=node.title,
+                        step=node.step, position=position)
+        if parent is not None:
+            item.parent = parent
+        session.add(item)
+        _add_plan(session, project_id, node.children, item)

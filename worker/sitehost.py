@@ -1,0 +1,113 @@
+"""The loopback web server that keeps deployed sites online after the worker exits.
+
+One detached process per TITAN_HOME serves OUTPUT_DIR at ``http://127.0.0.1:<port>/<slug>/``.
+Its pid, port and root are in ``TITAN_HOME/sitehost.json``; a deploy reuses a live one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+from worker.paths import titan_command
+
+PROBE = "/__titan_sitehost__"
+
+
+def _state_file(home: Path) -> Path:
+    return home / "sitehost.json"
+
+
+def _alive(state: dict, root: Path) -> bool:
+    if state.get("root") != str(root):
+        return False
+    try:
+        response = httpx.get(f"http://127.0.0.1:{state['port']}{PROBE}", timeout=2,
+                             trust_env=False)
+    except (httpx.HTTPError, KeyError):
+        return False
+    return response.status_code == 200 and response.text == str(root)
+
+
+def read_state(home: Path) -> dict:
+    try:
+        return json.loads(_state_file(home).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def ensure_site_host(root: Path, home: Path, timeout: float = 15.0) -> str:
+    """Return the base URL of a live site host for ``root``, starting one if needed."""
+    root = root.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
+    state = read_state(home)
+    if _alive(state, root):
+        return f"http://127.0.0.1:{state['port']}/"
+    _state_file(home).unlink(missing_ok=True)
+    log_file = (home / "sitehost.log").open("ab")
+    subprocess.Popen(
+        titan_command("site-host", "--root", str(root), "--state", str(_state_file(home))),
+        stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True,
+        close_fds=True,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = read_state(home)
+        if state and _alive(state, root):
+            return f"http://127.0.0.1:{state['port']}/"
+        time.sleep(0.05)
+    raise RuntimeError(f"the site host did not start within {timeout:.0f}s "
+                       f"(see {home / 'sitehost.log'})")
+
+
+def stop_site_host(home: Path) -> bool:
+    state = read_state(home)
+    pid = state.get("pid")
+    _state_file(home).unlink(missing_ok=True)
+    if not pid:
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(int(pid), signal.SIGTERM)
+        return True
+    return False
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path == PROBE:
+            body = str(Path(self.directory).resolve()).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+    def log_message(self, format: str, *args: object) -> None:  # keep the log file small
+        pass
+
+
+def serve(root: Path, state_file: Path, port: int = 0) -> None:
+    handler = functools.partial(_Handler, directory=str(root.resolve()))
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    tmp = state_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": os.getpid(), "port": server.server_address[1],
+                               "root": str(root.resolve())}), encoding="utf-8")
+    os.replace(tmp, state_file)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
