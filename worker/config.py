@@ -88,6 +88,35 @@ class Settings(BaseSettings):
     render_deploy_hook_worker: SecretStr | None = Field(
         None, validation_alias="RENDER_DEPLOY_HOOK_WORKER"
     )
+    # The ops loop: the git repository Titan edits (default: this checkout, when it is one),
+    # the branch changes are based on and merged into (default: the repository's HEAD branch),
+    # the test command run on each change, and the canary it starts.
+    ops_repo_path: Path | None = Field(None, validation_alias="OPS_REPO_PATH")
+    ops_base_branch: str | None = Field(None, validation_alias="OPS_BASE_BRANCH")
+    ops_test_command: str = Field("python -m pytest -q -x", validation_alias="OPS_TEST_COMMAND")
+    ops_test_timeout_seconds: float = Field(
+        1800.0, gt=0, validation_alias="OPS_TEST_TIMEOUT_SECONDS"
+    )
+    # ``{python}`` and ``{port}`` are filled in; it runs in a worktree of the patched branch.
+    ops_canary_command: str = Field(
+        "{python} -m worker.cli api --host 127.0.0.1 --port {port}",
+        validation_alias="OPS_CANARY_COMMAND",
+    )
+    # With Render deploy hooks configured, the canary's health URL to poll.
+    ops_canary_health_url: str | None = Field(None, validation_alias="OPS_CANARY_HEALTH_URL")
+    ops_canary_timeout_seconds: float = Field(
+        60.0, gt=0, validation_alias="OPS_CANARY_TIMEOUT_SECONDS"
+    )
+    # GitHub Enterprise (or a test server) lives elsewhere than api.github.com.
+    github_api_url: str = Field("https://api.github.com", validation_alias="GITHUB_API_URL")
+    # Sales: the REST API's own bearer token (unset: no token needed) and pulled sources.
+    api_token: SecretStr | None = Field(None, validation_alias="TITAN_API_TOKEN")
+    stripe_api_key: SecretStr | None = Field(None, validation_alias="STRIPE_API_KEY")
+    stripe_api_base: str = Field("https://api.stripe.com", validation_alias="STRIPE_API_BASE")
+    shopify_store: str | None = Field(None, validation_alias="SHOPIFY_STORE")
+    shopify_token: SecretStr | None = Field(None, validation_alias="SHOPIFY_TOKEN")
+    # Unset: https://SHOPIFY_STORE (".myshopify.com" added to a bare store name).
+    shopify_api_base: str | None = Field(None, validation_alias="SHOPIFY_API_BASE")
     allowed_paths: PathList = Field(
         default_factory=lambda: list(DEFAULT_ALLOWED_PATHS), validation_alias="ALLOWED_PATHS"
     )
@@ -128,7 +157,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("titan_home", "output_dir", "templates_dir", mode="after")
+    @field_validator("titan_home", "output_dir", "templates_dir", "ops_repo_path", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser().absolute() if value is not None else None
@@ -151,7 +180,8 @@ class Settings(BaseSettings):
         """Every configured secret, so log output can be scrubbed of them."""
         values = []
         for name in ("database_url", "ops_token", "github_token", "render_deploy_hook_api",
-                     "render_deploy_hook_worker"):
+                     "render_deploy_hook_worker", "api_token", "stripe_api_key",
+                     "shopify_token"):
             secret = getattr(self, name)
             if secret is not None and len(secret.get_secret_value()) >= 4:
                 values.append(secret.get_secret_value())

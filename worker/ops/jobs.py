@@ -1,0 +1,394 @@
+"""The ops loop as job kinds; each step's success queues the next.
+
+ops.diff -> ops.patch -> ops.test -> ops.pr -> (awaiting_approval: a person decides, or
+ops.expire after the approval timeout) -> ops.deploy-canary -> ops.promote. A failed test, an
+unhealthy canary, a rejection, a timeout or a step that dies queue ops.rollback, which closes the
+PR, deletes the branch and redeploys the previous version where one was deployed.
+
+Every handler first checks the change's status, so a step that runs twice (after a crash and a
+reclaim) does its work once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import hashlib
+import os
+import shlex
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, update
+
+from worker.db.engine import Database
+from worker.db.models import Artifact, OpsChange
+from worker.handlers import JobContext, PermanentError, Registry
+from worker.logs import get_logger, log_context
+from worker.ops import canary
+from worker.ops.github import GitHubRemote, remote_from_settings
+from worker.ops.gitrepo import LocalRepo, branch_name, default_repo_path
+from worker.ops.paths import PathPolicy, PathRejected, check_paths, disk_symlinks, either
+from worker.services.ops import FINISHED, ops_job
+
+log = get_logger("titan.ops")
+TEST_OUTPUT_LIMIT = 200_000
+KINDS = ("ops.diff", "ops.patch", "ops.test", "ops.pr", "ops.expire", "ops.deploy-canary",
+         "ops.promote", "ops.rollback")
+
+
+def register(registry: Registry) -> None:
+    handlers = {
+        "ops.diff": diff_step, "ops.patch": patch_step, "ops.test": test_step,
+        "ops.pr": pr_step, "ops.expire": expire_step, "ops.deploy-canary": canary_step,
+        "ops.promote": promote_step, "ops.rollback": rollback_step,
+    }
+    for kind, handler in handlers.items():
+        registry.register(kind, _with_ids(handler), on_dead=_step_died)
+
+
+def _with_ids(handler: Any) -> Any:
+    async def run(ctx: JobContext) -> None:
+        with log_context(ops_change_id=_change_id(ctx)):
+            await handler(ctx)
+
+    run.__name__ = handler.__name__
+    return run
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def _change_id(ctx: JobContext) -> int:
+    change_id = ctx.job.ops_change_id or ctx.job.payload.get("change_id")
+    if not change_id:
+        raise PermanentError(f"{ctx.job.kind} job has no ops change")
+    return int(change_id)
+
+
+async def _load(ctx: JobContext) -> OpsChange:
+    async with ctx.db.session() as session:
+        change = await session.get(OpsChange, _change_id(ctx))
+    if change is None:
+        raise PermanentError(f"ops change {_change_id(ctx)} no longer exists")
+    return change
+
+
+async def _set(db: Database, change_id: int, **values: Any) -> None:
+    async with db.session() as session:
+        await session.execute(update(OpsChange).where(OpsChange.id == change_id)
+                              .values(**values, updated_at=func.now()))
+
+
+def _repo(ctx: JobContext) -> LocalRepo:
+    root = default_repo_path(ctx.settings)
+    if root is None:
+        raise PermanentError("no repository to change: set OPS_REPO_PATH")
+    repo = LocalRepo(root)
+    try:
+        repo.check()
+    except Exception as exc:
+        raise PermanentError(str(exc)) from exc
+    return repo
+
+
+def _remote(ctx: JobContext, change: OpsChange) -> GitHubRemote | None:
+    return remote_from_settings(ctx.settings) if change.backend == "github" else None
+
+
+def _files(change: OpsChange) -> dict[str, str]:
+    return {patch["path"]: patch["content"] for patch in change.patches}
+
+
+def _ops_dir(ctx: JobContext, change_id: int) -> Path:
+    return ctx.settings.titan_home / "ops" / f"change-{change_id}"
+
+
+def _rollback(ctx: JobContext, change_id: int, reason: str, **payload: Any) -> None:
+    ctx.then(ops_job(change_id, "ops.rollback", reason=reason, **payload))
+
+
+async def _save_artifact(ctx: JobContext, change_id: int, step: str, name: str, path: Path
+                         ) -> None:
+    data = path.read_bytes()
+    async with ctx.db.session() as session:
+        await session.execute(delete(Artifact).where(Artifact.ops_change_id == change_id,
+                                                     Artifact.name == name))
+        session.add(Artifact(ops_change_id=change_id, job_id=ctx.job.id, run_id=ctx.job.run_id,
+                             step=step, kind="report", name=name, path=str(path),
+                             size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest()))
+
+
+def unified_diff(path: str, before: str | None, after: str) -> str:
+    old = (before or "").splitlines(keepends=True)
+    new = after.splitlines(keepends=True)
+    lines = list(difflib.unified_diff(old, new, "/dev/null" if before is None else f"a/{path}",
+                                      f"b/{path}"))
+    lines = [line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+             for line in lines]
+    header = f"diff --git a/{path} b/{path}\n" + ("new file mode 100644\n" if before is None
+                                                  else "")
+    return header + "".join(lines) if lines else header
+
+
+# -- steps --------------------------------------------------------------------------------------
+
+async def diff_step(ctx: JobContext) -> None:
+    """Validate every path again (now against the repository's tree) and store the diff."""
+    change = await _load(ctx)
+    if change.status != "proposed":
+        return
+    repo = _repo(ctx)
+    try:
+        base_ref = ctx.settings.ops_base_branch or await asyncio.to_thread(repo.head_branch)
+        base_sha = await asyncio.to_thread(repo.resolve, base_ref)
+    except Exception as exc:
+        raise PermanentError(f"cannot find the base branch: {exc}") from exc
+    lookup = either(repo.symlink_in_tree(base_sha), disk_symlinks(repo.root))
+    try:
+        await asyncio.to_thread(check_paths, [p["path"] for p in change.patches],
+                                PathPolicy.from_settings(ctx.settings), symlink_target=lookup)
+    except PathRejected as exc:
+        log.error(f"ops change rejected before anything was written: {exc}", rule=exc.rule)
+        await _set(ctx.db, change.id, status="failed", reason=str(exc))
+        return
+    parts = []
+    for path, content in _files(change).items():
+        before = await asyncio.to_thread(repo.read_file, base_sha, path)
+        parts.append(unified_diff(path, before, content))
+    await _set(ctx.db, change.id, status="diffed", diff="".join(parts), base_ref=base_ref,
+               base_sha=base_sha, branch=branch_name(change.id))
+    log.info(f"diffed ops change {change.id} against {base_ref} ({base_sha[:10]})")
+    ctx.then(ops_job(change.id, "ops.patch"))
+
+
+async def patch_step(ctx: JobContext) -> None:
+    """Commit the patches on branch titan/ops-<id> (locally; on GitHub too when configured)."""
+    change = await _load(ctx)
+    if change.status != "diffed":
+        return
+    repo = _repo(ctx)
+    message = f"{change.title}\n\n{change.description}\n\nTitan ops change #{change.id}".strip()
+    branch = change.branch or branch_name(change.id)
+    head = await asyncio.to_thread(repo.commit_files, branch, change.base_sha, _files(change),
+                                   message)
+    remote = _remote(ctx, change)
+    if remote is not None:
+        await asyncio.to_thread(remote.push_branch, branch, change.base_ref, _files(change),
+                                message)
+    await _set(ctx.db, change.id, status="patched", branch=branch, head_sha=head)
+    log.info(f"committed ops change {change.id} on {branch} ({head[:10]})")
+    ctx.then(ops_job(change.id, "ops.test"))
+
+
+async def test_step(ctx: JobContext) -> None:
+    """Run the test command in a worktree of the branch; store the output as an artifact."""
+    change = await _load(ctx)
+    if change.status != "patched":
+        return
+    repo = _repo(ctx)
+    folder = _ops_dir(ctx, change.id)
+    tree = folder / "test-tree"
+    await asyncio.to_thread(_fresh_worktree, repo, change.head_sha, tree)
+    command = change.test_command or ctx.settings.ops_test_command
+    try:
+        code, output = await _run_command(command, tree, ctx.settings.ops_test_timeout_seconds)
+    finally:
+        await asyncio.to_thread(repo.remove_worktree, tree)
+    report = folder / "test-output.txt"
+    report.write_text(f"$ {command}\n{output}\n[exit code {code}]\n", encoding="utf-8")
+    await _save_artifact(ctx, change.id, "ops.test", "test-output", report)
+    summary = _summary(output, code)
+    passed = code == 0
+    await _set(ctx.db, change.id, status="tested", test_passed=passed, test_summary=summary)
+    if passed:
+        log.info(f"tests passed for ops change {change.id}: {summary}")
+        ctx.then(ops_job(change.id, "ops.pr"))
+    else:
+        log.warning(f"tests failed for ops change {change.id}: {summary}")
+        _rollback(ctx, change.id, f"tests failed: {summary}")
+
+
+async def pr_step(ctx: JobContext) -> None:
+    """Open the pull request (GitHub) or record branch + diff (local); then wait for approval."""
+    change = await _load(ctx)
+    if change.status != "tested" or not change.test_passed:
+        return
+    body = (f"{change.description}\n\nTests: `{change.test_command}`: {change.test_summary}\n\n"
+            f"```diff\n{change.diff or ''}```\n")
+    folder = _ops_dir(ctx, change.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pull-request.md").write_text(f"# {change.title}\n\n{body}", encoding="utf-8")
+    await _save_artifact(ctx, change.id, "ops.pr", "pull-request", folder / "pull-request.md")
+    number, url = None, None
+    remote = _remote(ctx, change)
+    if remote is not None:
+        number, url = await asyncio.to_thread(remote.open_pull, change.branch, change.base_ref,
+                                              change.title, body)
+    await _set(ctx.db, change.id, status="awaiting_approval", pr_number=number, pr_url=url)
+    log.info(f"ops change {change.id} awaits approval"
+             + (f" (pull request #{number})" if number else f" (branch {change.branch})"))
+    ctx.then(ops_job(change.id, "ops.expire",
+                     delay_seconds=ctx.settings.approval_timeout_seconds))
+
+
+async def expire_step(ctx: JobContext) -> None:
+    """Nobody decided within the approval timeout: roll the change back."""
+    change = await _load(ctx)
+    if change.status != "awaiting_approval":
+        return
+    reason = (f"approval timed out after {ctx.settings.approval_timeout_seconds} s "
+              "without a decision")
+    await _set(ctx.db, change.id, status="rejected", reason=reason)
+    _rollback(ctx, change.id, reason)
+
+
+async def canary_step(ctx: JobContext) -> None:
+    """Deploy the approved change as a canary and probe its health until healthy or timeout."""
+    change = await _load(ctx)
+    if change.status not in ("approved", "canary"):
+        return
+    await _set(ctx.db, change.id, status="canary")
+    timeout = ctx.settings.ops_canary_timeout_seconds
+    hooks = canary.render_hooks(ctx.settings)
+    deployed = False
+    if hooks:
+        health = ctx.settings.ops_canary_health_url
+        if not health:
+            raise PermanentError("Render deploy hooks are set but OPS_CANARY_HEALTH_URL is not")
+        await canary.trigger_render(hooks, change.head_sha)
+        deployed = True
+        result = await canary.probe_until_healthy(health, timeout)
+    else:
+        repo = _repo(ctx)
+        tree = _ops_dir(ctx, change.id) / "canary-tree"
+        await asyncio.to_thread(_fresh_worktree, repo, change.head_sha, tree)
+        try:
+            result = await canary.run_local_canary(
+                tree, ctx.settings.ops_canary_command, timeout,
+                _ops_dir(ctx, change.id) / "canary-output.txt")
+        finally:
+            await asyncio.to_thread(repo.remove_worktree, tree)
+    await _set(ctx.db, change.id, canary_url=result.url, canary_probes=result.probes)
+    if result.healthy:
+        log.info(f"canary of ops change {change.id} is {result.detail}")
+        ctx.then(ops_job(change.id, "ops.promote"))
+    else:
+        log.warning(f"canary of ops change {change.id} failed: {result.detail}")
+        _rollback(ctx, change.id, f"canary failed: {result.detail}", redeploy=deployed)
+
+
+async def promote_step(ctx: JobContext) -> None:
+    """Merge the change into the base branch (the pull request, on GitHub)."""
+    change = await _load(ctx)
+    if change.status != "canary":
+        return
+    title = f"Merge ops change #{change.id}: {change.title}"
+    remote = _remote(ctx, change)
+    if remote is not None and change.pr_number is not None:
+        merged = await asyncio.to_thread(remote.merge, change.pr_number, title)
+    else:
+        repo = _repo(ctx)
+        merged = await asyncio.to_thread(repo.merge, change.base_ref, change.branch, title)
+    await _set(ctx.db, change.id, status="promoted", reason=None)
+    log.info(f"promoted ops change {change.id}: {change.base_ref} is now {merged[:10]}",
+             merge_sha=merged)
+
+
+async def rollback_step(ctx: JobContext) -> None:
+    """Close the PR, delete the branch, redeploy the previous version if a canary went out."""
+    change = await _load(ctx)
+    if change.status in FINISHED:
+        return
+    reason = str(ctx.job.payload.get("reason") or change.reason or "rolled back")
+    remote = _remote(ctx, change)
+    if remote is not None:
+        await asyncio.to_thread(remote.discard, change.pr_number, change.branch)
+    if change.branch:
+        repo = _repo(ctx)
+        await asyncio.to_thread(repo.delete_branch, change.branch)
+    if ctx.job.payload.get("redeploy") and change.base_sha:
+        hooks = canary.render_hooks(ctx.settings)
+        if hooks:
+            await canary.trigger_render(hooks, change.base_sha)
+            reason += f" (redeployed {change.base_sha[:10]})"
+    shutil.rmtree(_ops_dir(ctx, change.id) / "test-tree", ignore_errors=True)
+    shutil.rmtree(_ops_dir(ctx, change.id) / "canary-tree", ignore_errors=True)
+    await _set(ctx.db, change.id, status="rolled_back", reason=reason)
+    log.warning(f"rolled back ops change {change.id}: {reason}")
+
+
+async def _step_died(db: Database, job_id: int, error: str, payload: dict[str, Any]) -> None:
+    """A step failed for good: roll the change back (or mark it failed if rollback died)."""
+    from worker import queue
+
+    change_id = payload.get("change_id")
+    if not change_id:
+        return
+    async with db.session() as session:
+        change = await session.get(OpsChange, int(change_id), with_for_update=True)
+        if change is None or change.status in FINISHED:
+            return
+        if payload.get("reason") is not None:  # the rollback itself died
+            change.status, change.reason = "failed", f"rollback failed: {error}"
+        else:
+            change.reason = f"a step failed: {error}"
+            await queue.enqueue(session, ops_job(change.id, "ops.rollback",
+                                                 reason=change.reason))
+        change.updated_at = func.now()
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+def _fresh_worktree(repo: LocalRepo, sha: str | None, where: Path) -> None:
+    if sha is None:
+        raise PermanentError("the change has no commit yet")
+    if where.exists():
+        repo.remove_worktree(where)
+        shutil.rmtree(where, ignore_errors=True)
+    where.parent.mkdir(parents=True, exist_ok=True)
+    repo.add_worktree(sha, where)
+
+
+def _child_env() -> dict[str, str]:
+    """The test command's environment: ours minus the secrets it has no business seeing."""
+    env = dict(os.environ)
+    for key in ("OPS_TOKEN", "GITHUB_TOKEN", "RENDER_DEPLOY_HOOK_API",
+                "RENDER_DEPLOY_HOOK_WORKER", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        env.pop(key, None)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+async def _run_command(command: str, cwd: Path, timeout: float) -> tuple[int, str]:
+    argv = shlex.split(command)
+    if not argv:
+        raise PermanentError("the test command is empty")
+    if argv[0] in ("python", "python3"):  # the interpreter Titan runs on, with its packages
+        argv[0] = sys.executable
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv, cwd=cwd, env=_child_env(), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+    except OSError as exc:
+        return 127, f"cannot run {argv[0]!r}: {exc.strerror}"
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        out = b""
+        with contextlib.suppress(Exception):
+            out = (await asyncio.wait_for(process.communicate(), 5))[0] or b""
+        text = out.decode("utf-8", "replace")[-TEST_OUTPUT_LIMIT:]
+        return 124, f"{text}\n[timed out after {timeout:g}s]"
+    return process.returncode or 0, out.decode("utf-8", "replace")[-TEST_OUTPUT_LIMIT:]
+
+
+def _summary(output: str, code: int) -> str:
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else "(no output)"
+    return f"exit code {code}: {last[:300]}"

@@ -1,0 +1,191 @@
+"""Ops-change use cases shared by the REST API, the CLI, the desktop and Jason.
+
+``propose`` validates the change completely (every path against the rules in
+``worker.ops.paths``) before it writes anything, stores it and queues its first step; ``decide``
+records a person's approval or rejection of a change waiting at the approval gate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import selectinload
+
+from worker import queue
+from worker.db.engine import Database
+from worker.db.models import OPS_STATUSES, Approval, Artifact, Job, OpsChange
+from worker.errors import Conflict, InvalidInput, NotFound
+from worker.ops.gitrepo import default_repo_path
+from worker.ops.paths import PathPolicy, check_paths, disk_symlinks
+from worker.queue import NewJob
+from worker.services.serialize import artifact_dict, job_dict
+
+MAX_PATCHES = 200
+# Terminal states: nothing more happens to such a change.
+FINISHED = ("promoted", "rolled_back", "failed")
+
+
+class Patch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(max_length=4096, description="repository-relative POSIX path")
+    content: str = Field(max_length=1024 * 1024, description="the file's complete new text")
+
+
+class ProposeRequest(BaseModel):
+    """The body of ``POST /api/ops/propose`` (and ``titan ops propose``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=300)
+    description: str = Field("", max_length=100_000)
+    patches: list[Patch] = Field(min_length=1, max_length=MAX_PATCHES)
+
+
+def parse_propose(data: Any) -> ProposeRequest:
+    try:
+        return ProposeRequest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = _field_name(first["loc"]) or "body"
+        raise InvalidInput(field, first["msg"]) from None
+
+
+def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name
+
+
+def ops_job(change_id: int, kind: str, *, delay_seconds: float = 0.0,
+            **payload: Any) -> NewJob:
+    """The job for one step of a change; one live job per change and step."""
+    return NewJob(kind=kind, ops_change_id=change_id, payload={"change_id": change_id, **payload},
+                  delay_seconds=delay_seconds, max_attempts=3,
+                  dedupe_key=f"ops:{change_id}:{kind}")
+
+
+@dataclass
+class OpsService:
+    db: Database
+    settings: Any
+
+    async def propose(self, request: ProposeRequest | dict[str, Any]) -> OpsChange:
+        if not isinstance(request, ProposeRequest):
+            request = parse_propose(request)
+        repo = default_repo_path(self.settings)
+        check_paths([p.path for p in request.patches], PathPolicy.from_settings(self.settings),
+                    symlink_target=disk_symlinks(repo) if repo is not None else None)
+        change = OpsChange(
+            title=request.title.strip() or request.title, description=request.description,
+            patches=[p.model_dump() for p in request.patches], status="proposed",
+            backend="github" if self.settings.github_repo else "local",
+            test_command=self.settings.ops_test_command,
+        )
+        async with self.db.session() as session:
+            session.add(change)
+            await session.flush()
+            await queue.enqueue(session, ops_job(change.id, "ops.diff"))
+        return change
+
+    async def list(self, *, status: str | None = None, limit: int = 100, offset: int = 0
+                   ) -> list[OpsChange]:
+        if status is not None and status not in OPS_STATUSES:
+            raise InvalidInput("status", f"must be one of {', '.join(OPS_STATUSES)}")
+        query = select(OpsChange).order_by(OpsChange.id.desc()).limit(limit).offset(offset)
+        if status:
+            query = query.where(OpsChange.status == status)
+        async with self.db.session() as session:
+            return list((await session.scalars(query)).all())
+
+    async def count(self, *, status: str | None = None) -> int:
+        query = select(func.count()).select_from(OpsChange)
+        if status:
+            query = query.where(OpsChange.status == status)
+        async with self.db.session() as session:
+            return int(await session.scalar(query) or 0)
+
+    async def get(self, change_id: int) -> OpsChange:
+        async with self.db.session() as session:
+            change = await session.get(OpsChange, change_id)
+        if change is None:
+            raise NotFound(f"no ops change {change_id}")
+        return change
+
+    async def details(self, change_id: int) -> dict[str, Any]:
+        """The change with its jobs (and runs), artifacts and approvals, as a JSON-ready dict."""
+        change = await self.get(change_id)
+        async with self.db.session() as session:
+            jobs = (await session.scalars(
+                select(Job).where(Job.ops_change_id == change_id)
+                .options(selectinload(Job.runs)).order_by(Job.id))).all()
+            artifacts = (await session.scalars(
+                select(Artifact).where(Artifact.ops_change_id == change_id)
+                .order_by(Artifact.id))).all()
+            approvals = (await session.scalars(
+                select(Approval).where(Approval.ops_change_id == change_id)
+                .order_by(Approval.id))).all()
+        data = change_dict(change)
+        data["jobs"] = [job_dict(job) for job in jobs]
+        data["artifacts"] = [artifact_dict(a) for a in artifacts]
+        data["approvals"] = [
+            {"decision": a.decision, "decidedBy": a.decided_by, "actor": a.actor,
+             "comment": a.comment, "createdAt": _ts(a.created_at)} for a in approvals]
+        return data
+
+    async def decide(self, change_id: int, decision: str, *, decided_by: str = "person",
+                     actor: str = "", comment: str = "") -> OpsChange:
+        """Approve (the canary deploy starts) or reject (the change is rolled back)."""
+        if decision not in ("approved", "rejected"):
+            raise InvalidInput("decision", "must be 'approved' or 'rejected'")
+        if decided_by not in ("person", "api", "jason"):
+            raise InvalidInput("decidedBy", "must be 'person', 'api' or 'jason'")
+        async with self.db.session() as session:
+            change = await session.get(OpsChange, change_id, with_for_update=True)
+            if change is None:
+                raise NotFound(f"no ops change {change_id}")
+            if change.status != "awaiting_approval":
+                raise Conflict(f"ops change {change_id} is not awaiting approval "
+                               f"(it is {change.status})")
+            session.add(Approval(ops_change_id=change_id, decided_by=decided_by, actor=actor,
+                                 decision=decision, comment=comment))
+            # The decision makes the approval-timeout job pointless.
+            await session.execute(text("""
+                UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now()
+                WHERE ops_change_id = :id AND kind = 'ops.expire' AND status = 'queued'
+            """), {"id": change_id})
+            if decision == "approved":
+                change.status = "approved"
+                await queue.enqueue(session, ops_job(change_id, "ops.deploy-canary"))
+            else:
+                who = f" by {actor}" if actor else ""
+                change.status = "rejected"
+                change.reason = f"rejected{who}" + (f": {comment}" if comment else "")
+                await queue.enqueue(session, ops_job(change_id, "ops.rollback",
+                                                     reason=change.reason))
+            change.updated_at = func.now()
+        return await self.get(change_id)
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def change_dict(change: OpsChange) -> dict[str, Any]:
+    return {
+        "id": change.id, "title": change.title, "description": change.description,
+        "status": change.status, "backend": change.backend,
+        "paths": [p.get("path") for p in change.patches],
+        "patches": change.patches, "diff": change.diff,
+        "baseRef": change.base_ref, "baseSha": change.base_sha, "branch": change.branch,
+        "headSha": change.head_sha, "prNumber": change.pr_number, "prUrl": change.pr_url,
+        "testCommand": change.test_command, "testPassed": change.test_passed,
+        "testSummary": change.test_summary, "canaryUrl": change.canary_url,
+        "canaryProbes": change.canary_probes, "reason": change.reason,
+        "createdAt": _ts(change.created_at), "updatedAt": _ts(change.updated_at),
+    }
