@@ -1,18 +1,29 @@
-"""Helpers templates share: slugs, atomic folder swaps, link checks, deploy, verify, archive."""
+"""Helpers templates share: slugs, atomic folder swaps, link checks, deploy, verify, archive,
+build tools with their output kept, venvs, rendered source trees and long-running services."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
+import json
 import os
 import re
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 import unicodedata
 import zipfile
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
+
+from worker.handlers import PermanentError
 
 
 def slugify(value: str, max_length: int = 80) -> str:
@@ -105,13 +116,289 @@ def verify_page(url: str, must_contain: str, also: list[str] | None = None) -> s
                                                         else "")
 
 
-def publish_archive(dist: Path, output_dir: Path, slug: str) -> Path:
-    """Zip the built site next to the deployed one (written to a temp name, then renamed)."""
+def publish_archive(dist: Path, output_dir: Path, slug: str, label: str = "site") -> Path:
+    """Zip a folder (the built site by default) into ``OUTPUT_DIR/<slug>/<slug>-<label>.zip``
+    (written to a temp name, then renamed). Caches (``__pycache__``, ``.pytest_cache``) stay out.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
-    archive = output_dir / f"{slug}-site.zip"
+    archive = output_dir / f"{slug}-{label}.zip"
     partial = archive.with_suffix(".zip.partial")
+    skip = {"__pycache__", ".pytest_cache"}
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(p for p in dist.rglob("*") if p.is_file()):
-            zf.write(path, path.relative_to(dist).as_posix())
+            relative = path.relative_to(dist)
+            if skip.isdisjoint(relative.parts):
+                zf.write(path, relative.as_posix())
     os.replace(partial, archive)
     return archive
+
+
+# -- tools, rendered source trees, venvs and long-running services ----------------------------
+# Used by the python/cli and fastapi/service templates; any template may use them.
+
+TAIL_LINES = 40
+TAIL_CHARS = 3000
+
+
+class ToolFailed(PermanentError):
+    """A build tool exited non-zero. Retrying the same sources gives the same answer, so the job
+    goes straight to dead; the message carries the tool's last lines of output so they land in
+    the job's last_error, the project's last_error and the Logs tab."""
+
+
+class RenderError(PermanentError):
+    """A template file failed to render (syntax error, undefined variable): names file and line."""
+
+
+def output_tail(text: str, lines: int = TAIL_LINES, chars: int = TAIL_CHARS) -> str:
+    kept = "\n".join(text.rstrip().splitlines()[-lines:])
+    return kept[-chars:]
+
+
+def _summary_line(output: str) -> str:
+    """The line that says what went wrong: pytest's first E/FAILED line, else the last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("E ", "FAILED ", "ERROR ")):
+            return line[:300]
+    return lines[-1][:300] if lines else "no output"
+
+
+def run_tool(argv: list[str], *, cwd: Path, log: Callable[[str], None], what: str = "",
+             env: dict[str, str] | None = None, timeout: float = 600) -> str:
+    """Run a tool to completion and return its output (stdout and stderr interleaved).
+
+    On a non-zero exit the tail of the output is logged line by line and raised as ToolFailed.
+    """
+    what = what or Path(argv[0]).name
+    log(f"$ {' '.join(argv)}")
+    try:
+        proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=timeout, check=False)
+    except FileNotFoundError as exc:
+        raise ToolFailed(f"{what}: cannot run {argv[0]}: {exc.strerror}") from None
+    except subprocess.TimeoutExpired as exc:
+        output = exc.output if isinstance(exc.output, str) else (exc.output or b"").decode()
+        raise RuntimeError(f"{what} did not finish within {timeout:.0f}s:\n"
+                           f"{output_tail(output)}") from None
+    if proc.returncode != 0:
+        tail = output_tail(proc.stdout)
+        log(f"{what} failed (exit {proc.returncode}); last lines of its output:\n{tail}")
+        raise ToolFailed(f"{what} exited {proc.returncode}: {_summary_line(proc.stdout)}\n{tail}")
+    return proc.stdout
+
+
+def tool_env(*, pytest: bool = False) -> dict[str, str]:
+    """The worker's environment for a build tool, minus Titan's own venv and pytest settings.
+
+    ``pytest=True``: a generated project's tests do not need the plugins of Titan's environment
+    (Qt, benchmarks...); autoloading them costs seconds and can only break the run.
+    """
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST_", "VIRTUAL_ENV", "PYTHONHOME"))}
+    if pytest:
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return env
+
+
+def make_venv(path: Path, log: Callable[[str], None], *, system_site_packages: bool = True
+              ) -> Path:
+    """Create (or reuse) a virtual environment and return its python.
+
+    No pip inside (``--without-pip`` is what makes it fast): ``pip --python VENV`` from Titan's
+    own interpreter installs into it. With system site packages the venv sees pytest, fastapi,
+    hatchling... from Titan's environment, so it works with no network.
+    """
+    python = path / "bin" / "python"
+    cfg = path / "pyvenv.cfg"
+    wanted = f"include-system-site-packages = {'true' if system_site_packages else 'false'}"
+    if python.exists() and cfg.is_file() and wanted in cfg.read_text(encoding="utf-8"):
+        return python
+    shutil.rmtree(path, ignore_errors=True)
+    argv = [_base_python(), "-m", "venv", "--without-pip", str(path)]
+    if system_site_packages:
+        argv.insert(3, "--system-site-packages")
+    run_tool(argv, cwd=path.parent, log=log, what="python -m venv")
+    return python
+
+
+def _base_python() -> str:
+    """The real interpreter (not a frozen bundle's executable) to create venvs with."""
+    if getattr(sys, "frozen", False):
+        found = shutil.which("python3")
+        if not found:
+            raise ToolFailed("no python3 on PATH to create a virtual environment with")
+        return found
+    return sys.executable
+
+
+def pip_command(python: Path, *args: str) -> list[str]:
+    """``pip`` acting on the environment of ``python`` (which has no pip of its own)."""
+    return [_base_python(), "-m", "pip", "--python", str(python), "--disable-pip-version-check",
+            "--no-input", *args]
+
+
+def render_tree(source: Path, dest: Path, context: dict[str, Any]) -> list[Path]:
+    """Copy ``source`` to ``dest``; ``*.j2`` files are rendered with Jinja2 (suffix dropped).
+
+    Path parts may hold ``{{ variables }}`` too (``src/{{ package }}/cli.py.j2``). Undefined
+    variables are errors, so a typo in a template fails the check instead of writing blanks.
+    """
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+
+    env = Environment(loader=FileSystemLoader(source), undefined=StrictUndefined,
+                      keep_trailing_newline=True, autoescape=False)
+    written = []
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        relative = path.relative_to(source).as_posix()
+        if "__pycache__" in relative:
+            continue
+        try:
+            target_rel = env.from_string(relative).render(context) if "{{" in relative \
+                else relative
+            target = dest / target_rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.suffix == ".j2":
+                target = target.with_suffix("")
+                target.write_text(env.get_template(relative).render(context), encoding="utf-8")
+            else:
+                shutil.copy2(path, target)
+        except TemplateError as exc:
+            line = getattr(exc, "lineno", None) or _template_line(exc, path)
+            where = f"{relative} line {line}" if line else relative
+            raise RenderError(f"{where}: {type(exc).__name__}: {exc}") from None
+        written.append(target)
+    return written
+
+
+def _template_line(exc: BaseException, path: Path) -> int | None:
+    """Jinja rewrites tracebacks so template frames carry the template's file and line."""
+    import traceback
+
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename == str(path):
+            return frame.lineno
+    return None
+
+
+def python_identifier(slug: str) -> str:
+    name = re.sub(r"\W", "_", slug.replace("-", "_"))
+    return name if name and not name[0].isdigit() else f"p_{name}"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _services_dir(home: Path) -> Path:
+    return home / "services"
+
+
+def service_state(home: Path, name: str) -> dict[str, Any]:
+    try:
+        return json.loads((_services_dir(home) / f"{name}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def start_service(home: Path, name: str, argv: list[str], *, cwd: Path, port: int,
+                  health_path: str = "/health", env: dict[str, str] | None = None,
+                  timeout: float = 30.0) -> dict[str, Any]:
+    """Start ``argv`` as a detached process that outlives the worker, and wait until
+    ``http://127.0.0.1:PORT/health_path`` answers 200. Its pid and port go to
+    ``TITAN_HOME/services/NAME.json`` (stop it with ``stop_service``). A running instance of the
+    same service is stopped first: a redeploy replaces it.
+    """
+    import httpx
+
+    stop_service(home, name)
+    folder = _services_dir(home)
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = folder / f"{name}.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=log_file, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True)
+    state = {"name": name, "pid": proc.pid, "port": port, "argv": argv, "cwd": str(cwd),
+             "log": str(log_path), "url": f"http://127.0.0.1:{port}/"}
+    tmp = folder / f".{name}.json.tmp"
+    tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    os.replace(tmp, folder / f"{name}.json")
+    deadline = time.monotonic() + timeout
+    health = f"http://127.0.0.1:{port}{health_path}"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _forget(home, name)
+            raise RuntimeError(f"{name} exited with status {proc.returncode} before answering "
+                               f"{health}; its output:\n{output_tail(_read(log_path))}")
+        try:
+            if httpx.get(health, timeout=1.0, trust_env=False).status_code == 200:
+                return state
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    stop_service(home, name)
+    raise RuntimeError(f"{name} did not answer {health} within {timeout:.0f}s; its output:\n"
+                       f"{output_tail(_read(log_path))}")
+
+
+def stop_service(home: Path, name: str, grace: float = 5.0) -> bool:
+    """Stop a service started by ``start_service`` (its whole process group). True if one ran."""
+    state = service_state(home, name)
+    _forget(home, name)
+    pid = state.get("pid")
+    if not pid or not _is_same_process(int(pid), state.get("argv") or []):
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(int(pid), signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and _running(int(pid)):
+        time.sleep(0.05)
+    if _running(int(pid)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(int(pid), signal.SIGKILL)
+    return True
+
+
+def stop_all_services(home: Path) -> list[str]:
+    folder = _services_dir(home)
+    names = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+    return [name for name in names if stop_service(home, name)]
+
+
+def _forget(home: Path, name: str) -> None:
+    (_services_dir(home) / f"{name}.json").unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child: reap it
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_same_process(pid: int, argv: list[str]) -> bool:
+    """Guard against a recycled pid: the live process must run the recorded command line."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (macOS): trust the pid if it is alive
+        return _running(pid)
+    return bool(argv) and cmdline[: len(argv)] == [a.encode() for a in argv]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""

@@ -1,0 +1,168 @@
+"""python/cli: a small installable Python command-line package.
+
+scaffold: render pyproject.toml, ``src/<package>/`` (argparse CLI) and ``tests/`` into ``src/``
+build:    create a venv (system site packages: pytest with no network) and run the tests
+deploy:   ``pip wheel`` the package into ``OUTPUT_DIR/<slug>/``
+verify:   install the wheel into a fresh, empty venv and run the command
+publish:  the wheel, a source archive and the test report as artifacts
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from worker.errors import InvalidInput
+from worker.sitebuild import (
+    make_venv,
+    pip_command,
+    publish_archive,
+    python_identifier,
+    render_tree,
+    replace_dir,
+    run_tool,
+    tool_env,
+)
+from worker.templates import ArtifactOut, PlanNode, StepContext, StepResult, Template
+
+FILES = Path(__file__).parent / "files"
+BUILT_IN_SUBCOMMANDS = ("hello",)
+
+
+class PythonCli(Template):
+    # Title, description, project types and the spec schema are in template.json.
+
+    def normalize_spec(self, spec: dict[str, Any]) -> dict[str, Any]:
+        for i, feature in enumerate(spec.get("features", [])):
+            if feature in BUILT_IN_SUBCOMMANDS:
+                raise InvalidInput(f"spec.features[{i}]", f"{feature!r} is built in; "
+                                   "choose another name")
+        return {**spec, "description": spec.get("description", "").strip()}
+
+    def plan(self, name: str, spec: dict[str, Any]) -> list[PlanNode]:
+        commands = ["hello", *spec.get("features", [])]
+        return [
+            PlanNode("Package", "feature", children=[
+                PlanNode("Source", "milestone", children=[
+                    PlanNode("Write pyproject, module and tests", "goal", "scaffold"),
+                    PlanNode("Run the tests in a virtual environment", "goal", "build"),
+                ]),
+                PlanNode("Release", "milestone", children=[
+                    PlanNode("Build the wheel", "goal", "deploy"),
+                    PlanNode("Install the wheel into a fresh environment", "goal", "verify"),
+                    PlanNode("Publish the wheel and sources", "goal", "publish"),
+                ]),
+            ]),
+            *(PlanNode(f"`{command}` subcommand", "feature", children=[
+                PlanNode("Implement and test", "milestone", children=[
+                    PlanNode(f"Write and test `{command}`", "goal", "build"),
+                    PlanNode(f"Run `{command}` from the installed wheel", "goal", "verify"),
+                ]),
+            ]) for command in commands),
+        ]
+
+    def _context(self, ctx: StepContext) -> dict[str, Any]:
+        spec = ctx.project.spec
+        return {
+            "name": ctx.project.name,
+            "slug": ctx.project.slug,
+            "package": python_identifier(ctx.project.slug),
+            "command": spec.get("command") or ctx.project.slug,
+            "description": spec.get("description") or f"{ctx.project.name}, built by Titan.",
+            "greeting": spec.get("greeting", "Hello"),
+            "version": spec.get("version", "0.1.0"),
+            "features": list(spec.get("features", [])),
+        }
+
+    def scaffold(self, ctx: StepContext) -> StepResult:
+        staging = ctx.workdir / "src.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        context = self._context(ctx)
+        written = render_tree(FILES, staging, context)
+        replace_dir(staging, ctx.workdir / "src")
+        ctx.log(f"scaffolded package {context['package']} ({len(written)} files), "
+                f"command {context['command']!r}")
+        return StepResult(f"Scaffolded {len(written)} files",
+                          [ArtifactOut("file", "pyproject.toml",
+                                       ctx.workdir / "src" / "pyproject.toml")])
+
+    def build(self, ctx: StepContext) -> StepResult:
+        src = _sources(ctx)
+        python = make_venv(ctx.workdir / "venv", ctx.log)
+        output = run_tool([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                          cwd=src, log=ctx.log, what="pytest", env=tool_env(pytest=True))
+        report = ctx.workdir / "test-report.txt"
+        report.write_text(output, encoding="utf-8")
+        summary = output.strip().splitlines()[-1] if output.strip() else "no output"
+        ctx.log(f"tests: {summary}")
+        return StepResult(f"Tests: {summary}", [ArtifactOut("report", "test-report.txt", report)])
+
+    def deploy(self, ctx: StepContext) -> StepResult:
+        src = _sources(ctx)
+        python = make_venv(ctx.workdir / "venv", ctx.log)
+        wheelhouse = ctx.workdir / "wheelhouse"
+        shutil.rmtree(wheelhouse, ignore_errors=True)
+        run_tool([str(python), "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                  "--no-index", "--disable-pip-version-check", "-w", str(wheelhouse), str(src)],
+                 cwd=ctx.workdir, log=ctx.log, what="pip wheel", env=tool_env())
+        wheels = sorted(wheelhouse.glob("*.whl"))
+        if len(wheels) != 1:
+            raise RuntimeError(f"pip wheel made {len(wheels)} wheels, expected 1")
+        ctx.output_dir.mkdir(parents=True, exist_ok=True)
+        for old in ctx.output_dir.glob("*.whl"):
+            old.unlink()
+        wheel = ctx.output_dir / wheels[0].name
+        partial = wheel.with_name(wheel.name + ".partial")
+        shutil.copy2(wheels[0], partial)
+        os.replace(partial, wheel)
+        ctx.log(f"built {wheel.name} into {ctx.output_dir}")
+        return StepResult(f"Built {wheel.name}", [ArtifactOut("file", "wheel", wheel)],
+                          url=wheel.as_uri())
+
+    def verify(self, ctx: StepContext) -> StepResult:
+        wheels = sorted(ctx.output_dir.glob("*.whl"))
+        if not wheels:
+            raise RuntimeError(f"no wheel in {ctx.output_dir} to verify (deploy first)")
+        context = self._context(ctx)
+        venv = ctx.workdir / "verify-venv"
+        shutil.rmtree(venv, ignore_errors=True)
+        python = make_venv(venv, ctx.log, system_site_packages=False)
+        run_tool(pip_command(python, "install", "--no-index", "--no-deps", str(wheels[0])),
+                 cwd=ctx.workdir, log=ctx.log, what="pip install", env=tool_env())
+        command = str(venv / "bin" / context["command"])
+        checks = [(["hello", "Titan"], f"{context['greeting']}, Titan!"),
+                  (["--version"], context["version"]),
+                  *(([feature], f"{feature}: ok") for feature in context["features"])]
+        for args, expected in checks:
+            output = run_tool([command, *args], cwd=ctx.workdir, log=ctx.log,
+                              what=f"{context['command']} {' '.join(args)}", env=tool_env())
+            if expected not in output:
+                raise RuntimeError(f"`{context['command']} {' '.join(args)}` printed "
+                                   f"{output.strip()!r}, expected {expected!r}")
+        ctx.log(f"installed {wheels[0].name} into a fresh venv; {len(checks)} commands answered")
+        return StepResult(f"Installed {wheels[0].name} and ran {len(checks)} commands")
+
+    def publish(self, ctx: StepContext) -> StepResult:
+        wheels = sorted(ctx.output_dir.glob("*.whl"))
+        if not wheels:
+            raise RuntimeError(f"no wheel in {ctx.output_dir} to publish (deploy first)")
+        archive = publish_archive(_sources(ctx), ctx.output_dir, ctx.project.slug, "src")
+        report = ctx.workdir / "test-report.txt"
+        artifacts = [ArtifactOut("file", "wheel", wheels[0]),
+                     ArtifactOut("archive", archive.name, archive)]
+        if report.is_file():
+            artifacts.append(ArtifactOut("report", "test-report.txt", report))
+        ctx.log(f"published {wheels[0].name} and {archive.name}")
+        return StepResult(f"Published {wheels[0].name}", artifacts)
+
+
+def _sources(ctx: StepContext) -> Path:
+    src = ctx.workdir / "src"
+    if not (src / "pyproject.toml").is_file():
+        raise RuntimeError(f"no sources in {src} (scaffold first)")
+    return src
+
+
+TEMPLATE = PythonCli()
