@@ -31,6 +31,9 @@ class EventHub(QObject):
     # Raw events as they arrive (dict: table, op, count, ids, project_ids, statuses); not
     # coalesced, for the few consumers that need the ids (tray notifications, the chat thread).
     event = Signal(object)
+    # A project transition a person cares about (titan_desktop.watcher.ProjectEvent): started,
+    # step_failed, awaiting_approval, published, failed, rejected, cancelled.
+    projectEvent = Signal(object)
 
 
 class AppContext:

@@ -1,0 +1,161 @@
+"""Output tab controller: a project's artifacts, its site preview, and content approval."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+
+from titan_desktop import fmt
+from titan_desktop.context import AppContext
+from titan_desktop.models import Column, RowTableModel
+from titan_desktop.tasks import Reloader
+from worker.db.models import Artifact, Project
+from worker.errors import TitanError
+
+WATCHED = {"projects", "artifacts", "approvals"}
+
+
+def _location(a: Artifact) -> str:
+    return a.uri or a.path or ""
+
+
+class OutputController(QObject):
+    message = Signal(str)
+    selectionChanged = Signal(object)  # Project | None
+    previewChanged = Signal(object)  # Path | None: the index.html to show
+
+    def __init__(self, ctx: AppContext, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.projects = RowTableModel([
+            Column("Project", lambda p: p.name),
+            Column("Status", lambda p: fmt.status_label(p.status),
+                   foreground=lambda p: fmt.status_color(p.status)),
+        ], parent=self)
+        self.artifacts = RowTableModel([
+            Column("Kind", lambda a: a.kind),
+            Column("Name", lambda a: a.name),
+            Column("Step", lambda a: a.step or ""),
+            Column("Size", lambda a: fmt.size(a.size_bytes), align_right=True),
+            Column("SHA-256", lambda a: (a.sha256 or "")[:16] + ("…" if a.sha256 else ""),
+                   tooltip=lambda a: a.sha256),
+            Column("Location", _location, tooltip=_location),
+        ], parent=self)
+        self.decisions = RowTableModel([
+            Column("When", lambda d: fmt.when(d.created_at)),
+            Column("Who", lambda d: f"{d.decided_by}" + (f" ({d.actor})" if d.actor else "")),
+            Column("Decision", lambda d: d.decision,
+                   foreground=lambda d: fmt.status_color(
+                       "published" if d.decision == "approved" else "rejected")),
+            Column("Comment", lambda d: d.comment, tooltip=lambda d: d.comment),
+        ], parent=self)
+        self.selected_id: int | None = None
+        self.selected: Project | None = None
+        self._list = Reloader(ctx, self._load_projects)
+        self._details = Reloader(ctx, self._load_details)
+        ctx.events.tablesChanged.connect(self._on_tables)
+
+    def start(self) -> None:
+        self._list.request()
+
+    def _on_tables(self, tables: set[str]) -> None:
+        if "projects" in tables:
+            self._list.request()
+        if self.selected_id is not None and tables & WATCHED:
+            self._details.request()
+
+    async def _load_projects(self) -> None:
+        self.projects.set_rows(await self.ctx.projects.list(limit=500))
+
+    def select(self, project_id: int | None) -> None:
+        if project_id == self.selected_id:
+            return
+        self.selected_id = project_id
+        if project_id is None:
+            self.selected = None
+            self.artifacts.set_rows([])
+            self.decisions.set_rows([])
+            self.selectionChanged.emit(None)
+            self.previewChanged.emit(None)
+            return
+        self._details.request()
+
+    async def _load_details(self) -> None:
+        project_id = self.selected_id
+        if project_id is None:
+            return
+        try:
+            project = await self.ctx.projects.get(project_id)
+        except TitanError:
+            return
+        artifacts = await self.ctx.projects.artifacts(project_id)
+        decisions = await self.ctx.projects.approvals(project_id)
+        if project_id != self.selected_id:
+            return
+        changed = self.selected is None or self.selected.updated_at != project.updated_at
+        self.selected = project
+        self.artifacts.set_rows(artifacts)
+        self.decisions.set_rows(decisions)
+        self.selectionChanged.emit(project)
+        if changed:
+            self.previewChanged.emit(self.preview_page(project, artifacts))
+
+    def preview_page(self, project: Project, artifacts: list[Artifact]) -> Path | None:
+        """The built site's index.html: what is (or would be) published."""
+        candidates = [Path(a.path) / "index.html" for a in artifacts
+                      if a.kind == "site" and a.path]
+        if project.output_dir:
+            candidates.append(Path(project.output_dir) / "index.html")
+        candidates.append(self.ctx.settings.work_dir / project.slug / "dist" / "index.html")
+        return next((c for c in candidates if c.is_file()), None)
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def decide(self, decision: str, comment: str) -> None:
+        project_id = self.selected_id
+        if project_id is None:
+            return
+
+        async def run() -> None:
+            try:
+                project = await self.ctx.projects.decide(
+                    project_id, decision, decided_by="person", actor=_user(), comment=comment)
+            except TitanError as exc:
+                self.message.emit(f"Could not record the decision: {exc}")
+                return
+            verb = "Approved: publishing" if decision == "approved" else "Rejected"
+            self.message.emit(f"{verb} {project.name}.")
+            self._details.request()
+
+        self.ctx.spawn(run())
+
+    def open_artifact(self, artifact: Artifact, *, folder: bool = False) -> None:
+        if artifact.uri and not folder:
+            QDesktopServices.openUrl(QUrl(artifact.uri))
+            return
+        if not artifact.path:
+            self.message.emit("This artifact has no file.")
+            return
+        path = Path(artifact.path)
+        target = path.parent if folder and path.is_file() else path
+        if not target.exists():
+            self.message.emit(f"{target} no longer exists.")
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(target)))
+
+    def open_site(self) -> None:
+        project = self.selected
+        if project is not None and project.url:
+            QDesktopServices.openUrl(QUrl(project.url))
+        else:
+            self.message.emit("This project has no deployed URL yet.")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return ""

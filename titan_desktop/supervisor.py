@@ -1,0 +1,246 @@
+"""The worker supervisor: spawn ``titan worker``, watch it, restart it, stop it on quit.
+
+The worker is a separate process (QProcess) talking to the same database. Its JSON log lines
+arrive on stdout; its heartbeat lives in the ``workers`` table. Pause and resume go through the
+``workers.command`` column, which the worker reads on every heartbeat, so the same buttons steer
+a worker this app did not spawn. If another worker already serves the database with a fresh
+heartbeat, the supervisor shows it and spawns nothing unless asked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from sqlalchemy import text
+
+from worker.db.engine import Database
+from worker.logs import get_logger
+from worker.paths import titan_command
+
+log = get_logger("titan.desktop.supervisor")
+
+
+@dataclass
+class WorkerInfo:
+    """A row of ``workers`` as the status bar shows it."""
+
+    id: str
+    host: str
+    pid: int
+    status: str
+    last_heartbeat: datetime
+    jobs_succeeded: int
+    jobs_failed: int
+
+    def heartbeat_age(self) -> float:
+        return max(0.0, (datetime.now(UTC) - self.last_heartbeat).total_seconds())
+
+
+class WorkerSupervisor(QObject):
+    """States: starting, running, stopped, crashed, external (another process serves the db)."""
+
+    stateChanged = Signal(str)
+    workerChanged = Signal(object)  # WorkerInfo | None: our worker, or the external one
+    logLine = Signal(object)  # dict: one parsed JSON log line from the worker's stdout
+
+    def __init__(self, db: Database, *, concurrency: int = 4, stop_timeout: float = 10.0,
+                 env: dict[str, str] | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.db = db
+        self.concurrency = concurrency
+        self.stop_timeout = stop_timeout
+        self.extra_env = env or {}
+        self.state = "stopped"
+        self.info: WorkerInfo | None = None
+        self.restarts = 0
+        self.recent_lines: deque[dict[str, Any]] = deque(maxlen=500)
+        self._process: QProcess | None = None
+        self._stopping = False
+        self._started_at = 0.0
+        self._backoff = 1.0
+        self._restart_timer = QTimer(self, singleShot=True)
+        self._restart_timer.timeout.connect(self.spawn)
+        self._buffer = b""
+
+    # -- queries -------------------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        if self._process is None or self._process.state() == QProcess.ProcessState.NotRunning:
+            return None
+        return int(self._process.processId()) or None
+
+    def spawned(self) -> bool:
+        return self.pid is not None
+
+    async def live_workers(self, fresh_seconds: float = 10.0) -> list[WorkerInfo]:
+        """Workers with a heartbeat in the last ``fresh_seconds`` (any host)."""
+        async with self.db.session() as session:
+            rows = (await session.execute(text("""
+                SELECT id, host, pid, status, last_heartbeat, jobs_succeeded, jobs_failed
+                FROM workers
+                WHERE status IN ('running', 'paused', 'stopping')
+                  AND last_heartbeat > now() - make_interval(secs => :fresh)
+                ORDER BY last_heartbeat DESC"""), {"fresh": fresh_seconds})).all()
+        return [WorkerInfo(*row) for row in rows]
+
+    async def refresh(self) -> WorkerInfo | None:
+        """Re-read our worker's row (or the external worker's) and publish it."""
+        workers = await self.live_workers(fresh_seconds=3600)
+        pid, host = self.pid, socket.gethostname()
+        mine = next((w for w in workers if pid and w.pid == pid and w.host == host), None)
+        if mine is None and self.state == "external":
+            mine = workers[0] if workers else None
+            if mine is None or mine.heartbeat_age() > 10:
+                self._set_state("stopped")  # the external worker went away
+        self.info = mine
+        self.workerChanged.emit(mine)
+        return mine
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def ensure_worker(self) -> None:
+        """Spawn a worker unless another one already serves this database."""
+        others = await self.live_workers()
+        if others:
+            self.info = others[0]
+            self._set_state("external")
+            self.workerChanged.emit(self.info)
+            log.info("a worker already serves this database; not spawning one",
+                     worker=others[0].id)
+            return
+        self.spawn()
+
+    def spawn(self) -> None:
+        if self.spawned():
+            return
+        self._stopping = False
+        program, *args = titan_command("worker", "--concurrency", str(self.concurrency))
+        process = QProcess(self)
+        env = QProcessEnvironment.systemEnvironment()
+        env.insert("PYTHONUNBUFFERED", "1")
+        for key, value in self.extra_env.items():
+            env.insert(key, value)
+        process.setProcessEnvironment(env)
+        process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
+        process.readyReadStandardOutput.connect(self._read_output)
+        process.finished.connect(self._on_finished)
+        process.errorOccurred.connect(self._on_error)
+        self._process = process
+        self._buffer = b""
+        self._started_at = time.monotonic()
+        self._set_state("starting")
+        process.start(program, args)
+        log.info("spawned worker", program=program)
+
+    def _read_output(self) -> None:
+        if self._process is None:
+            return
+        self._buffer += bytes(self._process.readAllStandardOutput().data())
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for raw in lines:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                entry = {"level": "INFO", "message": line}
+            if not isinstance(entry, dict):
+                entry = {"level": "INFO", "message": line}
+            self.recent_lines.append(entry)
+            if entry.get("message") == "worker started" and self.state == "starting":
+                self._set_state("running")
+            self.logLine.emit(entry)
+
+    def _on_error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            log.error("could not start the worker", error=str(error))
+            self._on_finished(-1, QProcess.ExitStatus.CrashExit)
+
+    def _on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            process.deleteLater()
+        if self._stopping:
+            self._set_state("stopped")
+            return
+        # Died on its own: crashed. Restart with backoff (reset after a minute of good health).
+        if time.monotonic() - self._started_at > 60:
+            self._backoff = 1.0
+        delay = self._backoff
+        self._backoff = min(self._backoff * 2, 30.0)
+        self.restarts += 1
+        log.warning("worker exited; restarting", exit_code=code,
+                    crashed=status == QProcess.ExitStatus.CrashExit, restart_in=delay)
+        self._set_state("crashed")
+        self._restart_timer.start(int(delay * 1000))
+
+    async def stop(self) -> None:
+        """SIGTERM; kill after ``stop_timeout``. Returns once the process is gone."""
+        import asyncio
+
+        self._restart_timer.stop()
+        self._stopping = True
+        process = self._process
+        if process is None:
+            if self.state != "external":
+                self._set_state("stopped")
+            return
+        process.terminate()
+        deadline = time.monotonic() + self.stop_timeout
+        while process.state() != QProcess.ProcessState.NotRunning:
+            if time.monotonic() > deadline:
+                log.warning("worker did not stop in time; killing it")
+                process.kill()
+                deadline = time.monotonic() + 5
+            await asyncio.sleep(0.05)
+
+    def stop_blocking(self) -> None:
+        """For the last moments of the app, when no event loop runs any more."""
+        self._restart_timer.stop()
+        self._stopping = True
+        process = self._process
+        if process is None:
+            return
+        process.terminate()
+        if not process.waitForFinished(int(self.stop_timeout * 1000)):
+            process.kill()
+            process.waitForFinished(5000)
+
+    async def restart(self) -> None:
+        """Stop our worker (or take over from an external one) and spawn a fresh one."""
+        await self.stop()
+        self._backoff = 1.0
+        self.spawn()
+
+    def kill_for_test(self) -> None:
+        """SIGKILL the worker, as a crash would (tests and the 'simulate crash' path)."""
+        if self.pid:
+            os.kill(self.pid, signal.SIGKILL)
+
+    async def send_command(self, command: str) -> bool:
+        """'pause' | 'resume' | 'stop' to our worker (or the external one), via its row."""
+        if command not in ("pause", "resume", "stop"):
+            raise ValueError(command)
+        target = self.info or await self.refresh()
+        if target is None:
+            return False
+        async with self.db.session() as session:
+            await session.execute(text("UPDATE workers SET command = :c WHERE id = :id"),
+                                  {"c": command, "id": target.id})
+        return True
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.stateChanged.emit(state)
