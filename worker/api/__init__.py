@@ -1,0 +1,1 @@
+"""Titan's REST API (FastAPI): projects, ops changes, health and metrics."""

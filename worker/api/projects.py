@@ -1,0 +1,114 @@
+"""``/api/projects``: create, list, show, edit, delete and retry projects (ProjectService)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from worker.api.deps import DB, SettingsDep
+from worker.api.errors import reject_unstorable_text
+from worker.db.models import PROJECT_STATUSES
+from worker.errors import InvalidInput
+from worker.services.projects import ProjectCreate, ProjectService
+from worker.services.serialize import project_dict
+
+router = APIRouter(prefix="/api/projects", tags=["projects"])
+ProjectId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the project's id")]
+Status = Literal[PROJECT_STATUSES]  # type: ignore[valid-type]
+
+
+class ProjectUpdate(BaseModel):
+    """What may change after creation; omitted fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    requires_approval: bool | None = Field(None, alias="requiresApproval")
+    approval_timeout_seconds: int | None = Field(None, alias="approvalTimeoutSeconds", ge=60,
+                                                 le=30 * 86400)
+    price_minor: int | None = Field(None, alias="priceMinor", ge=0, le=10**12)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field("", max_length=5000)
+    actor: str = Field("", max_length=200)
+
+
+def _service(db: Any, settings: Any) -> ProjectService:
+    return ProjectService.from_settings(db, settings)
+
+
+@router.post("", status_code=201, summary="create a project and queue its first step")
+async def create_project(body: ProjectCreate, db: DB, settings: SettingsDep) -> dict[str, Any]:
+    reject_unstorable_text(body.model_dump(by_alias=True))
+    project = await _service(db, settings).create(body)
+    return project_dict(project)
+
+
+@router.get("", summary="list projects, newest first")
+async def list_projects(
+    db: DB, settings: SettingsDep, status: Status | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> dict[str, Any]:
+    service = _service(db, settings)
+    projects = await service.list(status=status, limit=limit, offset=offset)
+    return {"items": [project_dict(p) for p in projects],
+            "total": await service.count(status=status), "limit": limit, "offset": offset}
+
+
+@router.get("/{project_id}", summary="a project with its jobs, runs and artifacts")
+async def get_project(project_id: ProjectId, db: DB, settings: SettingsDep) -> dict[str, Any]:
+    return project_dict(await _service(db, settings).get(project_id, details=True),
+                        details=True)
+
+
+@router.patch("/{project_id}", summary="edit a project's name, approval settings or price")
+async def update_project(project_id: ProjectId, body: ProjectUpdate, db: DB,
+                         settings: SettingsDep) -> dict[str, Any]:
+    changes = body.model_dump(exclude_unset=True)
+    reject_unstorable_text(changes)
+    for key in ("name", "requires_approval", "approval_timeout_seconds", "currency"):
+        if key in changes and changes[key] is None:
+            alias = ProjectUpdate.model_fields[key].alias or key
+            raise InvalidInput(alias, "may not be null")
+    if "name" in changes:
+        changes["name"] = " ".join(changes["name"].split())
+        if not changes["name"]:
+            raise InvalidInput("name", "must contain at least one letter or digit")
+    return project_dict(await _service(db, settings).update(project_id, changes))
+
+
+@router.delete("/{project_id}", status_code=204, summary="delete a project (cancels its jobs)")
+async def delete_project(project_id: ProjectId, db: DB, settings: SettingsDep) -> Response:
+    await _service(db, settings).delete(project_id)
+    return Response(status_code=204)
+
+
+@router.post("/{project_id}/retry", status_code=202, summary="run a failed step again")
+async def retry_project(project_id: ProjectId, db: DB, settings: SettingsDep) -> dict[str, Any]:
+    job_id = await _service(db, settings).retry(project_id)
+    return {"jobId": job_id, "project": project_dict(await _service(db, settings).get(project_id))}
+
+
+@router.post("/{project_id}/approve", summary="approve a project awaiting approval")
+async def approve_project(project_id: ProjectId, db: DB, settings: SettingsDep,
+                          body: Decision | None = None) -> dict[str, Any]:
+    body = body or Decision()
+    reject_unstorable_text(body.model_dump())
+    return project_dict(await _service(db, settings).decide(
+        project_id, "approved", decided_by="api", actor=body.actor, comment=body.comment))
+
+
+@router.post("/{project_id}/reject", summary="reject a project awaiting approval")
+async def reject_project(project_id: ProjectId, db: DB, settings: SettingsDep,
+                         body: Decision | None = None) -> dict[str, Any]:
+    body = body or Decision()
+    reject_unstorable_text(body.model_dump())
+    return project_dict(await _service(db, settings).decide(
+        project_id, "rejected", decided_by="api", actor=body.actor, comment=body.comment))
