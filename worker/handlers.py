@@ -24,7 +24,7 @@ class JobContext:
     worker_id: str
     db: Database
     settings: Settings
-    log: StructLogger = field(default_factory=lambda: get_logger("titan.job"))
+    log: StructLogger = field(default_factory=lambda: _JOB_LOG)
     # Enqueued in the same transaction that marks this job succeeded, and only then.
     followups: list[NewJob] = field(default_factory=list)
 
@@ -32,6 +32,7 @@ class JobContext:
         self.followups.append(job)
 
 
+_JOB_LOG = get_logger("titan.job")
 Handler = Callable[[JobContext], Awaitable[None]]
 # Called once when a job is dead (out of attempts, permanent error, or lease lost too often).
 DeadHook = Callable[["Database", int, str, dict[str, Any]], Awaitable[None]]
@@ -69,10 +70,14 @@ def default_registry() -> Registry:
 
 
 async def _noop(ctx: JobContext) -> None:
-    """Does nothing; ``payload.sleep`` makes it take that long (tests and benchmarks)."""
+    """Does nothing; ``payload.sleep`` makes it take that long (tests and benchmarks), only on
+    the first ``payload.sleep_attempts`` attempts when that is given."""
     import asyncio
 
     seconds = float(ctx.job.payload.get("sleep", 0) or 0)
+    sleep_attempts = ctx.job.payload.get("sleep_attempts")
+    if sleep_attempts is not None and ctx.job.attempts > int(sleep_attempts):
+        seconds = 0
     if seconds:
         await asyncio.sleep(seconds)
     marker = ctx.job.payload.get("touch")

@@ -113,7 +113,12 @@ class Worker:
     # -- claiming ----------------------------------------------------------------------------
 
     def _in_flight(self) -> int:
-        return len(self._running) + len(self._finished)
+        """Handlers running, plus finished ones beyond a backlog of unrecorded completions.
+
+        Claiming overlaps with writing completions; the backlog bound keeps a slow database
+        from letting finished-but-unrecorded jobs pile up.
+        """
+        return len(self._running) + max(0, len(self._finished) - self.batch_size)
 
     async def _claim_loop(self) -> None:
         poll = self.settings.poll_interval_seconds
@@ -183,6 +188,7 @@ class Worker:
             self._finished.append(_Finished(job, duration_ms, ctx.followups))
             self._running.pop(job.id, None)
             self._flush_needed.set()
+            self._wake.set()
             return
         try:
             await self._record_failure(job, error, duration_ms, permanent)

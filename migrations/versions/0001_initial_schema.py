@@ -20,26 +20,28 @@ NOTIFY_FUNCTIONS = """
 -- one small event. The GUI listens on titan_events, workers on titan_jobs.
 CREATE FUNCTION titan_notify_changes() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    payload text;
+    total bigint;
+    sample jsonb;  -- at most 20 rows: a 10,000-row statement costs no more to announce than 20
 BEGIN
     IF TG_OP = 'DELETE' THEN
-        SELECT json_build_object(
-            'table', TG_TABLE_NAME, 'op', 'delete', 'count', count(*),
-            'ids', (array_agg(to_jsonb(r) -> 'id'))[1:20],
-            'project_ids', (array_agg(DISTINCT to_jsonb(r) -> 'project_id')
-                            FILTER (WHERE to_jsonb(r) ? 'project_id'))[1:20]
-        )::text INTO payload FROM old_rows r;
+        SELECT count(*) INTO total FROM old_rows;
+        SELECT jsonb_agg(to_jsonb(r)) INTO sample FROM (SELECT * FROM old_rows LIMIT 20) r;
     ELSE
-        SELECT json_build_object(
-            'table', TG_TABLE_NAME, 'op', lower(TG_OP), 'count', count(*),
-            'ids', (array_agg(to_jsonb(r) -> 'id'))[1:20],
-            'project_ids', (array_agg(DISTINCT to_jsonb(r) -> 'project_id')
-                            FILTER (WHERE to_jsonb(r) ? 'project_id'))[1:20],
-            'statuses', (array_agg(DISTINCT to_jsonb(r) ->> 'status')
-                         FILTER (WHERE to_jsonb(r) ? 'status'))
-        )::text INTO payload FROM new_rows r;
+        SELECT count(*) INTO total FROM new_rows;
+        SELECT jsonb_agg(to_jsonb(r)) INTO sample FROM (SELECT * FROM new_rows LIMIT 20) r;
     END IF;
-    PERFORM pg_notify('titan_events', payload);
+    IF total = 0 THEN
+        RETURN NULL;
+    END IF;
+    PERFORM pg_notify('titan_events', json_build_object(
+        'table', TG_TABLE_NAME, 'op', lower(TG_OP), 'count', total,
+        'ids', (SELECT jsonb_agg(e -> 'id') FROM jsonb_array_elements(sample) e),
+        'project_ids', (SELECT jsonb_agg(DISTINCT e -> 'project_id')
+                        FROM jsonb_array_elements(sample) e
+                        WHERE jsonb_typeof(e -> 'project_id') = 'number'),
+        'statuses', (SELECT jsonb_agg(DISTINCT e ->> 'status')
+                     FROM jsonb_array_elements(sample) e WHERE e ? 'status')
+    )::text);
     RETURN NULL;
 END $$;
 
@@ -52,8 +54,9 @@ BEGIN
 END $$;
 """
 
+# runs change only together with their jobs, so a jobs event covers them.
 EVENT_TABLES = (
-    "projects", "plan_items", "jobs", "runs", "artifacts", "log_entries", "workers", "approvals",
+    "projects", "plan_items", "jobs", "artifacts", "log_entries", "workers", "approvals",
     "ops_changes", "orders",
 )
 

@@ -148,6 +148,9 @@ async def _project_failed(db: Database, job_id: int, error: str, payload: dict[s
     project_id = payload.get("project_id")
     if project_id is None:
         return
+    step = payload.get("step")
+    if step and not error.startswith(f"{step} failed"):
+        error = f"{step} failed: {error}"
     async with db.session() as session:
         await session.execute(text("""
             UPDATE projects SET status = 'failed', last_error = :error, finished_at = now(),
