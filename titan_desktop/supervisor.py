@@ -198,7 +198,8 @@ class WorkerSupervisor(QObject):
             return
         process.terminate()
         deadline = time.monotonic() + self.stop_timeout
-        while process.state() != QProcess.ProcessState.NotRunning:
+        # _on_finished clears self._process (and deletes the QProcess) once it has exited.
+        while self._process is process:
             if time.monotonic() > deadline:
                 log.warning("worker did not stop in time; killing it")
                 process.kill()

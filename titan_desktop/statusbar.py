@@ -1,0 +1,146 @@
+"""The status bar: database (embedded or host, online/offline), worker, queue; worker buttons."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton, QWidget
+from sqlalchemy import text
+
+from titan_desktop import fmt
+from titan_desktop.context import AppContext
+from titan_desktop.supervisor import WorkerInfo, WorkerSupervisor
+from titan_desktop.tasks import Reloader
+from worker.db.engine import describe_url
+
+
+class StatusController(QObject):
+    """Keeps the numbers the status bar shows; refreshes on events and every 2 seconds."""
+
+    changed = Signal()
+
+    def __init__(self, ctx: AppContext, supervisor: WorkerSupervisor,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.supervisor = supervisor
+        self.online = False
+        self.queued = 0
+        self.running = 0
+        self.database = ("embedded (" + str(ctx.settings.titan_home / "pgdata") + ")"
+                         if ctx.settings.embedded else describe_url(ctx.db.url))
+        self._reload = Reloader(ctx, self._load)
+        ctx.events.online.connect(self._on_online)
+        ctx.events.tablesChanged.connect(self._on_tables)
+        supervisor.stateChanged.connect(lambda _s: self.changed.emit())
+        supervisor.workerChanged.connect(lambda _w: self.changed.emit())
+        self._timer = QTimer(self, interval=2000)
+        self._timer.timeout.connect(self._reload.request)
+        self._timer.start()
+        self._reload.request()
+
+    def _on_online(self, online: bool) -> None:
+        self.online = online
+        self.changed.emit()
+
+    def _on_tables(self, tables: set[str]) -> None:
+        if tables & {"jobs", "workers"}:
+            self._reload.request()
+
+    async def _load(self) -> None:
+        try:
+            async with self.ctx.db.session() as session:
+                rows = (await session.execute(text("""
+                    SELECT status, count(*) FROM jobs WHERE status IN ('queued', 'running')
+                    GROUP BY status"""))).all()
+            counts = dict(rows)  # type: ignore[arg-type]
+            self.queued, self.running = counts.get("queued", 0), counts.get("running", 0)
+            await self.supervisor.refresh()
+        except Exception:
+            self.online = False  # the listener will say when it is back
+        self.changed.emit()
+
+    # -- texts ---------------------------------------------------------------------------------
+
+    def database_text(self) -> str:
+        state = "online" if self.online else "offline (polling)"
+        return f"Database: {self.database} · {state}"
+
+    def worker_text(self) -> str:
+        sup = self.supervisor
+        info: WorkerInfo | None = sup.info
+        state = sup.state
+        if state == "external" and info is not None:
+            head = f"Worker: external on {info.host} (pid {info.pid}), {info.status}"
+        elif state in ("running", "starting") and info is not None:
+            head = f"Worker: {info.status} (pid {info.pid})"
+        elif state == "crashed":
+            head = f"Worker: crashed — restarting (restart #{sup.restarts})"
+        else:
+            head = f"Worker: {state}" + (f" (pid {sup.pid})" if sup.pid else "")
+        if info is not None and state != "stopped":
+            head += (f" · heartbeat {fmt.duration(info.heartbeat_age())} ago"
+                     f" · {info.jobs_succeeded} jobs done")
+            if info.jobs_failed:
+                head += f", {info.jobs_failed} failed"
+        return head
+
+    def queue_text(self) -> str:
+        return f"Queue: {self.queued} queued · {self.running} running"
+
+
+class StatusBar(QStatusBar):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.database = QLabel("Database: starting…")
+        self.database.setObjectName("statusDatabase")
+        self.worker = QLabel("Worker: not started")
+        self.worker.setObjectName("statusWorker")
+        self.queue = QLabel("")
+        self.queue.setObjectName("statusQueue")
+        self.pause_button = QToolButton(text="Pause")
+        self.pause_button.setToolTip("Stop claiming new jobs (running jobs finish)")
+        self.resume_button = QToolButton(text="Resume")
+        self.restart_button = QToolButton(text="Restart worker")
+        self.restart_button.setToolTip("Stop the worker gracefully and start a new one")
+        for widget in (self.database, self.worker, self.queue):
+            self.addWidget(widget)
+        for button in (self.pause_button, self.resume_button, self.restart_button):
+            button.setEnabled(False)
+            self.addPermanentWidget(button)
+        self.controller: StatusController | None = None
+
+    def bind(self, controller: StatusController) -> None:
+        self.controller = controller
+        sup = controller.supervisor
+        self.pause_button.clicked.connect(lambda: controller.ctx.spawn(sup.send_command("pause")))
+        self.resume_button.clicked.connect(
+            lambda: controller.ctx.spawn(sup.send_command("resume")))
+        self.restart_button.clicked.connect(lambda: controller.ctx.spawn(sup.restart()))
+        controller.changed.connect(self.refresh)
+        # Heartbeat age ticks between refreshes.
+        self._tick = QTimer(self, interval=1000)
+        self._tick.timeout.connect(self.refresh)
+        self._tick.start()
+        self.refresh()
+
+    def refresh(self) -> None:
+        c = self.controller
+        if c is None:
+            return
+        self.database.setText(c.database_text())
+        self.database.setProperty("state", "ok" if c.online else "warn")
+        self.worker.setText(c.worker_text())
+        state = c.supervisor.state
+        info = c.supervisor.info
+        self.worker.setProperty("state", {"running": "ok", "external": "ok",
+                                          "crashed": "bad"}.get(state, "warn"))
+        self.queue.setText(c.queue_text())
+        for label in (self.database, self.worker):
+            label.style().unpolish(label)
+            label.style().polish(label)
+        live = info is not None and state in ("running", "external", "starting")
+        self.pause_button.setEnabled(live and info is not None and info.status == "running")
+        self.resume_button.setEnabled(live and info is not None and info.status == "paused")
+        self.restart_button.setEnabled(True)
+        self.restart_button.setText("Start worker here" if state in ("external", "stopped")
+                                    else "Restart worker")
