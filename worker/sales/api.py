@@ -13,7 +13,9 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
+from worker.api.errors import invalid
 from worker.config import Settings, get_settings
 from worker.db.engine import Database
 from worker.errors import InvalidInput
@@ -59,22 +61,17 @@ router = APIRouter(prefix="/api/sales", tags=["sales"],
 DbDep = Annotated[Database, Depends(_db)]
 
 
-def _unprocessable(field: str, message: str) -> HTTPException:
-    # The same shape FastAPI gives body validation errors, so clients parse one format.
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [
-        {"type": "value_error", "loc": ["body", *field.split(".")], "msg": message}])
-
-
-@router.post("/orders", status_code=status.HTTP_201_CREATED)
-async def create_order(order: OrderIn, response: Response, db: DbDep) -> dict[str, Any]:
+@router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=None)
+async def create_order(order: OrderIn, response: Response, db: DbDep
+                       ) -> dict[str, Any] | JSONResponse:
     """Record an order. Same validation as the CSV import; an order whose (source,
     externalId) already exists is returned as it is with 200 (safe to retry)."""
     if order.source == "csv":
-        raise _unprocessable("source", "'csv' is reserved for titan sales import")
+        return invalid("source", "'csv' is reserved for titan sales import")
     try:
         saved, created = await record_order(db, order)
-    except InvalidInput as exc:
-        raise _unprocessable(exc.field, exc.message) from None
+    except InvalidInput as exc:  # e.g. an unknown project: same 422 shape as body errors
+        return invalid(exc.field, exc.message)
     if not created:
         response.status_code = status.HTTP_200_OK
     return order_dict(saved)

@@ -23,7 +23,6 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,8 +46,11 @@ class OrderIn(BaseModel):
     customer: str = Field("", max_length=200)
     email: str = Field("", max_length=320)
     currency: str = Field(description="ISO 4217 code, e.g. USD")
-    amount: Any = Field(None, description="major units as written: '129.00'")
-    amount_minor: int | None = Field(None, alias="amountMinor", ge=0, le=10**15)
+    amount_minor: int | None = Field(None, alias="amountMinor", ge=0, le=10**15,
+                                     description="or the amount in minor units: 12900")
+    # Validated after currency and amountMinor; holds the final amount in minor units.
+    amount: Any = Field(None, description="major units as written: '129.00'",
+                        validate_default=True)
     status: Literal["paid", "refunded", "pending"] = "paid"
     source: str = Field("manual", pattern=r"^[a-z][a-z0-9_-]{0,29}$")
     external_id: str | None = Field(None, alias="externalId", min_length=1, max_length=200)
@@ -92,29 +94,26 @@ class OrderIn(BaseModel):
     @field_validator("amount", mode="before")
     @classmethod
     def _amount(cls, value: Any, info: ValidationInfo) -> int | None:
-        if value is None or value == "":
-            return None
         currency = info.data.get("currency")
+        minor = info.data.get("amount_minor")
+        if value is None or value == "":
+            if minor is None and "amount_minor" in info.data:
+                raise ValueError("give amount (e.g. '129.00') or amountMinor (e.g. 12900)")
+            return minor
         if currency is None:  # the currency error is reported on its own field
             return None
         if isinstance(value, float):  # a JSON number: its shortest repr is what was written
             value = Decimal(repr(value))
         if not isinstance(value, str | int | Decimal):
             raise ValueError("must be a number such as '129.00'")
-        return parse_amount(value, currency)
-
-    @model_validator(mode="after")
-    def _one_amount(self) -> OrderIn:
-        if self.amount is None and self.amount_minor is None:
-            raise ValueError("amount: give amount (e.g. '129.00') or amountMinor (e.g. 12900)")
-        if self.amount is not None and self.amount_minor is not None \
-                and self.amount != self.amount_minor:
-            raise ValueError("amount: amount and amountMinor disagree")
-        return self
+        parsed = parse_amount(value, currency)
+        if minor is not None and minor != parsed:
+            raise ValueError(f"is {parsed} minor units but amountMinor says {minor}")
+        return parsed
 
     @property
     def minor(self) -> int:
-        return self.amount if self.amount is not None else self.amount_minor  # type: ignore[return-value]
+        return int(self.amount)
 
 
 def parse_order(data: dict[str, Any]) -> OrderIn:
@@ -128,10 +127,7 @@ def parse_order(data: dict[str, Any]) -> OrderIn:
 def invalid_input(exc: ValidationError) -> InvalidInput:
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first["loc"])
-    message = str(first["msg"]).removeprefix("Value error, ")
-    if not field and ": " in message:  # model-level checks name their field in the message
-        field, message = message.split(": ", 1)
-    return InvalidInput(field or "body", message)
+    return InvalidInput(field or "body", str(first["msg"]).removeprefix("Value error, "))
 
 
 def as_timestamp(value: datetime | date | None, tz: ZoneInfo | None = None) -> datetime:
