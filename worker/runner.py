@@ -27,6 +27,7 @@ from worker.handlers import JobContext, PermanentError, Registry
 from worker.logs import DatabaseLogSink, bind_context, get_logger
 from worker.queue import ClaimedJob, NewJob
 from worker.retry import RetryPolicy
+from worker.services.approvals import decide_overdue
 
 log = get_logger("titan.worker")
 
@@ -138,7 +139,7 @@ class Worker:
             if claimed and self._in_flight() < self.concurrency:
                 continue  # more may be due right now
             if (self.exit_when_idle and not claimed and not self._in_flight()
-                    and not self._paused and not await self._has_pending()):
+                    and not self._paused and not await self._has_pending(decide=True)):
                 log.info("queue is empty: exiting (--exit-when-idle)")
                 return
             await self._sleep(poll)
@@ -155,8 +156,12 @@ class Worker:
             self._running[job.id] = (job, task)
         return len(jobs)
 
-    async def _has_pending(self) -> bool:
+    async def _has_pending(self, *, decide: bool = False) -> bool:
+        """Any job queued or running? First lets Jason decide overdue approvals, whose
+        publish jobs would otherwise be missed by a worker about to exit."""
         try:
+            if decide and await decide_overdue(self.db):
+                return True
             async with self.db.session() as session:
                 return await queue.has_pending(session)
         except Exception:
@@ -313,6 +318,7 @@ class Worker:
         while True:
             try:
                 await self._beat()
+                await decide_overdue(self.db)
                 await self._flush_logs()
             except Exception as exc:
                 log.warning("heartbeat failed", error=_short(exc))

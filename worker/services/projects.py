@@ -208,16 +208,8 @@ class ProjectService:
             if row is None or row.status != "awaiting_approval":
                 raise Conflict(f"project {project.slug} is not awaiting approval "
                                f"(it is {row.status if row else 'gone'})")
-            session.add(Approval(project_id=row.id, decided_by=decided_by, actor=actor,
-                                 decision=decision, comment=comment))
-            if decision == "approved":
-                row.status, row.stage = "publish", "publish"
-                await queue.enqueue(session, step_job(row.id, "publish"))
-            else:
-                row.status, row.last_error = "rejected", comment or "rejected"
-                row.finished_at = func.now()
-            row.awaiting_since = None
-            row.updated_at = func.now()
+            await apply_decision(session, row, decision, decided_by=decided_by, actor=actor,
+                                 comment=comment)
         return await self.get(project.id)
 
     async def artifacts(self, project_id: int) -> list[Artifact]:
@@ -225,6 +217,21 @@ class ProjectService:
             rows = await session.scalars(select(Artifact).where(Artifact.project_id == project_id)
                                          .order_by(Artifact.id))
             return list(rows.all())
+
+
+async def apply_decision(session: AsyncSession, row: Project, decision: str, *, decided_by: str,
+                         actor: str, comment: str) -> None:
+    """Record a decision on a locked project row awaiting approval and act on it."""
+    session.add(Approval(project_id=row.id, decided_by=decided_by, actor=actor,
+                         decision=decision, comment=comment))
+    if decision == "approved":
+        row.status, row.stage = "publish", "publish"
+        await queue.enqueue(session, step_job(row.id, "publish"))
+    else:
+        row.status, row.last_error = "rejected", comment or "rejected"
+        row.finished_at = func.now()
+    row.awaiting_since = None
+    row.updated_at = func.now()
 
 
 def step_job(project_id: int, step: str, *, max_attempts: int = 3) -> NewJob:
