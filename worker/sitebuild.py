@@ -306,7 +306,8 @@ def service_state(home: Path, name: str) -> dict[str, Any]:
 
 def start_service(home: Path, name: str, argv: list[str], *, cwd: Path, port: int,
                   health_path: str = "/health", env: dict[str, str] | None = None,
-                  timeout: float = 30.0) -> dict[str, Any]:
+                  timeout: float = 30.0, log: Callable[[str], None] | None = None
+                  ) -> dict[str, Any]:
     """Start ``argv`` as a detached process that outlives the worker, and wait until
     ``http://127.0.0.1:PORT/health_path`` answers 200. Its pid and port go to
     ``TITAN_HOME/services/NAME.json`` (stop it with ``stop_service``). A running instance of the
@@ -332,8 +333,13 @@ def start_service(home: Path, name: str, argv: list[str], *, cwd: Path, port: in
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             _forget(home, name)
+            output = _read(log_path)
+            if log is not None:
+                log(f"{name} exited with status {proc.returncode}; last lines of its output:\n"
+                    f"{output_tail(output)}")
+            # The summary (a traceback's last line) goes first: a job's error keeps one line.
             raise RuntimeError(f"{name} exited with status {proc.returncode} before answering "
-                               f"{health}; its output:\n{output_tail(_read(log_path))}")
+                               f"{health}: {_summary_line(output)}\n{output_tail(output)}")
         try:
             if httpx.get(health, timeout=1.0, trust_env=False).status_code == 200:
                 return state
@@ -341,8 +347,11 @@ def start_service(home: Path, name: str, argv: list[str], *, cwd: Path, port: in
             pass
         time.sleep(0.1)
     stop_service(home, name)
-    raise RuntimeError(f"{name} did not answer {health} within {timeout:.0f}s; its output:\n"
-                       f"{output_tail(_read(log_path))}")
+    output = _read(log_path)
+    if log is not None:
+        log(f"{name} did not answer in time; last lines of its output:\n{output_tail(output)}")
+    raise RuntimeError(f"{name} did not answer {health} within {timeout:.0f}s: "
+                       f"{_summary_line(output)}\n{output_tail(output)}")
 
 
 def stop_service(home: Path, name: str, grace: float = 5.0) -> bool:

@@ -99,7 +99,7 @@ class FastapiService(Template):
             home, ctx.project.slug,
             [str(python), "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
              "--port", str(port)],
-            cwd=ctx.output_dir, port=port, env=tool_env())
+            cwd=ctx.output_dir, port=port, env=tool_env(), log=ctx.log)
         ctx.log(f"started uvicorn (pid {state['pid']}) serving {state['url']}; "
                 f"log {state['log']}")
         return StepResult(f"Serving on {state['url']}",
