@@ -138,6 +138,10 @@ class Settings(BaseSettings):
         7200, ge=1, validation_alias="TITAN_APPROVAL_TIMEOUT_SECONDS"
     )
     log_level: str = Field("INFO", validation_alias="TITAN_LOG_LEVEL")
+    # Optional: an OpenAI-compatible chat endpoint (e.g. a local Ollama) for Jason's free-form
+    # questions. With nothing set, Jason answers with what it can do.
+    jason_llm_url: str | None = Field(None, validation_alias="JASON_LLM_URL")
+    jason_llm_model: str | None = Field(None, validation_alias="JASON_LLM_MODEL")
 
     @classmethod
     def settings_customise_sources(
