@@ -39,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
             args.smoke_test or not os.environ.get("DISPLAY")):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     if args.smoke_test and not os.environ.get("TITAN_HOME"):
-        os.environ["TITAN_HOME"] = tempfile.mkdtemp(prefix="titan-smoke-")
+        home = tempfile.mkdtemp(prefix="titan-smoke-")
+        # Run as root, pgserver drops to its own user, which must reach the data folder.
+        os.chmod(home, 0o755)
+        os.environ["TITAN_HOME"] = home
 
     import qasync
     from PySide6.QtWidgets import QApplication

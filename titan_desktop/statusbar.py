@@ -102,12 +102,23 @@ class StatusBar(QStatusBar):
         self.resume_button = QToolButton(text="Resume")
         self.restart_button = QToolButton(text="Restart worker")
         self.restart_button.setToolTip("Stop the worker gracefully and start a new one")
+        self.notice = QLabel("")
+        self.notice.setObjectName("statusNotice")
+        self._notice_timer = QTimer(self, singleShot=True)
+        self._notice_timer.timeout.connect(self.notice.clear)
+        # Permanent, so a passing message never hides the database and worker state.
         for widget in (self.database, self.worker, self.queue):
-            self.addWidget(widget)
+            self.addPermanentWidget(widget)
+        self.addWidget(self.notice, 1)
         for button in (self.pause_button, self.resume_button, self.restart_button):
             button.setEnabled(False)
             self.addPermanentWidget(button)
         self.controller: StatusController | None = None
+
+    def say(self, text: str, seconds: float = 8.0) -> None:
+        """A passing notice (project published, created, ...)."""
+        self.notice.setText(text)
+        self._notice_timer.start(int(seconds * 1000))
 
     def bind(self, controller: StatusController) -> None:
         self.controller = controller

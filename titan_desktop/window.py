@@ -63,11 +63,12 @@ class MainWindow(QMainWindow):
     failed = Signal(str)  # the database could not be opened
 
     def __init__(self, settings: Settings, *, spawn_worker: bool = True,
-                 worker_env: dict[str, str] | None = None) -> None:
+                 worker_env: dict[str, str] | None = None, worker_concurrency: int = 4) -> None:
         super().__init__()
         self.settings = settings
         self.spawn_worker = spawn_worker
         self.worker_env = worker_env or {}
+        self.worker_concurrency = worker_concurrency
         self.ctx: AppContext | None = None
         self.live: LiveEvents | None = None
         self.supervisor: WorkerSupervisor | None = None
@@ -128,7 +129,8 @@ class MainWindow(QMainWindow):
         self.ctx = ctx = AppContext(self.settings, db)
         self.live = LiveEvents(ctx.events, db.url, parent=self)
         self.watcher = ProjectWatcher(ctx, self)
-        self.supervisor = WorkerSupervisor(db, env=self.worker_env, parent=self)
+        self.supervisor = WorkerSupervisor(db, env=self.worker_env,
+                                           concurrency=self.worker_concurrency, parent=self)
         self._build_tabs(ctx)
         self.status.bind(StatusController(ctx, self.supervisor, self))
         self._build_tray(ctx)
@@ -167,7 +169,7 @@ class MainWindow(QMainWindow):
         # The new project is what the person wants to watch next.
         self.tabs.setCurrentWidget(self.progress_tab)
         self.progress_tab.controller._projects.request()
-        self.status.showMessage(f"Created {project.name}", 5000)  # type: ignore[attr-defined]
+        self.status.say(f"Created {project.name}")  # type: ignore[attr-defined]
 
     def _build_menu(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -237,7 +239,7 @@ class MainWindow(QMainWindow):
             icon = (QSystemTrayIcon.MessageIcon.Critical if event.kind == "failed"
                     else QSystemTrayIcon.MessageIcon.Information)
             self.tray.showMessage(title, event.text, icon, 8000)
-        self.status.showMessage(f"{title}: {event.text}", 8000)
+        self.status.say(f"{title}: {event.text}")
 
     # -- shutdown --------------------------------------------------------------------------
 

@@ -40,6 +40,9 @@ DEFAULT_SCHEMA: dict[str, Any] = {
 }
 
 
+LONG_TEXT_NAMES = {"description", "bio", "about", "summary", "notes", "body"}
+
+
 def error_label() -> QLabel:
     label = QLabel("")
     label.setObjectName("fieldError")
@@ -138,7 +141,8 @@ def _field(path: str, prop: dict[str, Any]) -> SpecField:
 
         return SpecField(path, edit, read_list,
                          lambda v: edit.setPlainText("\n".join(map(str, v or []))), error)
-    long_text = int(prop.get("maxLength") or 0) > 300
+    name = path.rsplit(".", 1)[-1]
+    long_text = int(prop.get("maxLength") or 0) > 2000 or name in LONG_TEXT_NAMES
     if long_text:
         text = QPlainTextEdit()
         text.setPlaceholderText(placeholder)

@@ -17,7 +17,7 @@ def stage_states(project: Project) -> list[str]:
     status, stage = project.status, project.stage
     if status == "published":
         return ["done"] * len(PIPELINE_STEPS)
-    if status == "queued" and stage is None:
+    if status in ("queued", "cancelled") and stage is None:
         return ["pending"] * len(PIPELINE_STEPS)
     if status == "awaiting_approval":
         return ["done"] * 4 + ["waiting"]
