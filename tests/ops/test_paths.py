@@ -40,10 +40,10 @@ HOSTILE = [
     ("worker/x\n.py", "control-character"),
     ("worker/\u202eyp.x", "control-character"),  # right-to-left override
     ("worker/x\u200b.py", "control-character"),  # zero-width space
-    ("ｗorker/x.py", "unicode"),  # fullwidth w
+    ("\uff57orker/x.py", "unicode"),  # fullwidth w
     ("worker/\u2024\u2024/x.py", "unicode"),  # one-dot leaders that look like ".."
     ("README\uff0emd", "unicode"),  # fullwidth full stop
-    ("wоrker/x.py", "not-allowed"),  # Cyrillic o: a different folder, not on the list
+    ("w\u043erker/x.py", "not-allowed"),  # Cyrillic o: a different folder, not on the list
     ("migrations/versions/0002_evil.py", "protected"),
     ("MIGRATIONS/versions/0002_evil.py", "protected"),
     ("Migrations/env.py", "protected"),

@@ -47,7 +47,9 @@ def install_error_handlers(app: FastAPI) -> None:
         # Pydantic's ``input`` echoes whatever was sent (maybe a megabyte); leave it out.
         detail = [{k: v for k, v in e.items() if k not in ("input", "ctx", "url")}
                   for e in errors]
-        return invalid(field_from_loc(first["loc"]), first["msg"], detail=detail)
+        field = ("body" if first.get("type") == "json_invalid"
+                 else field_from_loc(first["loc"]))
+        return invalid(field, first["msg"], detail=detail)
 
     @app.exception_handler(InvalidInput)
     async def _invalid(request: Request, exc: InvalidInput) -> JSONResponse:
