@@ -24,6 +24,7 @@ from titan_desktop.jason.pronounce import HMM_DIR, dictionary_lines, pronunciati
 
 pocketsphinx.set_loglevel("FATAL")
 _IGNORED = {SPOKEN_PREFIX, SPOKEN_SUFFIX}
+LM_OPTIONS: dict[str, object] = {}
 
 
 def _words(hyp: pocketsphinx.Hypothesis | None) -> list[str]:
@@ -84,9 +85,12 @@ class Recognizer:
         with open(dict_path, "w", encoding="utf-8") as f:
             f.write("\n".join(dictionary_lines(words)) + "\n")
         # A small dictionary loads in milliseconds (all of CMUdict takes ~1 s per decoder).
-        self._decoders = [pocketsphinx.Decoder(hmm=HMM_DIR, dict=dict_path, lm=None,
-                                               samprate=RATE, loglevel="FATAL")
-                          for _ in range(2)]
+        # bestpath=False on the grammar decoder: pocketsphinx 5's lattice rescoring of an FSG
+        # search returns unfinished paths ("pause worker" came out as "what was the").
+        common = {"hmm": HMM_DIR, "dict": dict_path, "lm": None, "samprate": RATE,
+                  "loglevel": "FATAL"}
+        self._decoders = [pocketsphinx.Decoder(**common, bestpath=False),
+                          pocketsphinx.Decoder(**common, **LM_OPTIONS)]
         self._known = set(words)
 
     # --- decoding --------------------------------------------------------------------------
