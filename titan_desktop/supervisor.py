@@ -102,6 +102,8 @@ class WorkerSupervisor(QObject):
             mine = workers[0] if workers else None
             if mine is None or mine.heartbeat_age() > 10:
                 self._set_state("stopped")  # the external worker went away
+        if mine is not None and self.state == "starting":
+            self._set_state("running")  # its heartbeat row is proof enough
         self.info = mine
         self.workerChanged.emit(mine)
         return mine

@@ -14,12 +14,15 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QHeaderView,
     QLineEdit,
     QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -145,6 +148,25 @@ class ChatController(QObject):
                 "such as features and the persona.")
 
 
+class WrappingDelegate(QStyledItemDelegate):
+    """Row heights from the text wrapped at the column's width (QTreeView does not do this)."""
+
+    def __init__(self, view: QTreeView) -> None:
+        super().__init__(view)
+        self.view = view
+
+    def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:  # type: ignore[no-untyped-def]
+        depth = 0
+        parent = index.parent()
+        while parent.isValid():
+            depth, parent = depth + 1, parent.parent()
+        width = max(120, self.view.viewport().width() - self.view.indentation() * (depth + 1) - 12)
+        text = str(index.data() or "")
+        rect = option.fontMetrics.boundingRect(QRect(0, 0, width, 100_000),  # type: ignore[attr-defined]
+                                               int(Qt.TextFlag.TextWordWrap), text)
+        return QSize(width, rect.height() + 8)
+
+
 def _now() -> str:
     return datetime.now().strftime("%H:%M")
 
@@ -160,6 +182,10 @@ class ChatPanel(QWidget):
         self.transcript.setWordWrap(True)
         self.transcript.setIndentation(18)
         self.transcript.setUniformRowHeights(False)
+        self.transcript.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.transcript.header().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.transcript.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.transcript.setItemDelegate(WrappingDelegate(self.transcript))
         self.input = QLineEdit()
         self.input.setObjectName("chatInput")
         self.input.setPlaceholderText("Talk to Jason — e.g. “create project Acme Site”")
@@ -174,6 +200,10 @@ class ChatPanel(QWidget):
         layout.addWidget(self.transcript, 1)
         layout.addLayout(row)
         self.controller.messageAdded.connect(self._reveal)
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().resizeEvent(event)
+        self.transcript.scheduleDelayedItemsLayout()  # re-wrap at the new width
 
     def _send(self) -> None:
         if self.controller.send(self.input.text()):

@@ -147,14 +147,14 @@ class ProjectForm(QWidget):
         column.addWidget(self.spec_box)
         column.addWidget(self.json_box)
         column.addWidget(form_error)
-        column.addLayout(buttons)
         column.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        outer.addWidget(scroll, 1)
+        outer.addLayout(buttons)  # always in view, however long the spec fields get
 
         for template in self.controller.templates():
             self.template.addItem(f"{template.title or template.ref}  ({template.ref})",

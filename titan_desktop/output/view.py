@@ -205,7 +205,7 @@ class ProjectOutputPanel(QWidget):
                 f"<b>{escape(project.name)}</b> passed verify and waits for your decision since "
                 f"{fmt.when(project.awaiting_since)}. Approving publishes the site shown below; "
                 "rejecting stops the project with your comment.")
-        elif project.requires_approval:
+        elif project.requires_approval and not self.controller.decisions.rowCount():
             self.approval_info.setText("This project requires approval before publishing; "
                                        "the buttons unlock once it has been verified.")
         else:
