@@ -42,8 +42,11 @@ class GitHubRemote:
         return str(self._repo().default_branch)
 
     def push_branch(self, branch: str, base_branch: str, files: dict[str, str],
-                    message: str) -> str:
-        """Create (or move) ``branch`` to a commit on ``base_branch`` with ``files``; its sha."""
+                    message: str) -> tuple[str, str]:
+        """Create (or move) ``branch`` to a commit on ``base_branch`` with ``files``.
+
+        Returns (the new commit's sha, the base commit's sha) as GitHub knows them.
+        """
         repo = self._repo()
         try:
             base_sha = repo.get_git_ref(f"heads/{base_branch}").object.sha
@@ -59,11 +62,11 @@ class GitHubRemote:
             except GithubException as exc:
                 if exc.status != 422:  # 422: the ref exists (a retried step): move it
                     raise
-                repo.get_git_ref(f"heads/{branch}").edit(commit.sha, force=True)
+                _ref(repo, branch).edit(commit.sha, force=True)
         except GithubException as exc:
             raise GitHubError(f"GitHub refused the branch {branch}: {exc.status} "
                               f"{_message(exc)}") from None
-        return str(commit.sha)
+        return str(commit.sha), str(base_sha)
 
     def open_pull(self, branch: str, base_branch: str, title: str, body: str
                   ) -> tuple[int, str]:
@@ -96,13 +99,21 @@ class GitHubRemote:
                     pull.edit(state="closed")
             if branch is not None:
                 try:
-                    repo.get_git_ref(f"heads/{branch}").delete()
+                    _ref(repo, branch).delete()
                 except GithubException as exc:
                     if exc.status != 404:
                         raise
         except GithubException as exc:
             raise GitHubError(f"GitHub could not close #{number}: {exc.status} "
                               f"{_message(exc)}") from None
+
+
+def _ref(repo: Any, branch: str) -> Any:
+    """The branch's ref, fetched: its canonical URL (``/git/refs/...``) is what PATCH and
+    DELETE must use, not the ``/git/ref/...`` read URL PyGithub starts from."""
+    ref = repo.get_git_ref(f"heads/{branch}")
+    _ = ref.object  # completes the lazy object (GET), which also sets its canonical url
+    return ref
 
 
 def _message(exc: GithubException) -> str:

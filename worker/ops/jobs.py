@@ -175,11 +175,14 @@ async def patch_step(ctx: JobContext) -> None:
     branch = change.branch or branch_name(change.id)
     head = await asyncio.to_thread(repo.commit_files, branch, change.base_sha, _files(change),
                                    message)
+    base = change.base_sha
     remote = _remote(ctx, change)
     if remote is not None:
-        await asyncio.to_thread(remote.push_branch, branch, change.base_ref, _files(change),
-                                message)
-    await _set(ctx.db, change.id, status="patched", branch=branch, head_sha=head)
+        # GitHub's shas are what deploys and merges refer to from here on; tests and the
+        # local canary run the local branch, which has the same files on the same base.
+        head, base = await asyncio.to_thread(remote.push_branch, branch, change.base_ref,
+                                             _files(change), message)
+    await _set(ctx.db, change.id, status="patched", branch=branch, head_sha=head, base_sha=base)
     log.info(f"committed ops change {change.id} on {branch} ({head[:10]})")
     ctx.then(ops_job(change.id, "ops.test"))
 
@@ -192,7 +195,7 @@ async def test_step(ctx: JobContext) -> None:
     repo = _repo(ctx)
     folder = _ops_dir(ctx, change.id)
     tree = folder / "test-tree"
-    await asyncio.to_thread(_fresh_worktree, repo, change.head_sha, tree)
+    await asyncio.to_thread(_fresh_worktree, repo, change.branch, tree)
     command = change.test_command or ctx.settings.ops_test_command
     try:
         code, output = await _run_command(command, tree, ctx.settings.ops_test_timeout_seconds)
@@ -265,7 +268,7 @@ async def canary_step(ctx: JobContext) -> None:
     else:
         repo = _repo(ctx)
         tree = _ops_dir(ctx, change.id) / "canary-tree"
-        await asyncio.to_thread(_fresh_worktree, repo, change.head_sha, tree)
+        await asyncio.to_thread(_fresh_worktree, repo, change.branch, tree)
         try:
             result = await canary.run_local_canary(
                 tree, ctx.settings.ops_canary_command, timeout,
@@ -343,9 +346,10 @@ async def _step_died(db: Database, job_id: int, error: str, payload: dict[str, A
 
 # -- processes ----------------------------------------------------------------------------------
 
-def _fresh_worktree(repo: LocalRepo, sha: str | None, where: Path) -> None:
-    if sha is None:
-        raise PermanentError("the change has no commit yet")
+def _fresh_worktree(repo: LocalRepo, branch: str | None, where: Path) -> None:
+    if branch is None or not repo.branch_exists(branch):
+        raise PermanentError(f"the change's branch {branch} does not exist")
+    sha = repo.resolve(f"refs/heads/{branch}")
     if where.exists():
         repo.remove_worktree(where)
         shutil.rmtree(where, ignore_errors=True)
