@@ -85,6 +85,7 @@ async def _run(args: argparse.Namespace, settings: object) -> int:
 
     window = MainWindow(settings, spawn_worker=not args.no_worker)  # type: ignore[arg-type]
     window.closed = asyncio.get_running_loop().create_future()
+    _close_on_signals(window)
     window.show()
     try:
         if args.smoke_test:
@@ -97,6 +98,19 @@ async def _run(args: argparse.Namespace, settings: object) -> int:
     finally:
         await window.shutdown()
         window.close()
+
+
+def _close_on_signals(window: object) -> None:
+    """SIGTERM / SIGINT close the window like the person would, so the worker is stopped too."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def close(*_args: object) -> None:
+        QTimer.singleShot(0, window.close)  # type: ignore[attr-defined]
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, close)
 
 
 async def wait_for(predicate: object, timeout: float, interval: float = 0.1) -> bool:

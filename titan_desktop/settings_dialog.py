@@ -220,8 +220,9 @@ class SettingsDialog(QDialog):
                 if self.keyring and set_secret(editor.env, value):
                     data.pop(editor.env, None)
                     continue
-            if value is None:
-                data.pop(editor.env, None)
+            default = Settings.model_fields[editor.name].get_default(call_default_factory=True)
+            if value is None or (not editor.secret and value == default):
+                data.pop(editor.env, None)  # defaults stay defaults, so new releases can move them
             else:
                 data[editor.env] = str(value) if isinstance(value, Path) else value
         self.path.parent.mkdir(parents=True, exist_ok=True)

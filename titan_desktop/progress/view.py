@@ -113,6 +113,8 @@ class ProgressTab(QWidget):
         self.controller.select(rows[0].data(KEY_ROLE) if rows else None)
 
     def _restore_selection(self) -> None:
+        if self.controller.selected_id is None:
+            self._show_selected(None)
         key = self.controller.selected_id
         row = self.controller.projects.row_for_key(key) if key is not None else -1
         if row >= 0:
@@ -140,7 +142,10 @@ class ProgressTab(QWidget):
         self.delete_button.setEnabled(has)
         self.open_button.setEnabled(has and self.controller.output_location() is not None)
         if project is None:
-            self.summary.setText("Select a project to see its plan, jobs and runs.")
+            self.summary.setText(
+                "Select a project to see its plan, jobs and runs." if self.controller.projects
+                .rowCount() else "No projects yet: create one on the Input tab, or tell Jason "
+                "“create project NAME”.")
             return
         done, total = self.controller.plan.totals()
         parts = [f"<b>{escape(project.name)}</b> — {fmt.status_label(project.status)}",
