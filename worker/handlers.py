@@ -71,9 +71,12 @@ def default_registry() -> Registry:
 
 async def _noop(ctx: JobContext) -> None:
     """Does nothing; ``payload.sleep`` makes it take that long (tests and benchmarks), only on
-    the first ``payload.sleep_attempts`` attempts when that is given."""
+    the first ``payload.sleep_attempts`` attempts when that is given; ``payload.stamp`` names a
+    file that gets "<job id> <time.time() at start>" per execution (pickup latency benchmark)."""
     import asyncio
+    import time
 
+    started = time.time()
     seconds = float(ctx.job.payload.get("sleep", 0) or 0)
     sleep_attempts = ctx.job.payload.get("sleep_attempts")
     if sleep_attempts is not None and ctx.job.attempts > int(sleep_attempts):
@@ -86,6 +89,12 @@ async def _noop(ctx: JobContext) -> None:
 
         with Path(marker).open("a", encoding="utf-8") as fh:
             fh.write(f"{ctx.job.id} {ctx.worker_id}\n")
+    stamp = ctx.job.payload.get("stamp")
+    if stamp:  # bench/queue_vs_peers.py: when the handler started, on the wall clock
+        from pathlib import Path
+
+        with Path(stamp).open("a", encoding="utf-8") as fh:
+            fh.write(f"{ctx.job.id} {started:.6f}\n")
 
 
 async def _always_fail(ctx: JobContext) -> None:
