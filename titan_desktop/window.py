@@ -8,7 +8,7 @@ import contextlib
 import importlib
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
@@ -262,6 +262,9 @@ class MainWindow(QMainWindow):
             await self.live.stop()
         if self.tray is not None:
             self.tray.hide()
+        # Stopped timers may be destroyed from any thread (Python's GC runs where it runs).
+        for timer in self.findChildren(QTimer):
+            timer.stop()
         if self.ctx is not None:
             await self.ctx.cancel_tasks()
             with contextlib.suppress(Exception):

@@ -7,6 +7,7 @@ app's coroutines, Qt signals and real worker processes all interleave as they do
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -46,6 +47,7 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     yield loop
+    gc.collect()  # collect the test's Qt objects here, on the GUI thread
     loop.close()
     asyncio.set_event_loop(None)
 
