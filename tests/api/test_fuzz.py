@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, Phase
 from tests.api.conftest import TOKEN
 from tests.api.server import ApiServer
 
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 15
 
 
 def test_no_generated_request_gets_a_5xx(api: ApiServer) -> None:

@@ -72,7 +72,7 @@ def ops_env(titan_env: dict, tiny_repo: Path, monkeypatch: pytest.MonkeyPatch) -
         "OPS_REPO_PATH": str(tiny_repo),
         "OPS_TEST_COMMAND": "python -m pytest -q -x -p no:cacheprovider tests",
         "OPS_CANARY_COMMAND": "{python} serve.py {port}",
-        "OPS_CANARY_TIMEOUT_SECONDS": "4",
+        "OPS_CANARY_TIMEOUT_SECONDS": "2",
         "OPS_TEST_TIMEOUT_SECONDS": "120",
     }
     for key, value in extra.items():

@@ -1,0 +1,88 @@
+"""The desktop's Ops panel (Output tab): lists changes, approves and rejects through the UI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("qasync")
+
+import qasync
+from sqlalchemy import text
+
+from tests.desktop.conftest import run, wait_until
+from worker.config import reload_settings
+from worker.db.engine import Database
+from worker.services.ops import OpsService
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def qloop(qapp: object) -> Iterator[asyncio.AbstractEventLoop]:
+    qapp.setQuitOnLastWindowClosed(False)  # type: ignore[attr-defined]  # closing != quitting
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+def test_panel_lists_changes_and_decides(titan_env: dict, db_url: str,
+                                         qloop: asyncio.AbstractEventLoop) -> None:
+    from titan_desktop.context import AppContext
+    from titan_desktop.ops.view import OpsPanel
+
+    async def scenario() -> None:
+        settings = reload_settings()
+        db = Database(db_url)
+        service = OpsService(db, settings)
+        ids = []
+        for title in ("Update README", "Tweak docs"):
+            change = await service.propose({"title": title, "patches": [
+                {"path": "README.md", "content": title}]})
+            ids.append(change.id)
+        async with db.session() as session:  # as if the loop had reached the approval gate
+            await session.execute(text("UPDATE ops_changes SET status = 'awaiting_approval', "
+                                        "diff = '+' || title"))
+        ctx = AppContext(settings, db)
+        panel = OpsPanel(ctx)
+        panel.show()
+        try:
+            model = panel.controller.changes
+            await wait_until(lambda: model.rowCount() == 2, what="the changes listed")
+            assert not panel.approve_button.isEnabled()  # nothing selected yet
+
+            for change_id, button, comment in ((ids[0], panel.approve_button, "ship it"),
+                                               (ids[1], panel.reject_button, "not now")):
+                panel.table.selectRow(model.row_for_key(change_id))
+                await wait_until(lambda cid=change_id: (panel.controller.selected or {})
+                                 .get("id") == cid, what="details loaded")
+                assert button.isEnabled()
+                assert "awaiting approval" in panel.summary.text()
+                panel.comment.setText(comment)
+                button.click()
+                await wait_until(lambda: "(#" in panel.status.text(), what="decision message")
+                panel.status.setText("")
+
+            approved = await service.details(ids[0])
+            rejected = await service.details(ids[1])
+            assert approved["status"] == "approved"
+            assert approved["approvals"][0]["comment"] == "ship it"
+            assert "ops.deploy-canary" in [j["kind"] for j in approved["jobs"]]
+            assert rejected["status"] == "rejected" and "not now" in rejected["reason"]
+            assert "ops.rollback" in [j["kind"] for j in rejected["jobs"]]
+        finally:
+            panel.close()
+            await ctx.cancel_tasks()
+            panel.deleteLater()
+            await asyncio.sleep(0.05)  # let Qt delete the panel while the loop still runs
+            await db.dispose()
+
+    run(qloop, scenario())

@@ -1,0 +1,1 @@
+"""The Ops panel: Titan's proposed self-changes, with Approve and Reject."""

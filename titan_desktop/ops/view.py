@@ -1,0 +1,212 @@
+"""Ops panel (a sub-tab of Output): proposed self-changes, their diff, tests and canary,
+and Approve / Reject for a change waiting at the approval gate.
+
+Follows the tab convention: constructed as ``OpsPanel(ctx)``, loads through ``OpsService`` as
+coroutines on the qasync loop, and reloads when ``ops_changes`` (or its jobs/approvals) change.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from titan_desktop import fmt
+from titan_desktop.context import AppContext
+from titan_desktop.models import Column as Col
+from titan_desktop.models import RowTableModel
+from titan_desktop.tasks import Reloader
+from worker.db.models import OpsChange
+from worker.errors import TitanError
+from worker.services.ops import OpsService
+
+WATCHED = {"ops_changes", "approvals", "jobs", "artifacts"}
+# How ops statuses map onto the colours the rest of the app uses.
+_COLOUR_AS = {"promoted": "published", "rolled_back": "failed", "awaiting_approval":
+              "awaiting_approval", "rejected": "rejected", "failed": "failed"}
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return ""
+
+
+class OpsController(QObject):
+    message = Signal(str)
+    selectionChanged = Signal(object)  # dict (the change's details) | None
+
+    def __init__(self, ctx: AppContext, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.service = OpsService(ctx.db, ctx.settings)
+        self.changes = RowTableModel([
+            Col("#", lambda c: c.id, align_right=True),
+            Col("Change", lambda c: c.title, tooltip=lambda c: c.description),
+            Col("Status", lambda c: c.status.replace("_", " "),
+                foreground=lambda c: fmt.status_color(_COLOUR_AS.get(c.status, "queued"))),
+            Col("Files", lambda c: ", ".join(p.get("path", "") for p in c.patches)),
+            Col("Reason", lambda c: fmt.one_line(c.reason), tooltip=lambda c: c.reason),
+        ], parent=self)
+        self.selected_id: int | None = None
+        self.selected: dict[str, Any] | None = None
+        self._list = Reloader(ctx, self._load_list)
+        self._details = Reloader(ctx, self._load_details)
+        ctx.events.tablesChanged.connect(self._on_tables)
+        self._list.request()
+
+    def _on_tables(self, tables: set[str]) -> None:
+        if "ops_changes" in tables:
+            self._list.request()
+        if self.selected_id is not None and tables & WATCHED:
+            self._details.request()
+
+    async def _load_list(self) -> None:
+        rows: list[OpsChange] = await self.service.list(limit=500)
+        self.changes.set_rows(rows)
+
+    def select(self, change_id: int | None) -> None:
+        self.selected_id = change_id
+        if change_id is None:
+            self.selected = None
+            self.selectionChanged.emit(None)
+            return
+        self._details.request()
+
+    async def _load_details(self) -> None:
+        change_id = self.selected_id
+        if change_id is None:
+            return
+        try:
+            details = await self.service.details(change_id)
+        except TitanError:
+            return
+        if change_id == self.selected_id:
+            self.selected = details
+            self.selectionChanged.emit(details)
+
+    def decide(self, decision: str, comment: str) -> None:
+        change_id = self.selected_id
+        if change_id is None:
+            return
+
+        async def run() -> None:
+            try:
+                change = await self.service.decide(change_id, decision, decided_by="person",
+                                                   actor=_user(), comment=comment)
+            except TitanError as exc:
+                self.message.emit(f"Could not record the decision: {exc}")
+                return
+            verb = ("Approved: the canary deploy starts" if decision == "approved"
+                    else "Rejected: the change is rolled back")
+            self.message.emit(f"{verb} (#{change.id} {change.title}).")
+            self._list.request()
+            self._details.request()
+
+        self.ctx.spawn(run())
+
+
+class OpsPanel(QWidget):
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = c = OpsController(ctx, self)
+
+        self.table = QTableView()
+        self.table.setObjectName("opsChanges")
+        self.table.setModel(c.changes)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setShowGrid(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection)
+        c.changes.modelReset.connect(self._restore_selection)
+
+        self.summary = QLabel("Select a change to see its diff, tests and canary.")
+        self.summary.setObjectName("opsSummary")
+        self.summary.setWordWrap(True)
+        self.details = QPlainTextEdit()
+        self.details.setObjectName("opsDetails")
+        self.details.setReadOnly(True)
+        self.comment = QLineEdit()
+        self.comment.setPlaceholderText("Comment (stored with your decision)")
+        self.approve_button = QPushButton("Approve")
+        self.approve_button.setObjectName("opsApprove")
+        self.reject_button = QPushButton("Reject")
+        self.reject_button.setObjectName("opsReject")
+        self.approve_button.clicked.connect(lambda: self._decide("approved"))
+        self.reject_button.clicked.connect(lambda: self._decide("rejected"))
+        self.status = QLabel("")
+        self.status.setObjectName("opsMessage")
+        c.message.connect(self.status.setText)
+        c.selectionChanged.connect(self._show)
+
+        decide_row = QHBoxLayout()
+        decide_row.addWidget(self.comment, 1)
+        decide_row.addWidget(self.approve_button)
+        decide_row.addWidget(self.reject_button)
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.addWidget(self.summary)
+        lower_layout.addWidget(self.details, 1)
+        lower_layout.addLayout(decide_row)
+        lower_layout.addWidget(self.status)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(lower)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self._show(None)
+
+    def _on_selection(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        change = self.controller.changes.row_at(rows[0].row()) if rows else None
+        self.controller.select(change.id if change is not None else None)
+
+    def _restore_selection(self) -> None:
+        if self.controller.selected_id is None:
+            return
+        row = self.controller.changes.row_for_key(self.controller.selected_id)
+        if row >= 0:
+            self.table.selectRow(row)
+
+    def _decide(self, decision: str) -> None:
+        self.controller.decide(decision, self.comment.text().strip())
+        self.comment.clear()
+
+    def _show(self, change: dict[str, Any] | None) -> None:
+        waiting = change is not None and change["status"] == "awaiting_approval"
+        self.approve_button.setEnabled(waiting)
+        self.reject_button.setEnabled(waiting)
+        if change is None:
+            self.details.setPlainText("")
+            return
+        pr = f" · PR #{change['prNumber']}" if change["prNumber"] else ""
+        self.summary.setText(
+            f"#{change['id']} {change['title']} — {change['status'].replace('_', ' ')}"
+            f" · branch {change['branch'] or '-'}{pr}"
+            + (f"\n{change['reason']}" if change["reason"] else ""))
+        probes = change["canaryProbes"]
+        canary = (f"{len(probes)} probes of {change['canaryUrl']}, last "
+                  f"{probes[-1].get('status', probes[-1].get('error'))}" if probes else "-")
+        self.details.setPlainText(
+            f"{change['description']}\n\n"
+            f"Tests: {change['testCommand'] or '-'}: {change['testSummary'] or 'not run yet'}\n"
+            f"Canary: {canary}\n\n{change['diff'] or '(diff not computed yet)'}")
