@@ -51,7 +51,8 @@ def test_the_original_specs_curl_requests_work_against_titan_api(titan_env: dict
         assert time.monotonic() < deadline, "port 3000 is taken"
         time.sleep(0.5)
     env = {**titan_env, "OPS_TOKEN": "your-ops-token"}
-    server = subprocess.Popen([sys.executable, "-m", "worker.cli", "api"], env=env, cwd=ROOT,
+    server = subprocess.Popen([sys.executable, "-m", "titan_desktop.launcher", "api"], env=env,
+                              cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60

@@ -148,3 +148,21 @@ async def test_rejected_change_rolls_back(running: tuple, tiny_repo: Path) -> No
     assert change.reason == "rejected by pm: not now"
     assert git(tiny_repo, "rev-parse", "main").strip() == main_before
     assert git(tiny_repo, "branch", "--list", "titan/ops-*").strip() == ""
+
+
+async def test_change_nobody_decides_on_times_out_and_rolls_back(
+        ops_env: dict, db: Database, tiny_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TITAN_APPROVAL_TIMEOUT_SECONDS", "1")
+    settings = reload_settings()
+    worker = Worker(db, settings, default_registry(), concurrency=2)
+    task = asyncio.create_task(worker.run())
+    try:
+        with ApiServer(settings) as api:
+            change_id = await _propose(api, "docs/notes.md", "notes\n")
+            change = await _wait_for(db, change_id, "rolled_back", "promoted", "failed")
+    finally:
+        worker.request_stop()
+        await asyncio.wait_for(task, 30)
+    assert change.status == "rolled_back"
+    assert change.reason.startswith("approval timed out after 1 s")
+    assert git(tiny_repo, "branch", "--list", "titan/ops-*").strip() == ""
