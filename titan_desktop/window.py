@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from titan_desktop.context import AppContext
 from titan_desktop.input.view import InputTab
+from titan_desktop.jason.desk import JasonDesk
 from titan_desktop.live import LiveEvents
 from titan_desktop.logs.view import LogsTab
 from titan_desktop.output.view import OutputTab
@@ -132,6 +133,7 @@ class MainWindow(QMainWindow):
         self.supervisor = WorkerSupervisor(db, env=self.worker_env,
                                            concurrency=self.worker_concurrency, parent=self)
         self._build_tabs(ctx)
+        self.jason = JasonDesk(self, ctx)
         self.status.bind(StatusController(ctx, self.supervisor, self))
         self._build_tray(ctx)
         self.live.start()

@@ -1,0 +1,107 @@
+"""Jason in the desktop: answers the chat, acts on the window, announces his own decisions.
+
+Connects the Qt-free brain (``brain.Jason``) to the main window: replies go to the chat (and to
+the speaker when voice is on), ``action``s switch tabs or open output, projects Jason creates are
+threaded under the message that asked for them, and approvals Jason decided after a timeout are
+announced in the chat and spoken.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from sqlalchemy import text
+
+from titan_desktop.jason.brain import Jason, Reply
+from titan_desktop.jason.parser import Parse
+from worker.logs import get_logger
+
+if TYPE_CHECKING:
+    from titan_desktop.context import AppContext
+
+log = get_logger("titan.jason")
+TAB_INDEX = {"progress": 0, "input": 1, "logs": 2, "output": 3, "sales": 4}
+
+
+class JasonDesk(QObject):
+    # Text Jason says (the voice layer speaks it when voice output is on).
+    said = Signal(str)
+    # A reply finished (for tests and the voice layer): the Reply object.
+    replied = Signal(object)
+
+    def __init__(self, window: Any, ctx: AppContext) -> None:
+        super().__init__(window)
+        self.window = window
+        self.ctx = ctx
+        self.brain = Jason(ctx.db, ctx.settings, ctx.projects, worker_control=self._control)
+        self._last_decision_id: int | None = None
+        window.chat.set_responder(self.respond)
+        ctx.events.event.connect(self._on_event)
+        ctx.spawn(self._remember_decisions())
+
+    # -- text -------------------------------------------------------------------------------
+
+    async def respond(self, said: str) -> str:
+        """The chat's responder: typed text in, Jason's answer out."""
+        return self._deliver(await self.brain.ask(said))
+
+    def handle_voice(self, understood: Parse) -> None:
+        """A recognized utterance goes through the chat like typed text (same parser, same
+        actions), so the transcript shows what Jason heard and what he did."""
+        self.window.chat.send(understood.text)
+
+    def _deliver(self, reply: Reply) -> str:
+        if reply.project_id is not None and reply.command == "create_project":
+            self.window.chat.link_project(reply.project_id)
+        action = reply.action or {}
+        if "tab" in action and action["tab"] in TAB_INDEX:
+            self.window.tabs.setCurrentIndex(TAB_INDEX[action["tab"]])
+        if "open" in action:
+            target = str(action["open"])
+            url = QUrl(target) if "://" in target else QUrl.fromLocalFile(target)
+            QDesktopServices.openUrl(url)
+        self.said.emit(reply.text)
+        self.replied.emit(reply)
+        return reply.text
+
+    async def _control(self, action: str) -> str:
+        supervisor = getattr(self.window, "supervisor", None)
+        if supervisor is None:
+            return await self.brain._command_workers(action)
+        if action == "restart":
+            await supervisor.restart()
+            return "Restarting the worker."
+        ok = await supervisor.send_command(action)
+        if not ok:
+            return "No worker is running."
+        return "Paused the worker: running jobs finish, no new ones start." \
+            if action == "pause" else "Resumed the worker."
+
+    # -- Jason's own decisions --------------------------------------------------------------
+
+    async def _remember_decisions(self) -> None:
+        async with self.ctx.db.session() as session:
+            self._last_decision_id = int((await session.execute(text(
+                "SELECT coalesce(max(id), 0) FROM approvals"))).scalar_one())
+
+    def _on_event(self, event: dict) -> None:
+        if event.get("table") == "approvals" and event.get("op") == "insert":
+            self.ctx.spawn(self._announce_decisions())
+
+    async def _announce_decisions(self) -> None:
+        if self._last_decision_id is None:
+            return
+        async with self.ctx.db.session() as session:
+            rows = (await session.execute(text("""
+                SELECT a.id, a.decision, a.comment, p.name, p.id AS project_id
+                FROM approvals a JOIN projects p ON p.id = a.project_id
+                WHERE a.id > :after AND a.decided_by = 'jason' ORDER BY a.id"""),
+                {"after": self._last_decision_id})).all()
+        for row in rows:
+            self._last_decision_id = max(self._last_decision_id, row.id)
+            verb = "approved" if row.decision == "approved" else "rejected"
+            announcement = f"Nobody answered in time, so I {verb} {row.name}: {row.comment}"
+            self.window.chat.post("Jason", announcement)
+            self.said.emit(announcement)
