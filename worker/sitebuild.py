@@ -146,6 +146,10 @@ class ToolFailed(PermanentError):
     the job's last_error, the project's last_error and the Logs tab."""
 
 
+class ServiceFailed(PermanentError):
+    """A deployed service exited before it answered (a crash at start-up, not a port clash)."""
+
+
 class RenderError(PermanentError):
     """A template file failed to render (syntax error, undefined variable): names file and line."""
 
@@ -338,8 +342,11 @@ def start_service(home: Path, name: str, argv: list[str], *, cwd: Path, port: in
                 log(f"{name} exited with status {proc.returncode}; last lines of its output:\n"
                     f"{output_tail(output)}")
             # The summary (a traceback's last line) goes first: a job's error keeps one line.
-            raise RuntimeError(f"{name} exited with status {proc.returncode} before answering "
-                               f"{health}: {_summary_line(output)}\n{output_tail(output)}")
+            message = (f"{name} exited with status {proc.returncode} before answering "
+                       f"{health}: {_summary_line(output)}\n{output_tail(output)}")
+            if "address already in use" in output.lower():
+                raise RuntimeError(message)  # another process took the port: worth a retry
+            raise ServiceFailed(message)
         try:
             if httpx.get(health, timeout=1.0, trust_env=False).status_code == 200:
                 return state

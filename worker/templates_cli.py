@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from worker.errors import InvalidInput
 from worker.templates import (
     STEPS,
     ProjectInfo,
@@ -53,8 +54,6 @@ def cmd_templates(args: argparse.Namespace, settings: Any) -> int:
     steps = list(STEPS) if args.steps == "all" else [s.strip() for s in args.steps.split(",")]
     unknown = [s for s in steps if s not in STEPS]
     if unknown or not steps:
-        from worker.errors import InvalidInput
-
         raise InvalidInput("--steps", f"unknown step {unknown[0] if unknown else ''!r} "
                            f"(use {', '.join(STEPS)} or all)")
     report = check_folder(args.path, steps=steps, keep=args.keep)
@@ -132,11 +131,16 @@ def _run_sample(template: Template, steps: list[str], report: CheckReport, keep:
     from worker.sitebuild import stop_all_services
     from worker.sitehost import stop_site_host
 
+    try:
+        spec = template.validate_spec(dict(template.sample_spec))
+    except InvalidInput as exc:
+        report.failed("sample spec", f"sample_spec does not pass the template's own "
+                                     f"validation: {exc}")
+        return
     tmp = Path(tempfile.mkdtemp(prefix="titan-template-check-"))
     home = tmp / "home"
     settings = Settings(titan_home=home, output_dir=tmp / "output", templates_dir=None,
                         database_url=None)
-    spec = template.validate_spec(dict(template.sample_spec))
     project = ProjectInfo(0, SAMPLE_NAME, "sample-project", template.project_types[0], spec)
     log_lines: list[str] = []
     ctx = StepContext(project=project, workdir=settings.work_dir / project.slug,
