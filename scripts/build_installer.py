@@ -212,7 +212,9 @@ def _stop_site_host(home: Path) -> None:
 
 
 def _megabytes(folder: Path) -> float:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+    """On-disk size; PyInstaller links some libraries by symlink, so those count once."""
+    return sum(p.lstat().st_size for p in folder.rglob("*")
+               if p.is_file() and not p.is_symlink()) / 1e6
 
 
 if __name__ == "__main__":
