@@ -6,22 +6,24 @@ Its pid, port and root are in ``TITAN_HOME/sitehost.json``; a deploy reuses a li
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import fasteners
 import httpx
 
 from worker.paths import titan_command
 
 PROBE = "/__titan_sitehost__"
+_THREAD_LOCK = threading.Lock()
 
 
 def _state_file(home: Path) -> Path:
@@ -47,17 +49,30 @@ def read_state(home: Path) -> dict:
 
 
 def ensure_site_host(root: Path, home: Path, timeout: float = 15.0) -> str:
-    """Return the base URL of a live site host for ``root``, starting one if needed."""
+    """Return the base URL of a live site host for ``root``, starting one if needed.
+
+    Concurrent deploys (several jobs, several workers) serialize on a lock file, so exactly
+    one host is started and everybody gets its URL.
+    """
     root = root.resolve()
     root.mkdir(parents=True, exist_ok=True)
     home.mkdir(parents=True, exist_ok=True)
+    # File locks exclude other processes only; the thread lock covers this process's threads.
+    with _THREAD_LOCK, fasteners.InterProcessLock(str(home / "sitehost.lock")):
+        return _ensure_locked(root, home, timeout)
+
+
+def _ensure_locked(root: Path, home: Path, timeout: float) -> str:
     state = read_state(home)
     if _alive(state, root):
         return f"http://127.0.0.1:{state['port']}/"
     _state_file(home).unlink(missing_ok=True)
+    # Ask for the port it had before, so URLs already handed out keep working.
+    previous_port = str(state.get("port", 0)) if state.get("root") == str(root) else "0"
     log_file = (home / "sitehost.log").open("ab")
     subprocess.Popen(
-        titan_command("site-host", "--root", str(root), "--state", str(_state_file(home))),
+        titan_command("site-host", "--root", str(root), "--state", str(_state_file(home)),
+                      "--port", previous_port),
         stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True,
         close_fds=True,
     )
@@ -71,16 +86,33 @@ def ensure_site_host(root: Path, home: Path, timeout: float = 15.0) -> str:
                        f"(see {home / 'sitehost.log'})")
 
 
-def stop_site_host(home: Path) -> bool:
+def stop_site_host(home: Path, timeout: float = 5.0) -> bool:
+    """Stop the host (waiting for it to exit); its port is remembered for the next start."""
     state = read_state(home)
-    pid = state.get("pid")
-    _state_file(home).unlink(missing_ok=True)
+    pid = state.pop("pid", None)
+    if state:
+        _state_file(home).write_text(json.dumps(state), encoding="utf-8")
     if not pid:
         return False
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    try:
         os.kill(int(pid), signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _running(int(pid)):
+        time.sleep(0.02)
+    return True
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # an exited child of ours that nobody reaped yet is a zombie: it is gone
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
         return True
-    return False
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -100,7 +132,10 @@ class _Handler(SimpleHTTPRequestHandler):
 
 def serve(root: Path, state_file: Path, port: int = 0) -> None:
     handler = functools.partial(_Handler, directory=str(root.resolve()))
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError:  # the old port is taken now: any free one will do
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     tmp = state_file.with_suffix(".tmp")
     tmp.write_text(json.dumps({"pid": os.getpid(), "port": server.server_address[1],
