@@ -166,3 +166,14 @@ async def test_change_nobody_decides_on_times_out_and_rolls_back(
     assert change.status == "rolled_back"
     assert change.reason.startswith("approval timed out after 1 s")
     assert git(tiny_repo, "branch", "--list", "titan/ops-*").strip() == ""
+
+
+async def test_a_step_that_dies_rolls_the_change_back(running: tuple, tiny_repo: Path) -> None:
+    api, db = running
+    git_dir = tiny_repo / ".git"
+    git_dir.rename(tiny_repo / "git-moved-away")  # ops.diff cannot open the repository
+    change_id = await _propose(api, "docs/notes.md", "notes\n")
+    change = await _wait_for(db, change_id, "rolled_back", "promoted", "failed")
+    assert change.status == "rolled_back"
+    assert change.reason.startswith("ops.diff failed:")
+    assert "not a git repository" in change.reason

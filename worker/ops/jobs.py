@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import delete, func, update
 
 from worker.db.engine import Database
-from worker.db.models import Artifact, OpsChange
+from worker.db.models import Artifact, Job, OpsChange
 from worker.handlers import JobContext, PermanentError, Registry
 from worker.logs import get_logger, log_context
 from worker.ops import canary
@@ -325,20 +325,23 @@ async def rollback_step(ctx: JobContext) -> None:
 
 
 async def _step_died(db: Database, job_id: int, error: str, payload: dict[str, Any]) -> None:
-    """A step failed for good: roll the change back (or mark it failed if rollback died)."""
+    """A step failed for good: roll the change back (or mark it failed if the rollback died)."""
     from worker import queue
 
-    change_id = payload.get("change_id")
-    if not change_id:
-        return
     async with db.session() as session:
+        # Look at the job row: a job buried by lease expiry arrives without its payload.
+        job = await session.get(Job, job_id)
+        change_id = (job.ops_change_id if job is not None else None) or payload.get("change_id")
+        if not change_id:
+            return
         change = await session.get(OpsChange, int(change_id), with_for_update=True)
         if change is None or change.status in FINISHED:
             return
-        if payload.get("reason") is not None:  # the rollback itself died
+        kind = job.kind if job is not None else ""
+        if kind == "ops.rollback":
             change.status, change.reason = "failed", f"rollback failed: {error}"
         else:
-            change.reason = f"a step failed: {error}"
+            change.reason = f"{kind or 'a step'} failed: {error}"
             await queue.enqueue(session, ops_job(change.id, "ops.rollback",
                                                  reason=change.reason))
         change.updated_at = func.now()
