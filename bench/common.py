@@ -52,6 +52,8 @@ def machine_description() -> str:
 
 def header(title: str, *, extra: Sequence[str] = ()) -> None:
     """The self-describing preamble every benchmark prints before its table."""
+    if hasattr(sys.stdout, "reconfigure"):  # progress lines show up at once, also in a file
+        sys.stdout.reconfigure(line_buffering=True)
     print(f"== {title} ==")
     print(f"machine:      {machine_description()}")
     print(f"load average: {load_average()} (1/5/15 min) at start"
