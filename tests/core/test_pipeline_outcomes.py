@@ -83,7 +83,7 @@ async def test_plan_goals_are_ticked_by_the_pipeline(titan_env: dict, db: Databa
         counts = (await s.execute(text(
             "SELECT kind, count(*) AS n, count(*) FILTER (WHERE done) AS done FROM plan_items "
             "GROUP BY kind ORDER BY kind"))).all()
-    # Home page + 2 features, each with Build and Launch milestones, 5 goals per feature
+    # Home + 2 features, each with Build and Launch milestones, 5 goals per feature
     assert [tuple(c) for c in counts] == [("feature", 3, 0), ("goal", 15, 0), ("milestone", 6, 0)]
     assert titan(titan_env, "worker", "--exit-when-idle").returncode == 0
     async with db.session() as s:

@@ -117,7 +117,8 @@ async def _record_success(ctx: JobContext, project_id: int, step: str, result: S
     elif step == "verify" and requires_approval:
         log.info("output verified; awaiting approval before publishing", step=step)
     else:
-        log.info(f"{step} done: {result.message}", step=step)
+        log.info(f"{step} done: {result.message}" if result.message else f"{step} done",
+                 step=step)
 
 
 def _slug(session: Any, project_id: int) -> Any:

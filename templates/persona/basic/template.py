@@ -46,7 +46,7 @@ class PersonaBasic(Template):
                 "features": features, "persona": spec.get("persona") or {}}
 
     def plan(self, name: str, spec: dict[str, Any]) -> list[PlanNode]:
-        features = ["Home page", *spec.get("features", [])]
+        features = ["Home", *spec.get("features", [])]
         return [
             PlanNode(feature, "feature", children=[
                 PlanNode("Build", "milestone", children=[
@@ -80,8 +80,7 @@ class PersonaBasic(Template):
         (staging / "site.json").write_text(json.dumps(site, indent=2), encoding="utf-8")
         replace_dir(staging, src)
         pages = 2 + len(site["features"]) + (1 if site["persona"] else 0)
-        ctx.log(f"scaffolded {pages} pages for {ctx.project.name}")
-        return StepResult(f"Scaffolded {pages} pages",
+        return StepResult(f"Scaffolded {pages} pages for {ctx.project.name}",
                           [ArtifactOut("file", "site.json", src / "site.json")])
 
     def build(self, ctx: StepContext) -> StepResult:
@@ -113,25 +112,21 @@ class PersonaBasic(Template):
         dist = ctx.workdir / "dist"
         replace_dir(staging, dist)
         files = sorted(p for p in dist.rglob("*") if p.is_file())
-        ctx.log(f"rendered {len(files)} files; every internal link and asset resolves")
-        return StepResult(f"Built {len(files)} files",
+        return StepResult(f"Rendered {len(files)} files; every internal link and asset resolves",
                           [ArtifactOut("site", "dist", dist)])
 
     def deploy(self, ctx: StepContext) -> StepResult:
         url = serve_and_url(ctx.workdir / "dist", ctx.output_dir, ctx.project.slug, ctx.settings)
-        ctx.log(f"deployed to {url}")
         return StepResult(f"Deployed to {url}", [ArtifactOut("url", "site", uri=url)], url=url)
 
     def verify(self, ctx: StepContext) -> StepResult:
         if not ctx.url:
             raise RuntimeError("nothing deployed to verify (no URL)")
         checked = verify_page(ctx.url, ctx.project.name, ["assets/style.css", "about.html"])
-        ctx.log(f"verified {ctx.url}: {checked}")
         return StepResult(f"Verified: {checked}")
 
     def publish(self, ctx: StepContext) -> StepResult:
         archive = publish_archive(ctx.workdir / "dist", ctx.output_dir, ctx.project.slug)
-        ctx.log(f"published {archive.name}")
         return StepResult(f"Published {archive.name}",
                           [ArtifactOut("archive", archive.name, archive)])
 
