@@ -104,6 +104,9 @@ async def run(args: argparse.Namespace) -> None:
             worker.terminate()
             worker.wait(timeout=60)
             await db.dispose()
+            from worker.sitehost import stop_site_host
+
+            stop_site_host(settings.titan_home)  # the deploy step started it
     seconds = [d[3] for d in single]
     per = [d[3] for d in burst]
     wall = max(d[2] for d in burst) - min(d[1] for d in burst)

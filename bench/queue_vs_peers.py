@@ -21,7 +21,7 @@ Method, identical for every queue:
   enqueued 50 ms apart through each library's own enqueue call; latency = the handler's first
   ``time.time()`` (written to a file, per job id) minus ``time.time()`` taken just before the
   enqueue call (which inserts and commits).
-* "best" settings are chosen by a tuning pass (one run of N/10 jobs per candidate, ranked by net
+* "best" settings are chosen by a tuning pass (one run of N/4 jobs per candidate, ranked by
   jobs/s), then the repetitions run interleaved (Titan default, Titan best, pgqueuer psycopg,
   pgqueuer asyncpg, procrastinate, then again ...).
 """
@@ -383,14 +383,12 @@ PROCRASTINATE_CANDIDATES = [{"concurrency": 1}, {"concurrency": 10}, {"concurren
 
 async def tune(q: Queue, candidates: list[dict[str, int]], jobs: int) -> tuple[dict[str, int],
                                                                                 list[list[str]]]:
-    """One run per candidate; ranked by net jobs/s (startup subtracted: short runs)."""
+    """One run per candidate, ranked by jobs/s (startup is the same for a queue's candidates)."""
     rows, best, best_rate = [], candidates[0], 0.0
     for settings in candidates:
-        startup = await drain_seconds(q, settings, 0)
-        seconds = await drain_seconds(q, settings, jobs)
-        rate = jobs / max(seconds - startup, 1e-3)
+        rate = jobs / await drain_seconds(q, settings, jobs)
         rows.append([q.name, ", ".join(f"{k} {v}" for k, v in settings.items() if v) or "-",
-                     f"{jobs / seconds:,.0f}", f"{rate:,.0f}"])
+                     f"{rate:,.0f}"])
         if rate > best_rate:
             best, best_rate = settings, rate
     return best, rows
@@ -453,9 +451,9 @@ async def _tuned_contenders(queues: list[Queue], args: argparse.Namespace) -> li
                           (procrastinate, PROCRASTINATE_CANDIDATES)):
         picks[q.name], rows = await tune(q, candidates, args.tune_jobs)
         tuning += rows
-    print(f"Tuning pass ({args.tune_jobs:,} jobs, one run each; the best net jobs/s per queue "
-          "is used below)")
-    print_table(["queue", "settings", "jobs/s", "net jobs/s"], tuning)
+    print(f"Tuning pass ({args.tune_jobs:,} jobs, one run each; the best per queue is used "
+          "below)")
+    print_table(["queue", "settings", "jobs/s"], tuning)
     contenders = [Contender("Titan (default settings)", titan, TITAN_CANDIDATES[0])]
     if titan_best != TITAN_CANDIDATES[0]:
         contenders.append(Contender("Titan (best settings)", titan, titan_best))
@@ -513,7 +511,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=20_000, help="jobs per throughput run")
-    parser.add_argument("--tune-jobs", type=int, help="jobs per tuning run (default jobs/10)")
+    parser.add_argument("--tune-jobs", type=int, help="jobs per tuning run (default jobs/4)")
     parser.add_argument("--latency-jobs", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true",
@@ -522,7 +520,7 @@ def main() -> None:
     if args.quick:
         args.jobs, args.latency_jobs, args.repeat = 2000, 50, 1
         args.tune_jobs = args.tune_jobs or 500
-    args.tune_jobs = args.tune_jobs or max(1, args.jobs // 10)
+    args.tune_jobs = args.tune_jobs or max(1, args.jobs // 4)
     asyncio.run(run(args))
 
 
