@@ -153,6 +153,7 @@ class ProjectSales:
     refunds: int
     last_sale: datetime | None
     price_minor: int | None
+    price_currency: str | None  # the project's own currency, which its price is in
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -162,30 +163,34 @@ class ProjectSales:
 
 
 _PROJECTS = text("""
-    SELECT o.project_id, coalesce(p.name, '(no project)'), coalesce(p.slug, ''), o.currency,
-           count(*) FILTER (WHERE o.status = 'paid'),
-           coalesce(sum(o.amount_minor) FILTER (WHERE o.status = 'paid'), 0),
-           count(*) FILTER (WHERE o.status = 'refunded'),
-           max(o.created_at) FILTER (WHERE o.status = 'paid'),
-           max(p.price_minor)
-    FROM orders o LEFT JOIN projects p ON p.id = o.project_id
-    WHERE o.created_at >= :since
-    GROUP BY o.project_id, p.name, p.slug, o.currency
-    UNION ALL
-    -- Published projects that have not sold yet: on the table with zero, not missing.
-    SELECT p.id, p.name, p.slug, p.currency, 0, 0, 0, NULL, p.price_minor
-    FROM projects p
-    WHERE p.status = 'published'
-      AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.project_id = p.id)
-    ORDER BY 6 DESC, 5 DESC, 2
+    SELECT * FROM (
+      SELECT o.project_id, coalesce(p.name, '(no project)') AS name,
+             coalesce(p.slug, '') AS slug, o.currency,
+             count(*) FILTER (WHERE o.status = 'paid') AS orders,
+             coalesce(sum(o.amount_minor) FILTER (WHERE o.status = 'paid'), 0) AS revenue,
+             count(*) FILTER (WHERE o.status = 'refunded'),
+             max(o.created_at) FILTER (WHERE o.status = 'paid'),
+             max(p.price_minor) AS price_minor, max(p.currency) AS price_currency
+      FROM orders o LEFT JOIN projects p ON p.id = o.project_id
+      WHERE o.created_at >= :since
+      GROUP BY o.project_id, p.name, p.slug, o.currency
+      UNION ALL
+      -- Published projects that have not sold yet: on the table with zero, not missing.
+      SELECT p.id, p.name, p.slug, p.currency, 0, 0, 0, NULL, p.price_minor, p.currency
+      FROM projects p
+      WHERE p.status = 'published'
+        AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.project_id = p.id)
+    ) AS sales
+    -- Sellers first; amounts are only compared within one currency.
+    ORDER BY orders = 0, currency, revenue DESC, name
 """)
 
 
 async def project_sales(db: Database, *, since: datetime | None = None) -> list[ProjectSales]:
     async with db.session() as session:
         rows = (await session.execute(_PROJECTS, {"since": since or _EPOCH})).all()
-    return [ProjectSales(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), r[7], r[8])
-            for r in rows]
+    return [ProjectSales(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), r[7], r[8],
+                         r[9]) for r in rows]
 
 
 def money_json(minor: int, currency: str) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""The Sales tab: what is earning money (worker.sales does the queries)."""

@@ -1,0 +1,80 @@
+"""Revenue over time (QtCharts): one currency at a time, one point per day, week or month."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from PySide6.QtCharts import QAreaSeries, QChart, QChartView, QDateTimeAxis, QLineSeries, QValueAxis
+from PySide6.QtCore import QDateTime, QMargins, QPointF, Qt, QTime
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtWidgets import QWidget
+
+from worker.sales.money import to_decimal
+from worker.sales.summary import RevenueSeries
+
+LINE = QColor("#2f80ed")
+FILL = QColor(47, 128, 237, 40)
+_FORMATS = {"day": "MMM d", "week": "MMM d", "month": "MMM yyyy"}
+
+
+def _msecs(day: date) -> float:
+    return float(QDateTime(day, QTime(0, 0)).toMSecsSinceEpoch())
+
+
+class RevenueChart(QChartView):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        chart = QChart()
+        chart.legend().hide()
+        chart.setMargins(QMargins(4, 4, 4, 4))
+        chart.setBackgroundRoundness(6)
+        super().__init__(chart, parent)
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.setMinimumHeight(240)
+        self.line = QLineSeries()
+        self.line.setPen(QPen(LINE, 2))
+        self.line.setPointsVisible(True)
+        self.baseline = QLineSeries()
+        self.area = QAreaSeries(self.line, self.baseline)
+        self.area.setBrush(QBrush(FILL))
+        self.area.setPen(QPen(Qt.PenStyle.NoPen))
+        chart.addSeries(self.area)
+        chart.addSeries(self.line)
+        self.x_axis = QDateTimeAxis()
+        self.y_axis = QValueAxis()
+        self.y_axis.setLabelFormat("%.0f")
+        self.y_axis.setMin(0)
+        chart.addAxis(self.x_axis, Qt.AlignmentFlag.AlignBottom)
+        chart.addAxis(self.y_axis, Qt.AlignmentFlag.AlignLeft)
+        for series in (self.area, self.line):
+            series.attachAxis(self.x_axis)
+            series.attachAxis(self.y_axis)
+        self.currency: str | None = None
+
+    def show_series(self, series: RevenueSeries, currency: str | None) -> None:
+        """Plot ``currency``'s revenue per bucket (zero buckets included); None clears it."""
+        self.currency = currency
+        values = series.values.get(currency or "", [])
+        chart = self.chart()
+        if currency is None or not values:
+            self.line.clear()
+            self.baseline.clear()
+            chart.setTitle("No paid orders in this period")
+            return
+        # Plot coordinates are floats by necessity; the money itself stays exact elsewhere.
+        points = [(_msecs(d), float(to_decimal(v, currency)))
+                  for d, v in zip(series.starts, values, strict=True)]
+        self.line.replace([_point(x, y) for x, y in points])
+        self.baseline.replace([_point(x, 0.0) for x, _ in points])
+        self.x_axis.setFormat(_FORMATS[series.bucket])
+        self.x_axis.setTickCount(min(len(points), 7))
+        self.x_axis.setRange(QDateTime(series.starts[0], QTime(0, 0)),
+                             QDateTime(series.starts[-1], QTime(0, 0)))
+        top = max(y for _, y in points)
+        self.y_axis.setRange(0, top * 1.1 if top else 1)
+        self.y_axis.applyNiceNumbers()
+        self.y_axis.setTitleText(currency)
+        chart.setTitle(f"Revenue per {series.bucket} ({currency})")
+
+
+def _point(x: float, y: float) -> QPointF:
+    return QPointF(x, y)
