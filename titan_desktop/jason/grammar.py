@@ -70,8 +70,13 @@ def _word_choices(tok: Token) -> list[tuple[str, ...]]:
 
 def sentences(vocab: Vocab) -> Iterator[list[str]]:
     """Every expansion of every phrase, slots filled round-robin so each filler appears."""
+    for _, sent in _keyed_sentences(vocab):
+        yield sent
+
+
+def _keyed_sentences(vocab: Vocab) -> Iterator[tuple[tuple[str, int], list[str]]]:
     for cmd in COMMANDS:
-        for phrase in usable_phrases(cmd, vocab):
+        for p, phrase in enumerate(usable_phrases(cmd, vocab)):
             toks = tokens(phrase)
             choices: list[list[tuple[str, ...] | str]] = []
             for tok in toks:
@@ -92,7 +97,7 @@ def sentences(vocab: Vocab) -> Iterator[list[str]]:
                                 words.extend(fills[i % len(fills)].split())
                         else:
                             words.extend(c)
-                    yield words
+                    yield (cmd.name, p), words
 
 
 def words(vocab: Vocab) -> set[str]:
@@ -109,55 +114,71 @@ def words(vocab: Vocab) -> set[str]:
     return out
 
 
-def arpa(vocab: Vocab, discount: float = 0.5) -> str:
-    """A trigram ARPA language model over the command sentences (absolute discounting + backoff).
+PHRASE_WEIGHT = 30.0
 
-    Sentences are added bare, with the spoken prefix and with the suffix, matching the grammar.
-    """
-    grams: list[Counter[tuple[str, ...]]] = [Counter(), Counter(), Counter()]
-    for sent in sentences(vocab):
-        for variant in (sent, [SPOKEN_PREFIX, *sent], [*sent, SPOKEN_SUFFIX]):
-            padded = ["<s>", *variant, "</s>"]
-            for n in (1, 2, 3):
-                for i in range(len(padded) - n + 1):
-                    grams[n - 1][tuple(padded[i:i + n])] += 1
-    total = sum(c for g, c in grams[0].items() if g != ("<s>",))
-    p1 = {g[0]: c / total for g, c in grams[0].items() if g != ("<s>",)}
 
-    def conditional(order: int) -> tuple[dict[tuple[str, ...], float], dict[tuple[str, ...], float]]:
-        ctx_count: Counter[tuple[str, ...]] = Counter()
-        followers: defaultdict[tuple[str, ...], list[tuple[str, ...]]] = defaultdict(list)
-        for g, c in grams[order - 1].items():
-            ctx_count[g[:-1]] += c
-            followers[g[:-1]].append(g)
-        probs = {g: (c - discount) / ctx_count[g[:-1]] for g, c in grams[order - 1].items()}
-        bows = {}
-        for ctx, gs in followers.items():
-            left = discount * len(gs) / ctx_count[ctx]
-            covered = sum(lower(g[1:]) for g in gs)
-            bows[ctx] = left / max(1e-9, 1.0 - covered)
-        return probs, bows
+def weighted_sentences(vocab: Vocab) -> Iterator[tuple[list[str], float]]:
+    """(sentence, weight): every phrase carries the same total weight, however many optional
+    words it has, so one-word commands ("help") are not drowned by long phrases' expansions."""
+    per_phrase: defaultdict[tuple[str, int], list[list[str]]] = defaultdict(list)
+    for key, sent in _keyed_sentences(vocab):
+        per_phrase[key].append(sent)
+    for sents in per_phrase.values():
+        for sent in sents:
+            for variant in (sent, [SPOKEN_PREFIX, *sent], [*sent, SPOKEN_SUFFIX]):
+                yield variant, PHRASE_WEIGHT / (3 * len(sents))
 
-    def lower(g: tuple[str, ...]) -> float:  # backed-off probability of g under orders < len
-        if len(g) == 1:
-            return p1.get(g[0], 1e-9)
-        if g in p2:
-            return p2[g]
-        return bow2.get(g[:-1], 1.0) * lower(g[1:])
 
-    p2: dict[tuple[str, ...], float] = {}
-    p2, bow2 = conditional(2)
-    p3, bow3 = conditional(3)
+def arpa(vocab: Vocab, order: int = 3) -> str:
+    """An ARPA n-gram language model over the command sentences (interpolated Witten-Bell,
+    which works with the fractional counts of ``weighted_sentences``)."""
+    counts: list[defaultdict[tuple[str, ...], float]] = [defaultdict(float) for _ in range(order)]
+    for sent, weight in weighted_sentences(vocab):
+        padded = ["<s>", *sent, "</s>"]
+        for n in range(1, order + 1):
+            for i in range(len(padded) - n + 1):
+                counts[n - 1][tuple(padded[i:i + n])] += weight
+    unigrams = {g: c for g, c in counts[0].items() if g != ("<s>",)}
+    total = sum(unigrams.values())
+    probs: dict[tuple[str, ...], float] = {g: c / total for g, c in unigrams.items()}
+    bows: dict[tuple[str, ...], float] = {}
+    for n in range(2, order + 1):
+        ctx_total: defaultdict[tuple[str, ...], float] = defaultdict(float)
+        ctx_types: Counter[tuple[str, ...]] = Counter()
+        for g, c in counts[n - 1].items():
+            ctx_total[g[:-1]] += c
+            ctx_types[g[:-1]] += 1
+        for ctx, c in ctx_total.items():
+            bows[ctx] = ctx_types[ctx] / (c + ctx_types[ctx])
+        for g, c in counts[n - 1].items():
+            ctx = g[:-1]
+            lower = _backoff(probs, bows, g[1:])
+            probs[g] = (c + ctx_types[ctx] * lower) / (ctx_total[ctx] + ctx_types[ctx])
 
     def log(x: float) -> str:
-        return f"{math.log10(x):.4f}" if x > 0 else "-99"
+        return f"{math.log10(x):.5f}"
 
-    out = ["\\data\\", f"ngram 1={len(p1) + 1}", f"ngram 2={len(p2)}", f"ngram 3={len(p3)}", "",
-           "\\1-grams:", f"-99\t<s>\t{log(bow2.get(('<s>',), 1.0))}"]
-    out += [f"{log(p)}\t{w}\t{log(bow2.get((w,), 1.0))}" for w, p in sorted(p1.items())]
-    out += ["", "\\2-grams:"]
-    out += [f"{log(p)}\t{' '.join(g)}\t{log(bow3.get(g, 1.0))}" for g, p in sorted(p2.items())]
-    out += ["", "\\3-grams:"]
-    out += [f"{log(p)}\t{' '.join(g)}" for g, p in sorted(p3.items())]
+    by_order: list[list[tuple[str, ...]]] = [[] for _ in range(order)]
+    for g in probs:
+        by_order[len(g) - 1].append(g)
+    out = ["\\data\\", f"ngram 1={len(by_order[0]) + 1}"]
+    out += [f"ngram {n}={len(by_order[n - 1])}" for n in range(2, order + 1)]
+    for n in range(1, order + 1):
+        out += ["", f"\\{n}-grams:"]
+        if n == 1:
+            out.append(f"-99\t<s>\t{log(bows[('<s>',)])}")
+        for g in sorted(by_order[n - 1]):
+            bow = f"\t{log(bows[g])}" if n < order and g in bows else ""
+            out.append(f"{log(probs[g])}\t{' '.join(g)}{bow}")
     out += ["", "\\end\\", ""]
     return "\n".join(out)
+
+
+def _backoff(probs: dict[tuple[str, ...], float], bows: dict[tuple[str, ...], float],
+             g: tuple[str, ...]) -> float:
+    """P(g[-1] | g[:-1]) in backoff form, from the lower orders built so far."""
+    if g in probs:
+        return probs[g]
+    if len(g) == 1:
+        return 1e-7
+    return bows.get(g[:-1], 1.0) * _backoff(probs, bows, g[1:])

@@ -53,8 +53,17 @@ def cmudict() -> dict[str, list[str]]:
     return out
 
 
-def espeak_to_arpa(mnemonics: str) -> str:
+# In non-rhotic accents (espeak's en-gb) these vowels carry no R: "worker" is W ER K AH.
+NON_RHOTIC: dict[str, str] = {
+    "3": "AH", "A@": "AA", "O@": "AO", "o@": "AO", "e@": "EH", "i@": "IY AH", "U@": "UH AH",
+    "aa": "AA", "i@3": "IY AH",
+}
+ACCENTS = ("en-us", "en-gb")  # espeak voices asked for pronunciation variants
+
+
+def espeak_to_arpa(mnemonics: str, rhotic: bool = True) -> str:
     """Map ``espeak-ng -x --sep=' '`` output ("t 'aI t @ n") to ARPAbet ("T AY T AH N")."""
+    table = ESPEAK_TO_ARPA if rhotic else {**ESPEAK_TO_ARPA, **NON_RHOTIC}
     phones: list[str] = []
     for tok in mnemonics.split():
         tok = tok.lstrip("',%=")  # stress marks
@@ -63,22 +72,38 @@ def espeak_to_arpa(mnemonics: str) -> str:
             if key is None:
                 tok = tok[1:]  # unknown mark (stress, length): skip it
                 continue
-            phones.extend(ESPEAK_TO_ARPA[key].split())
+            phones.extend(table[key].split())
             tok = tok[len(key):]
     return " ".join(phones)
 
 
-@lru_cache(maxsize=4096)
-def espeak_pronunciation(word: str, voice: str = "en-us") -> str | None:
+_espeak_cache: dict[tuple[str, str], str | None] = {}
+
+
+def espeak_pronunciations(words: list[str], voice: str = "en-us") -> dict[str, str | None]:
+    """ARPAbet for each word as espeak-ng says it in ``voice``: one process for all words."""
+    todo = sorted({w for w in words if (w, voice) not in _espeak_cache})
     exe = shutil.which("espeak-ng") or shutil.which("espeak")
-    if not exe:
-        return None
+    if todo and exe:
+        try:
+            out = subprocess.run([exe, "-q", "-v", voice, "-x", "--sep= "], input="\n".join(todo),
+                                 capture_output=True, text=True, timeout=60, check=True).stdout
+            lines = out.strip("\n").split("\n")
+        except (OSError, subprocess.SubprocessError):
+            lines = []
+        if len(lines) != len(todo):  # espeak joined or split lines: ask word by word
+            lines = [_espeak_one(exe, w, voice) for w in todo]
+        for w, line in zip(todo, lines, strict=True):
+            _espeak_cache[(w, voice)] = espeak_to_arpa(line, voice != "en-gb") or None
+    return {w: _espeak_cache.get((w, voice)) for w in words}
+
+
+def _espeak_one(exe: str, word: str, voice: str) -> str:
     try:
-        out = subprocess.run([exe, "-q", "-v", voice, "-x", "--sep= ", word],
-                             capture_output=True, text=True, timeout=10, check=True).stdout
+        return subprocess.run([exe, "-q", "-v", voice, "-x", "--sep= ", word], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.replace("\n", " ")
     except (OSError, subprocess.SubprocessError):
-        return None
-    return espeak_to_arpa(out) or None
+        return ""
 
 
 def spell(word: str) -> str:
@@ -88,17 +113,29 @@ def spell(word: str) -> str:
 
 def pronunciations(word: str) -> list[str]:
     """All known pronunciations of a lower-case word; never empty for a word with letters."""
-    known = cmudict().get(word)
-    if known:
-        return known
-    guess = espeak_pronunciation(word)
-    return [guess] if guess else [spell(word) or "AH"]
+    return pronunciation_table([word])[word]
+
+
+def pronunciation_table(words: list[str] | set[str]) -> dict[str, list[str]]:
+    """word -> pronunciations: CMUdict's, then espeak-ng's US and British variants (so a
+    non-rhotic "worker" or an unknown name like "Zorblax" is heard), else a spelling."""
+    words = sorted(set(words))
+    variants = [espeak_pronunciations(words, voice) for voice in ACCENTS]
+    table: dict[str, list[str]] = {}
+    for w in words:
+        prons = list(cmudict().get(w, []))
+        for v in variants:
+            p = v.get(w)
+            if p and p not in prons:
+                prons.append(p)
+        table[w] = prons or [spell(w) or "AH"]
+    return table
 
 
 def dictionary_lines(words: set[str] | list[str]) -> list[str]:
     """Lines of a pocketsphinx dictionary file (``word PH ON ES``, ``word(2) ...``)."""
     lines = []
-    for word in sorted(words):
-        for i, phones in enumerate(pronunciations(word)):
+    for word, prons in sorted(pronunciation_table(words).items()):
+        for i, phones in enumerate(prons):
             lines.append(f"{word}{'' if i == 0 else f'({i + 1})'} {phones}")
     return lines

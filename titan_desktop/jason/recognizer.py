@@ -20,7 +20,7 @@ from titan_desktop.jason import grammar
 from titan_desktop.jason.audio import RATE, Int16, UtteranceSegmenter
 from titan_desktop.jason.commands import SPOKEN_PREFIX, SPOKEN_SUFFIX, slot_vocabulary
 from titan_desktop.jason.parser import Parse, parse, suggest
-from titan_desktop.jason.pronounce import HMM_DIR, dictionary_lines, pronunciations
+from titan_desktop.jason.pronounce import HMM_DIR, dictionary_lines, pronunciation_table
 
 pocketsphinx.set_loglevel("FATAL")
 _IGNORED = {SPOKEN_PREFIX, SPOKEN_SUFFIX}
@@ -66,10 +66,10 @@ class Recognizer:
         if not self._decoders:
             self._create(words)
         else:  # new project names: teach the existing decoders the new words
-            for word in sorted(words - self._known):
-                for d in self._decoders:
-                    for phones in pronunciations(word)[:1]:
-                        d.add_word(word, phones, True)
+            for word, prons in sorted(pronunciation_table(words - self._known).items()):
+                for i, phones in enumerate(prons):
+                    for d in self._decoders:
+                        d.add_word(word if i == 0 else f"{word}({i + 1})", phones, True)
             self._known |= words
         lm_path = os.path.join(self._tmp.name, "commands.lm")
         with open(lm_path, "w", encoding="utf-8") as f:
