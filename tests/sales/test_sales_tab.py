@@ -7,9 +7,7 @@ Runs on a qasync loop, as the app does, against a real PostgreSQL. Any Qt warnin
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,28 +33,6 @@ pytestmark = [
     # The offscreen platform's own limitation, printed whenever any window is shown.
     pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints"),
 ]
-
-
-def _emit_takes_a_true() -> bool:
-    """PySide6 6.12.0 returns Py_True from ``SignalInstance.emit()`` without a reference."""
-    from PySide6.QtCore import QObject, Signal
-
-    class Probe(QObject):
-        ping = Signal()
-
-    probe = Probe()
-    before = sys.getrefcount(True)
-    for _ in range(10):
-        probe.ping.emit()
-    return sys.getrefcount(True) - before <= -10
-
-
-# Each emit made from Python then takes one reference from True; when the interpreter exits
-# and every holder lets go, True reaches zero early and it aborts ("bool_dealloc"), killing
-# the whole session after the tests passed. Hand True a large stock of references nobody
-# releases (CPython keeps ob_refcnt first in every object) until the pin leaves 6.12.0.
-if _emit_takes_a_true():
-    ctypes.c_ssize_t.from_address(id(True)).value += 1 << 40
 
 
 def run_qt(qapp: Any, body: Callable[[], Awaitable[None]]) -> None:
