@@ -19,8 +19,8 @@ class SalesSource:
 
 SOURCES = [
     SalesSource("stripe", "Stripe", "STRIPE_API_KEY in Settings; orders arrive by webhook"),
-    SalesSource("shopify", "Shopify", "SHOPIFY_SHOP and SHOPIFY_TOKEN in Settings"),
-    SalesSource("manual", "Manual entry", "record an order by hand (titan sales add …)"),
+    SalesSource("shopify", "Shopify", "SHOPIFY_STORE and SHOPIFY_TOKEN in Settings"),
+    SalesSource("manual", "Manual entry", "record an order by hand (titan sales record …)"),
 ]
 
 
