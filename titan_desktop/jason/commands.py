@@ -219,14 +219,13 @@ def phrase_example(phrase: str, fillers: dict[str, str] | None = None) -> str:
 
 # --- spoken forms of names --------------------------------------------------------------------
 
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-         "fifteen sixteen seventeen eighteen nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 
 
 def number_words(digits: str) -> list[str]:
     n = int(digits)
-    if len(digits) > 1 and digits.startswith("0") or n >= 100:
+    if (len(digits) > 1 and digits.startswith("0")) or n >= 100:
         return [_ONES[int(d)] for d in digits]  # "007", "2024": digit by digit
     if n < 20:
         return [_ONES[n]]

@@ -54,7 +54,7 @@ def _phrase_regex(phrase: str, slot_types: dict[str, str], vocab: Vocab, free: b
     for tok in tokens(phrase):
         if tok.slot:
             st = slot_types.get(tok.slot, tok.slot)
-            if free and st in FREE_SLOTS or st == "new_project":
+            if (free and st in FREE_SLOTS) or st == "new_project":
                 body = rf"(?P<{tok.slot}>(?:\S+ )+?)"
             elif vocab.get(st):
                 forms = sorted(vocab[st], key=len, reverse=True)

@@ -17,7 +17,7 @@ import numpy as np
 import pocketsphinx
 
 from titan_desktop.jason import grammar
-from titan_desktop.jason.audio import RATE, Int16, UtteranceSegmenter
+from titan_desktop.jason.audio import RATE, Int16, UtteranceSegmenter, add_noise
 from titan_desktop.jason.commands import SPOKEN_PREFIX, SPOKEN_SUFFIX, slot_vocabulary
 from titan_desktop.jason.parser import Parse, parse, suggest
 from titan_desktop.jason.pronounce import HMM_DIR, dictionary_lines, pronunciation_table
@@ -25,6 +25,8 @@ from titan_desktop.jason.pronounce import HMM_DIR, dictionary_lines, pronunciati
 pocketsphinx.set_loglevel("FATAL")
 _IGNORED = {SPOKEN_PREFIX, SPOKEN_SUFFIX}
 LM_OPTIONS: dict[str, object] = {}
+DECODER_OPTIONS: dict[str, object] = {}
+PAD_SECONDS = 0.3  # quiet wanted around an utterance
 
 
 def _words(hyp: pocketsphinx.Hypothesis | None) -> list[str]:
@@ -36,6 +38,18 @@ def _words(hyp: pocketsphinx.Hypothesis | None) -> list[str]:
         if not (w.startswith(("<", "[")) or w in _IGNORED):
             out.append(w)
     return out
+
+
+def _quiet_edges(samples: Int16, threshold_dbfs: float = -50.0) -> tuple[float, float]:
+    """Seconds of quiet (10 ms frames under ``threshold_dbfs``) at the start and the end."""
+    n = len(samples) // 160
+    if n == 0:
+        return 0.0, 0.0
+    frames = samples[: n * 160].astype(np.float64).reshape(n, 160)
+    loud = np.sqrt((frames ** 2).mean(axis=1)) > 32768.0 * 10 ** (threshold_dbfs / 20)
+    if not loud.any():
+        return n / 100, n / 100
+    return float(np.argmax(loud)) / 100, float(np.argmax(loud[::-1])) / 100
 
 
 def _same(a: Parse, b: Parse) -> bool:
@@ -88,7 +102,7 @@ class Recognizer:
         # bestpath=False on the grammar decoder: pocketsphinx 5's lattice rescoring of an FSG
         # search returns unfinished paths ("pause worker" came out as "what was the").
         common = {"hmm": HMM_DIR, "dict": dict_path, "lm": None, "samprate": RATE,
-                  "loglevel": "FATAL"}
+                  "loglevel": "FATAL", **DECODER_OPTIONS}
         self._decoders = [pocketsphinx.Decoder(**common, bestpath=False),
                           pocketsphinx.Decoder(**common, **LM_OPTIONS)]
         self._known = set(words)
@@ -123,8 +137,14 @@ class Recognizer:
                      strict=True)
 
     def decode(self, audio: bytes | Int16) -> Parse:
-        """Recognize one complete utterance."""
-        raw = audio.tobytes() if isinstance(audio, np.ndarray) else audio
+        """Recognize one complete utterance (a file, or an endpointed segment)."""
+        samples = audio if isinstance(audio, np.ndarray) else np.frombuffer(audio, np.int16)
+        # TTS output and trimmed files start and stop right on the words, and contain exact
+        # digital silence; the grammar search then has no silence to begin and end in. Pad with
+        # room-tone-like noise and dither (-66 dBFS: far below any real microphone's floor).
+        head, tail = (np.zeros(max(0, int(RATE * (PAD_SECONDS - q))), np.int16)
+                      for q in _quiet_edges(samples))
+        raw = add_noise(np.concatenate([head, samples, tail]), -66.0, seed=len(samples)).tobytes()
         for d in self._decoders:
             d.start_utt()
             d.process_raw(raw, False, True)  # full_utt: normalize over the whole utterance

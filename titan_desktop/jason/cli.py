@@ -1,0 +1,82 @@
+"""``titan jason ...``: Jason's speech and command core from the command line (no Qt needed).
+
+    titan jason say TEXT --out FILE.wav [--voice ID] [--rate N]
+    titan jason hear FILE.wav [--project NAME ...] [--template NAME ...]
+    titan jason parse TEXT [--project NAME ...] [--template NAME ...]
+    titan jason help
+
+``hear`` and ``parse`` print one JSON line: {"command", "slots", "text"}, or
+{"command": null, "text", "suggestions"} when it is not a command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+DEFAULT_TEMPLATES = ("persona/basic",)
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="titan jason", description="Jason's voice and commands")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    say = sub.add_parser("say", help="synthesize TEXT into a WAV file")
+    say.add_argument("text")
+    say.add_argument("--out", required=True, help="WAV file to write")
+    say.add_argument("--voice", help="voice id (see --list-voices), e.g. gmw/en-us")
+    say.add_argument("--rate", type=int, default=175, help="words per minute")
+    for name, help_text in (("hear", "recognize a command in a WAV file"),
+                            ("parse", "parse a typed command")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("wav" if name == "hear" else "text")
+        p.add_argument("--project", action="append", default=[], help="a known project name")
+        p.add_argument("--template", action="append", default=[], help="a known template")
+    sub.add_parser("help", help="what Jason understands")
+    sub.add_parser("voices", help="list voice ids for --voice")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.cmd == "help":
+        from titan_desktop.jason.commands import help_text
+
+        print(help_text())
+        return 0
+    if args.cmd in ("say", "voices"):
+        return _speak(args)
+    templates = args.template or list(DEFAULT_TEMPLATES)
+    if args.cmd == "parse":
+        from titan_desktop.jason.parser import parse
+
+        result = parse(args.text, args.project, templates)
+    else:
+        from titan_desktop.jason.audio import load_wav
+        from titan_desktop.jason.recognizer import Recognizer
+
+        try:
+            audio = load_wav(args.wav)
+        except (OSError, EOFError, ValueError, KeyError) as exc:
+            print(f"titan jason hear: cannot read {args.wav}: {exc}", file=sys.stderr)
+            return 2
+        result = Recognizer(args.project, templates).decode(audio)
+    print(json.dumps(result.to_json(), ensure_ascii=False))
+    return 0
+
+
+def _speak(args: argparse.Namespace) -> int:
+    from titan_desktop.jason.speech import Speaker
+
+    with Speaker(rate=getattr(args, "rate", 175)) as speaker:
+        if args.cmd == "voices":
+            for v in speaker.voices():
+                print(f"{v.id}\t{v.name}")
+            return 0
+        try:
+            path = speaker.synthesize(args.text, args.out, voice=args.voice).result(timeout=120)
+        except (ValueError, RuntimeError, OSError) as exc:
+            print(f"titan jason say: {exc}", file=sys.stderr)
+            return 1
+    print(path)
+    return 0
