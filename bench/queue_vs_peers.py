@@ -398,7 +398,8 @@ async def run(args: argparse.Namespace) -> None:
     from bench.common import database_url, embedded_server, header, load_average
 
     header("Queue vs peers: Titan, pgqueuer, procrastinate on one embedded PostgreSQL", extra=[
-        f"jobs per throughput run: {args.jobs:,}; tuning runs: {args.tune_jobs:,}; pickup jobs: "
+        f"jobs per throughput run: {args.jobs:,}; tuning runs: "
+        f"{f'{args.tune_jobs:,} jobs' if args.tuning else 'none (--smoke)'}; pickup jobs: "
         f"{args.latency_jobs} ({PICKUP_SPACING_SECONDS * 1000:.0f} ms apart); repetitions: "
         f"{args.repeat}",
         f"versions: {_versions()}",
@@ -420,7 +421,7 @@ async def run(args: argparse.Namespace) -> None:
                 print(f"repetition {rep}/{args.repeat}, load average {load_average()}",
                       flush=True)
                 for c in contenders:
-                    startup = await drain_seconds(c.queue, c.settings, 0)
+                    startup = await drain_seconds(c.queue, c.settings, 0) if args.tuning else 0.0
                     seconds = await drain_seconds(c.queue, c.settings, args.jobs)
                     c.rates.append(args.jobs / seconds)
                     c.net_rates.append(args.jobs / max(seconds - startup, 1e-3))
@@ -443,6 +444,11 @@ async def _tuned_contenders(queues: list[Queue], args: argparse.Namespace) -> li
     from bench.common import print_table
 
     titan, pgq_psycopg, pgq_asyncpg, procrastinate = queues
+    if not args.tuning:
+        return [Contender("Titan (default settings)", titan, TITAN_CANDIDATES[0]),
+                Contender("pgqueuer (psycopg)", pgq_psycopg, PGQ_CANDIDATES[0]),
+                Contender("pgqueuer (asyncpg)", pgq_asyncpg, PGQ_CANDIDATES[0]),
+                Contender("procrastinate", procrastinate, PROCRASTINATE_CANDIDATES[0])]
     tuning: list[list[str]] = []
     titan_best, rows = await tune(titan, TITAN_CANDIDATES, args.tune_jobs)
     tuning += rows
@@ -516,11 +522,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 2,000 jobs, 500 per tuning run, 50 pickups, 1 repetition")
+    parser.add_argument("--smoke", action="store_true",
+                        help="does it still run? 200 jobs, 10 pickups, no tuning, 1 repetition")
     args = parser.parse_args()
-    if args.quick:
+    args.tuning = not args.smoke
+    if args.smoke:
+        args.jobs, args.latency_jobs, args.repeat, args.tune_jobs = 200, 10, 1, 0
+    elif args.quick:
         args.jobs, args.latency_jobs, args.repeat = 2000, 50, 1
         args.tune_jobs = args.tune_jobs or 500
-    args.tune_jobs = args.tune_jobs or max(1, args.jobs // 4)
+    if args.tuning:
+        args.tune_jobs = args.tune_jobs or max(1, args.jobs // 4)
     asyncio.run(run(args))
 
 
