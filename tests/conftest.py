@@ -171,7 +171,24 @@ def titan(env: dict, *args: str, timeout: float = 120, check: bool = False
                           capture_output=True, text=True, timeout=timeout, check=check, cwd=ROOT)
 
 
-def spawn_worker(env: dict, *args: str, **popen: object) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "worker.cli", "worker", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            cwd=ROOT, **popen)  # type: ignore[arg-type]
+class WorkerProcess(subprocess.Popen):
+    """A ``titan worker`` child whose output goes to a file, not a pipe: several workers'
+    output would otherwise fill pipes nobody is reading yet."""
+
+    log_path: Path
+
+    def communicate(self, input=None, timeout=None):  # type: ignore[no-untyped-def]
+        self.wait(timeout=timeout)
+        return self.log_path.read_text(errors="replace"), None
+
+
+def spawn_worker(env: dict, *args: str, **popen: object) -> WorkerProcess:
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="titan-worker-", suffix=".log")
+    with os.fdopen(fd, "w") as log:
+        proc = WorkerProcess([sys.executable, "-m", "worker.cli", "worker", *args], env=env,
+                             stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                             **popen)  # type: ignore[arg-type]
+    proc.log_path = Path(name)
+    return proc

@@ -8,8 +8,11 @@ Configured secret values are replaced by ``***`` before a line is written anywhe
 from __future__ import annotations
 
 import contextvars
+import copy
 import json
 import logging
+import logging.handlers
+import queue
 import sys
 import threading
 from collections import deque
@@ -182,6 +185,40 @@ _INSERT_LOGS = text("""
 """)
 
 
+class _BackgroundStreamHandler(logging.handlers.QueueHandler):
+    """Formats in the caller (where the context ids are current), writes from a thread.
+
+    Whoever reads our stdout may stop reading (a full pipe); that must never stall the event
+    loop, so lines go through a bounded queue and are dropped (and counted) if it backs up.
+    """
+
+    def __init__(self, formatter: logging.Formatter, stream: TextIO,
+                 capacity: int = 50_000) -> None:
+        super().__init__(queue.Queue(capacity))
+        self.setFormatter(formatter)
+        writer = logging.StreamHandler(stream)
+        writer.setFormatter(logging.Formatter("%(message)s"))
+        self.listener = logging.handlers.QueueListener(self.queue, writer)
+        self.listener.start()  # logging.shutdown() at exit closes us, which drains the queue
+        self.dropped = 0
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        line = copy.copy(record)  # other handlers (the database sink) still see the original
+        line.msg, line.args, line.exc_info, line.exc_text = self.format(record), None, None, None
+        return line
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        try:
+            self.queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+
+    def close(self) -> None:
+        if self.listener._thread is not None:  # close() may be called twice
+            self.listener.stop()
+        super().close()
+
+
 def configure_logging(
     level: str | int = "INFO", *, stream: TextIO | None = None, json_lines: bool = True,
     secrets: list[str] | None = None,
@@ -192,11 +229,11 @@ def configure_logging(
     for handler in list(root.handlers):
         if getattr(handler, "_titan_stream", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stdout)
+            handler.close()
+    handler = _BackgroundStreamHandler(
+        JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(message)s"),
+        stream or sys.stdout)
     handler._titan_stream = True  # type: ignore[attr-defined]
-    handler.setFormatter(
-        JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(message)s")
-    )
     root.addHandler(handler)
     root.setLevel(level if isinstance(level, int) else level.upper())
     for noisy in ("sqlalchemy", "alembic", "httpx", "httpcore", "asyncio", "pgserver"):
