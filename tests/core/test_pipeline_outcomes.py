@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 from sqlalchemy import text
 
 from tests.conftest import titan
 from worker.db.engine import Database
+from worker.sitehost import stop_site_host
 
 
 def _show(env: dict, ref: str) -> dict:
@@ -109,3 +111,30 @@ async def test_a_step_run_twice_leaves_one_result(titan_env: dict, db: Database)
     assert len(archives) == 1
     assert archives[0]["sha256"] == next(a for a in before["artifacts"]
                                          if a["kind"] == "archive")["sha256"]
+
+
+def test_a_step_on_another_machine_replays_the_earlier_steps(titan_env: dict, tmp_path: Path
+                                                              ) -> None:
+    """Workers on several machines share one database but not their files: a step that lands
+    on a worker that did not run the earlier steps rebuilds them there first."""
+    machine_a = {**titan_env, "TITAN_HOME": str(tmp_path / "machine-a")}
+    machine_b = {**titan_env, "TITAN_HOME": str(tmp_path / "machine-b")}
+    assert titan(machine_a, "project", "create", "Roaming Site", "--require-approval"
+                 ).returncode == 0
+    assert titan(machine_a, "worker", "--exit-when-idle").returncode == 0  # up to verify
+    assert _show(machine_a, "roaming-site")["status"] == "awaiting_approval"
+    assert titan(machine_a, "project", "approve", "roaming-site").returncode == 0
+
+    worker_b = titan(machine_b, "worker", "--exit-when-idle")  # publish runs on machine B
+    assert worker_b.returncode == 0
+    assert "replaying scaffold on this worker before publish" in worker_b.stdout
+    project = _show(machine_b, "roaming-site")
+    assert project["status"] == "published"
+    archive = next(a for a in project["artifacts"] if a["kind"] == "archive")
+    assert archive["path"].startswith(str(tmp_path / "machine-b"))
+    assert Path(archive["path"]).is_file()
+    try:
+        assert "Roaming Site" in httpx.get(project["url"], trust_env=False).text
+    finally:
+        stop_site_host(tmp_path / "machine-a")
+        stop_site_host(tmp_path / "machine-b")

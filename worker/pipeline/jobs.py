@@ -74,12 +74,42 @@ async def run_step(ctx: JobContext, step: str) -> None:
         log=lambda message: log.info(message, step=step), url=url,
     )
     step_ctx.workdir.mkdir(parents=True, exist_ok=True)
+    current = step
     try:
+        # Steps share files in the work folder. On a worker (machine, TITAN_HOME) that did not
+        # run the earlier steps, replay them here first: they are deterministic from the spec.
+        for earlier in _not_run_here(step_ctx.workdir, step):
+            current = earlier
+            log.info(f"replaying {earlier} on this worker before {step} "
+                     "(it ran on another machine or its files are gone)", step=step)
+            replayed: StepResult = await asyncio.to_thread(getattr(template, earlier), step_ctx)
+            step_ctx.url = replayed.url or step_ctx.url
+            _mark_done(step_ctx.workdir, earlier)
+        current = step
         result: StepResult = await asyncio.to_thread(getattr(template, step), step_ctx)
     except Exception as exc:
-        await _note_error(ctx.db, project_id, f"{step} failed: {type(exc).__name__}: {exc}")
+        await _note_error(ctx.db, project_id, f"{current} failed: {type(exc).__name__}: {exc}")
         raise
+    _mark_done(step_ctx.workdir, step)
+    if step_ctx.url != url and not result.url:
+        result.url = step_ctx.url  # a replayed deploy moved the site to this machine
     await _record_success(ctx, project_id, step, result, requires_approval)
+
+
+def _marker(workdir: Path, step: str) -> Path:
+    return workdir / ".titan-steps" / step
+
+
+def _mark_done(workdir: Path, step: str) -> None:
+    _marker(workdir, step).parent.mkdir(parents=True, exist_ok=True)
+    _marker(workdir, step).touch()
+
+
+def _not_run_here(workdir: Path, step: str) -> list[str]:
+    earlier = PIPELINE_STEPS[:PIPELINE_STEPS.index(step)]
+    missing = [s for s in earlier if not _marker(workdir, s).exists()]
+    # Replay from the first missing step on: later files depend on earlier ones.
+    return list(earlier[earlier.index(missing[0]):]) if missing else []
 
 
 async def _record_success(ctx: JobContext, project_id: int, step: str, result: StepResult,
