@@ -53,8 +53,7 @@ def to_16k_mono(raw: bytes, rate: int, width: int, channels: int) -> Int16:
 
 def load_wav(source: str | Path | bytes) -> Int16:
     """Read a WAV file (path or bytes) of any PCM rate/width/channels as 16 kHz mono int16."""
-    f = wave.open(io.BytesIO(source) if isinstance(source, bytes) else str(source), "rb")
-    with f:
+    with wave.open(io.BytesIO(source) if isinstance(source, bytes) else str(source), "rb") as f:
         raw = f.readframes(f.getnframes())
         return to_16k_mono(raw, f.getframerate(), f.getsampwidth(), f.getnchannels())
 

@@ -112,7 +112,6 @@ COMMANDS: tuple[Command, ...] = (
     Command("cancel_project", (
         "cancel [project] {project}",
         "abort [project] {project}",
-        "stop [project] {project}",
     ), "cancel a project (asks for confirmation)", slots=_PROJECT, destructive=True),
     Command("pause_worker", (
         "pause [the] (worker|workers)",
@@ -167,7 +166,6 @@ COMMANDS: tuple[Command, ...] = (
         "yes [do it]",
         "(yeah|sure|confirm|affirmative|correct)",
         "go ahead",
-        "do it",
     ), "answer “yes” to “are you sure?”"),
     Command("confirm_no", (
         "no [thanks]",
@@ -219,7 +217,9 @@ def phrase_example(phrase: str, fillers: dict[str, str] | None = None) -> str:
 
 # --- spoken forms of names --------------------------------------------------------------------
 
-_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+         "eighteen", "nineteen"]
 _TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 
 
@@ -243,7 +243,7 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 def words_of(text: str) -> list[str]:
     """Text -> the words a person would say, keeping case: 'Shop-2!' -> ['Shop', 'two']."""
     out: list[str] = []
-    for raw in _WORD.findall(text.replace("’", "'")):
+    for raw in _WORD.findall(text.replace("\u2019", "'")):
         low = raw.lower()
         if low in _CONTRACTIONS:
             out.extend(_CONTRACTIONS[low].split())
@@ -255,7 +255,7 @@ def words_of(text: str) -> list[str]:
 
 
 def spoken(name: str) -> str:
-    """The lower-case spoken form of a project or template name: 'persona/basic' -> 'persona basic'."""
+    """Lower-case spoken form of a project or template name: 'persona/basic' -> 'persona basic'."""
     return " ".join(words_of(name)).lower()
 
 

@@ -102,7 +102,8 @@ def synthesize(text: str, voice: str = "en-us", rate: int = 175) -> bytes:
 def spoken_audio(text: str, voice: str, rate: int, cache: Path | None = None,
                  noise_dbfs: float = -60.0, pad_seconds: float = 0.3) -> Int16:
     """16 kHz int16 audio of ``text``, with faint noise, cached as WAV in ``cache``."""
-    key = hashlib.sha1(f"{text}|{voice}|{rate}|{noise_dbfs}|{pad_seconds}".encode()).hexdigest()[:16]
+    spec = f"{text}|{voice}|{rate}|{noise_dbfs}|{pad_seconds}"
+    key = hashlib.sha1(spec.encode()).hexdigest()[:16]
     path = cache / f"{key}.wav" if cache else None
     if path and path.exists():
         return load_wav(path)

@@ -158,33 +158,17 @@ class Recognizer:
 class Listener:
     """Endpointer + recognizer for a live stream: ``feed`` microphone chunks, get results.
 
-    Speech frames go to the decoders as soon as the endpointer releases them, so when the
-    endpointer declares the end of speech only ``end_utt`` is left to do.
+    Each utterance is decoded whole once the endpointer closes it: whole-utterance cepstral
+    normalization is far more accurate than the live estimate, which misheard first utterances.
     """
 
     def __init__(self, recognizer: Recognizer, window: float = 0.3) -> None:
         self.recognizer = recognizer
         self.segmenter = UtteranceSegmenter(window=window)
-        self._open = False
 
     def feed(self, chunk: bytes | Int16) -> list[Parse]:
-        results: list[Parse] = []
-        for speech, ended in self.segmenter.speech(chunk):
-            if not self._open:
-                self.recognizer.start()
-                self._open = True
-            self.recognizer.feed(speech)
-            if ended:
-                self._open = False
-                results.append(self.recognizer.finish())
-        return results
+        return [self.recognizer.decode(u) for u in self.segmenter.feed(chunk)]
 
     def flush(self) -> list[Parse]:
-        """End of stream: finish an utterance that is still open."""
-        rest = self.segmenter.end_stream()
-        if not self._open:
-            return []
-        if rest:
-            self.recognizer.feed(rest)
-        self._open = False
-        return [self.recognizer.finish()]
+        """End of stream: decode an utterance that is still open."""
+        return [self.recognizer.decode(u) for u in self.segmenter.flush()]

@@ -5,9 +5,10 @@ Nothing here plays audio: the desktop plays the WAV with QtMultimedia, so nothin
 pyttsx3 2.99's espeak driver has faults this module works around (tests/jason/test_speech.py
 has one test per fault):
 
-* ``stop()`` calls ``espeak_Cancel()``, which can restore the parameters of the previous
-  utterance, and a voice change resets espeak's rate: voice, then rate, then volume are applied
-  right before *every* utterance, so settings never silently revert.
+* ``stop()`` calls ``espeak_Cancel()``, which restores the previous utterance's parameters, and
+  ``runAndWait`` itself calls ``stop()`` after any ``setProperty``: a rate or voice change was
+  silently lost (verified: rate 260 in a new voice came out at the old rate). Voice, then rate,
+  then volume are applied inside the driver's ``_start_synthesis``, just before ``espeak_Synth``.
 * only the last utterance queued before ``runAndWait`` is synthesized (the driver keeps one
   ``_text_to_say``): exactly one ``save_to_file`` per ``runAndWait``.
 * an empty ``runAndWait`` synthesizes the previous text again (``_text_to_say`` is never
@@ -63,6 +64,8 @@ class Speaker:
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._ready: Future[str] = Future()
         self._engine: Any = None
+        self._default_voice = "gmw/en-us"
+        self._settings: tuple[str, int, float] = (self._default_voice, rate, volume)
         self._thread = threading.Thread(target=self._run, args=(backend,), name="jason-tts",
                                         daemon=True)
         self._thread.start()
@@ -114,6 +117,10 @@ class Speaker:
             if backend == "pyttsx3":
                 raise
             self._engine = None
+        if self._engine is not None:
+            self._default_voice = self._engine.getProperty("voice")
+            driver = self._engine.proxy._driver
+            driver._start_synthesis = self._apply_settings_then(driver._start_synthesis)
         self._ready.set_result("pyttsx3" if self._engine is not None else "espeak-ng")
         while (job := self._jobs.get()) is not None:
             try:
@@ -127,20 +134,29 @@ class Speaker:
                 job.done.set_exception(exc)
 
     def _speak_pyttsx3(self, job: _Job) -> Path:
-        engine = self._engine
         job.path.parent.mkdir(parents=True, exist_ok=True)
-        # Voice first: switching voice resets espeak's rate. Applied every time (see above).
-        if job.voice:
-            engine.setProperty("voice", job.voice)
-        engine.setProperty("rate", job.rate)
-        engine.setProperty("volume", job.volume)
-        engine.save_to_file(job.text, str(job.path))
-        engine.runAndWait()
-        engine.proxy._driver._text_to_say = None  # or the next runAndWait repeats it
-        engine.proxy._driver._save_file = None
+        self._settings = (job.voice or self._default_voice, job.rate, job.volume)
+        self._engine.save_to_file(job.text, str(job.path))  # exactly one per runAndWait
+        self._engine.runAndWait()
+        driver = self._engine.proxy._driver
+        driver._text_to_say = None  # or the next runAndWait synthesizes it again
+        driver._save_file = None
         if not job.path.exists() or job.path.stat().st_size <= 44:
             raise RuntimeError(f"pyttsx3 produced no audio for {job.text!r}")
         return job.path
+
+    def _apply_settings_then(self, start: Any) -> Any:
+        """Wrap the driver's ``_start_synthesis`` so voice, rate and volume are set at the last
+        moment: runAndWait's own ``stop()`` -> ``espeak_Cancel()`` runs *after* any
+        setProperty and restores the previous utterance's parameters."""
+        def start_synthesis(text: str) -> None:
+            voice, rate, volume = self._settings
+            driver = self._engine.proxy._driver
+            driver.setProperty("voice", voice)  # first: a voice change resets the rate
+            driver.setProperty("rate", rate)
+            driver.setProperty("volume", volume)
+            start(text)
+        return start_synthesis
 
 
 def _start_pyttsx3() -> Any:

@@ -1,0 +1,22 @@
+"""Fixtures for Jason's speech tests: one recognizer and one synthesized-audio cache per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from titan_desktop.jason import corpus
+from titan_desktop.jason.recognizer import Recognizer
+
+
+@pytest.fixture(scope="session")
+def audio_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("jason-audio")
+
+
+@pytest.fixture(scope="session")
+def recognizer() -> Recognizer:
+    rec = Recognizer(corpus.PROJECTS, corpus.TEMPLATES, corpus.NEW_PROJECTS)
+    yield rec
+    rec.close()

@@ -1,0 +1,94 @@
+"""Voice path: every command spoken by espeak-ng in 3 voices and 3 rates, plus non-commands.
+
+Each phrase is spoken in all three voices with the rate rotating (a Latin square), so every
+command is heard in every voice and at every rate. Audio is cached per session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from titan_desktop.jason import corpus
+from titan_desktop.jason.audio import RATE, add_noise, frames
+from titan_desktop.jason.commands import COMMANDS
+from titan_desktop.jason.recognizer import Listener, Recognizer
+
+SAMPLES = corpus.command_samples()
+
+
+def _spoken_set(command: str) -> list[tuple[corpus.Sample, str, int]]:
+    out = []
+    for i, sample in enumerate(s for s in SAMPLES if s.command == command):
+        for k, voice in enumerate(corpus.VOICES):
+            out.append((sample, voice, corpus.RATES[(i + k) % len(corpus.RATES)]))
+    return out
+
+
+@pytest.mark.parametrize("command", [c.name for c in COMMANDS])
+def test_every_command_is_heard_and_never_mistaken(command: str, recognizer: Recognizer,
+                                                   audio_cache: Path) -> None:
+    spoken = _spoken_set(command)
+    assert {v for _, v, _ in spoken} == set(corpus.VOICES)
+    assert {r for _, _, r in spoken} == set(corpus.RATES)
+    right, wrong = 0, []
+    for sample, voice, rate in spoken:
+        result = recognizer.decode(corpus.spoken_audio(sample.text, voice, rate, audio_cache))
+        if (result.command, result.slots) == (sample.command, sample.slots):
+            right += 1
+        elif result.command is not None:  # acting on a misheard command is the real harm
+            wrong.append((sample.text, voice, rate, result.to_json()))
+    assert not wrong
+    # Rejected utterances ("Sorry, I didn't catch that") are tolerated, but rarely.
+    assert right >= 0.66 * len(spoken), f"{right}/{len(spoken)} recognized"
+
+
+def test_multi_word_and_unknown_word_project_names_are_recognized(
+        recognizer: Recognizer, audio_cache: Path) -> None:
+    for text, project in (("status of moon garden", "Moon Garden"),
+                          ("open the output of my web app", "My Web App"),
+                          ("approve zorblax", "Zorblax")):  # not in CMUdict: espeak phonemes
+        result = recognizer.decode(corpus.spoken_audio(text, "en-us", 175, audio_cache))
+        assert result.slots.get("project") == project, result
+
+
+@pytest.mark.parametrize("sentence", corpus.NON_COMMANDS)
+def test_non_commands_are_rejected(sentence: str, recognizer: Recognizer,
+                                   audio_cache: Path) -> None:
+    for voice in corpus.VOICES:
+        result = recognizer.decode(corpus.spoken_audio(sentence, voice, 175, audio_cache))
+        assert result.command is None, (voice, result)
+        assert result.to_json()["command"] is None
+
+
+def test_rejection_offers_the_closest_commands(recognizer: Recognizer, audio_cache: Path) -> None:
+    result = recognizer.decode(corpus.spoken_audio("what is the weather like today", "en-us", 175,
+                                                   audio_cache))
+    assert result.command is None and result.suggestions
+
+
+def test_new_project_names_can_be_added_at_run_time(audio_cache: Path) -> None:
+    rec = Recognizer(["Moon Garden"], corpus.TEMPLATES)
+    audio = corpus.spoken_audio("status of quartz lagoon", "en-us", 175, audio_cache)
+    assert rec.decode(audio).command is None  # unknown name: no guessing
+    rec.set_vocabulary(["Moon Garden", "Quartz Lagoon"], corpus.TEMPLATES)
+    result = rec.decode(audio)
+    assert (result.command, result.slots) == ("status_project", {"project": "Quartz Lagoon"})
+    rec.close()
+
+
+def test_listener_streams_microphone_chunks_into_utterances(recognizer: Recognizer,
+                                                           audio_cache: Path) -> None:
+    first = corpus.spoken_audio("pause the worker", "en-us", 175, audio_cache)
+    second = corpus.spoken_audio("status of moon garden", "en-us", 175, audio_cache)
+    gap = np.zeros(RATE, np.int16)
+    stream = add_noise(np.concatenate([gap, first, gap, second, gap]), -60.0, seed=3)
+    listener = Listener(recognizer)
+    results = []
+    for chunk in frames(stream, 0.02):  # 20 ms: not a multiple of the endpointer's frame
+        results += listener.feed(chunk)
+    results += listener.flush()
+    assert [(r.command, r.slots) for r in results] == [
+        ("pause_worker", {}), ("status_project", {"project": "Moon Garden"})]
