@@ -10,7 +10,8 @@ import os
 import platform
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,12 +97,25 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
     print()
 
 
-def embedded_server(home: Path) -> str:
-    """Start a fresh embedded PostgreSQL (pgserver) under ``home`` and return its SQLAlchemy URL
-    (``postgresql+psycopg://...?host=<socket dir>``); it stops when this process exits."""
-    from worker.db.embedded import embedded_url
+@contextmanager
+def embedded_server(home: Path) -> Iterator[str]:
+    """A fresh embedded PostgreSQL (pgserver) under ``home``; yields its SQLAlchemy URL
+    (``postgresql+psycopg://...?host=<socket dir>``) and stops it on leaving the block, before
+    the caller's temp dir goes away (pgserver's own at-exit stop fails once pgdata is deleted)."""
+    import warnings
 
-    return embedded_url(home)
+    from worker.db.embedded import to_sqlalchemy_url
+
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        home.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(home / "pgdata", cleanup_mode="stop")
+    try:
+        yield to_sqlalchemy_url(server.get_uri())
+    finally:
+        server.cleanup()
 
 
 def database_url(server_url: str, name: str) -> str:

@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -65,9 +66,10 @@ async def run(args: argparse.Namespace) -> None:
     header("Pipeline: persona/basic, create -> published", extra=[
         f"single: {args.single} projects one after another; burst: {args.burst} at once; "
         f"worker: one process, --concurrency {args.concurrency}"])
-    with tempfile.TemporaryDirectory(prefix="titan-bench-pipeline-") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix="titan-bench-pipeline-") as tmp_name, \
+            contextlib.ExitStack() as stack:
         tmp = Path(tmp_name)
-        url = embedded_server(tmp / "server")
+        url = stack.enter_context(embedded_server(tmp / "server"))
         from worker.db.engine import libpq_url
 
         os.environ.update({"DATABASE_URL": libpq_url(url), "TITAN_HOME": str(tmp / "home"),

@@ -405,9 +405,9 @@ async def run(args: argparse.Namespace) -> None:
         f"versions: {_versions()}",
     ])
     wall = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="titan-bench-peers-") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix="titan-bench-peers-") as tmp_name, \
+            embedded_server(Path(tmp_name) / "server") as server:
         tmp = Path(tmp_name)
-        server = embedded_server(tmp / "server")
         titan = TitanQueue(database_url(server, "bench_titan"), tmp)
         pgq_url = database_url(server, "bench_pgqueuer")
         queues: list[Queue] = [titan, PgqueuerQueue(pgq_url, tmp, "psycopg"),
