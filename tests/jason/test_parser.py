@@ -83,7 +83,7 @@ def test_help_lists_every_command_except_confirmations() -> None:
 
 
 def test_generated_grammar_loads_and_every_word_has_a_pronunciation(tmp_path) -> None:
-    vocab = slot_vocabulary(PROJECTS + ["Zorblax"], TEMPLATES)
+    vocab = slot_vocabulary([*PROJECTS, "Zorblax"], TEMPLATES)
     words = grammar.words(vocab)
     assert {"moon", "garden", "zorblax", "persona", "status"} <= words
     lines = dictionary_lines(words)

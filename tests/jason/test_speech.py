@@ -63,12 +63,13 @@ def test_every_queued_utterance_is_synthesized(speaker: Speaker, tmp_path: Path)
 
 
 def test_nothing_is_repeated_after_an_utterance(speaker: Speaker, tmp_path: Path) -> None:
-    # Fault: an empty runAndWait synthesized the previous text again (into the previous file).
+    # Fault: the driver keeps the last text, so an empty runAndWait synthesized it again (into
+    # the previous file). The Speaker never runs an empty loop and forgets each text when done.
     first = speaker.synthesize("first answer", tmp_path / "first.wav").result(60)
     first.unlink()
-    speaker._call(lambda: speaker._engine.runAndWait())  # what an idle loop would do
-    speaker.synthesize("second answer", tmp_path / "second.wav").result(60)
-    assert not first.exists()
+    second = speaker.synthesize("second answer", tmp_path / "second.wav").result(60)
+    assert not first.exists() and second.exists()
+    assert speaker._call(lambda: speaker._engine.proxy._driver._text_to_say) is None
 
 
 def test_works_without_aplay_and_keeps_stdout_clean(tmp_path: Path, monkeypatch,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import wave
 
 DEFAULT_TEMPLATES = ("persona/basic",)
 
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             audio = load_wav(args.wav)
-        except (OSError, EOFError, ValueError, KeyError) as exc:
+        except (OSError, EOFError, ValueError, KeyError, wave.Error) as exc:
             print(f"titan jason hear: cannot read {args.wav}: {exc}", file=sys.stderr)
             return 2
         result = Recognizer(args.project, templates).decode(audio)
