@@ -1,0 +1,120 @@
+# ruff: noqa: E402  (sys.path must be fixed before the imports)
+"""Jason's ears: recognition accuracy, false accepts, decode latency, end of speech -> result.
+
+    python bench/voice.py [--quick]
+
+The synthesized set: every phrase of every command (realistic project/template names) spoken by
+espeak-ng in 3 voices x 3 rates (--quick: rates rotate, 1/3 of the set), with -60 dBFS noise
+and 0.3 s of room tone around the words; the non-command sentences in the same voices/rates.
+
+* accuracy: command and slots right; "rejected" = Jason says "Sorry, I didn't catch that";
+  "wrong" = a different command accepted (the harmful case).
+* decode latency: ``Recognizer.decode`` on the whole utterance (grammar + LM decoders).
+* end of speech -> result: the utterance streamed in 20 ms chunks through ``Listener``; clock
+  from the chunk holding the last speech sample to the result. It includes the endpointer's
+  hangover (``window`` = 0.3 s of non-speech before it declares the end) plus the decode;
+  "after endpoint" is the part after the endpointer closed the utterance.
+"""
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np
+
+from bench.common import header, pct, print_table
+from titan_desktop.jason import corpus
+from titan_desktop.jason.audio import RATE, add_noise, frames
+from titan_desktop.jason.recognizer import Listener, Recognizer
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="rates rotate instead of all 3")
+    args = ap.parse_args()
+    header("Jason voice: pocketsphinx grammar + command-LM agreement",
+           extra=[f"voices: {', '.join(corpus.VOICES)}; rates: {corpus.RATES} wpm"])
+    cache = Path(tempfile.mkdtemp(prefix="titan-voice-bench-"))
+    rec = Recognizer(corpus.PROJECTS, corpus.TEMPLATES, corpus.NEW_PROJECTS)
+    samples = corpus.command_samples()
+
+    def combos(i: int) -> list[tuple[str, int]]:
+        if args.quick:
+            return [(v, corpus.RATES[(i + k) % 3]) for k, v in enumerate(corpus.VOICES)]
+        return [(v, r) for v in corpus.VOICES for r in corpus.RATES]
+
+    right, rejected, wrong, decode_ms, by_voice = 0, 0, [], [], {}
+    for i, s in enumerate(samples):
+        for voice, rate in combos(i):
+            audio = corpus.spoken_audio(s.text, voice, rate, cache)
+            t0 = time.perf_counter()
+            result = rec.decode(audio)
+            decode_ms.append((time.perf_counter() - t0) * 1000)
+            ok = (result.command, result.slots) == (s.command, s.slots)
+            right += ok
+            rejected += result.command is None
+            tally = by_voice.setdefault((voice, rate), [0, 0])
+            tally[0] += ok
+            tally[1] += 1
+            if result.command is not None and not ok:
+                wrong.append(f"{s.text!r} ({voice}, {rate}) -> {result.to_json()}")
+    n = len(decode_ms)
+    accepted_noise = []
+    for i, sentence in enumerate(corpus.NON_COMMANDS):
+        for voice, rate in combos(i):
+            result = rec.decode(corpus.spoken_audio(sentence, voice, rate, cache))
+            if result.command is not None:
+                accepted_noise.append(f"{sentence!r} ({voice}, {rate}) -> {result.command}")
+    n_noise = len(corpus.NON_COMMANDS) * len(combos(0))
+
+    eos_ms, after_ms = _streaming_latency(rec, samples[::3], cache)
+    print_table(["measure", "value", "target"], [
+        ["commands recognized (command + slots)", f"{right}/{n} = {100 * right / n:.1f}%",
+         ">= 97%"],
+        ["  rejected (\"didn't catch that\")", f"{rejected}", ""],
+        ["  wrong command accepted", f"{len(wrong)}", "0"],
+        ["non-commands accepted", f"{len(accepted_noise)}/{n_noise}", "0"],
+        ["decode per utterance p50 / p95",
+         f"{pct(decode_ms, 50):.0f} / {pct(decode_ms, 95):.0f} ms", ""],
+        ["end of speech -> result p50 / p95",
+         f"{pct(eos_ms, 50):.0f} / {pct(eos_ms, 95):.0f} ms", "< 300 ms"],
+        ["  of which after the endpoint p50 / p95",
+         f"{pct(after_ms, 50):.0f} / {pct(after_ms, 95):.0f} ms", ""],
+    ])
+    print_table(["voice, rate", "recognized"],
+                [[f"{v}, {r}", f"{ok}/{tot}"] for (v, r), (ok, tot) in sorted(by_voice.items())])
+    for line in wrong + accepted_noise:
+        print("  " + line)
+    return 0
+
+
+def _streaming_latency(rec: Recognizer, samples: list[corpus.Sample],
+                       cache: Path) -> tuple[list[float], list[float]]:
+    eos, after = [], []
+    for s in samples:
+        speech = corpus.spoken_audio(s.text, "en-us", 175, cache, pad_seconds=0.0)
+        quiet = np.zeros(RATE, np.int16)
+        stream = add_noise(np.concatenate([quiet, speech, quiet]), -60.0, seed=1)
+        end_sample = len(quiet) + len(speech)
+        listener, fed = Listener(rec), 0
+        for chunk in frames(stream, 0.02):
+            fed += len(chunk)
+            t_feed = time.perf_counter()
+            if listener.feed(chunk):
+                work = (time.perf_counter() - t_feed) * 1000
+                # Live, the audio after the last word arrives in real time: the endpointer's
+                # hangover is wall-clock time the person waits, then the decode work.
+                eos.append(max(0.0, (fed - end_sample) / RATE * 1000) + work)
+                after.append(work)
+                break
+    return eos, after
+
+
+if __name__ == "__main__":
+    sys.exit(main())
