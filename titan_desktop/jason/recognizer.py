@@ -3,7 +3,8 @@
 Two decoders hear the same audio: one constrained by the command grammar (JSGF), one by a small
 trigram language model built from the same phrases. A grammar decoder maps *any* speech onto
 some command (about one in three ordinary sentences came out as a command); the LM decoder is
-free to produce other word orders, so an utterance is accepted only when both agree.
+free to produce other word orders, so an utterance is accepted only when both agree: the same
+words, or the same command and slots (they may differ in optional words like "the").
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from titan_desktop.jason.pronounce import HMM_DIR, dictionary_lines, pronunciati
 
 pocketsphinx.set_loglevel("FATAL")
 _IGNORED = {SPOKEN_PREFIX, SPOKEN_SUFFIX}
-LM_OPTIONS: dict[str, object] = {}
+# Extra pocketsphinx options (both decoders / the LM decoder only), for tuning experiments.
 DECODER_OPTIONS: dict[str, object] = {}
+LM_OPTIONS: dict[str, object] = {}
 PAD_SECONDS = 0.3  # quiet wanted around an utterance
 
 
@@ -59,9 +61,10 @@ def _same(a: Parse, b: Parse) -> bool:
 class Recognizer:
     """Decode 16 kHz mono int16 audio into a ``Parse`` (``command=None`` when rejected).
 
-    ``decode(audio)`` for a whole utterance; ``start()``/``feed(chunk)``/``finish()`` to decode
-    while the person is still speaking (then only end-of-utterance work remains at the end).
-    Call ``set_vocabulary`` when projects or templates change.
+    ``decode(audio)`` for a whole utterance (the accurate path: whole-utterance normalization).
+    ``start()``/``feed(chunk)``/``finish()`` decode while the person is still speaking, so only
+    end-of-utterance work remains at the end; it uses live normalization, which mishears the
+    first utterance or two of a stream. Call ``set_vocabulary`` when projects change.
     """
 
     def __init__(self, projects: Sequence[str] = (), templates: Sequence[str] = (),
