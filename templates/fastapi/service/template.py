@@ -22,7 +22,7 @@ from worker.sitebuild import (
     publish_archive,
     render_tree,
     replace_dir,
-    run_tool,
+    run_project_tests,
     start_service,
     stop_service,
     tool_env,
@@ -72,15 +72,7 @@ class FastapiService(Template):
                           [ArtifactOut("file", "main.py", ctx.workdir / "src/app/main.py")])
 
     def build(self, ctx: StepContext) -> StepResult:
-        src = _sources(ctx)
-        python = make_venv(ctx.workdir / "venv", ctx.log)
-        output = run_tool([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                          cwd=src, log=ctx.log, what="pytest", env=tool_env(pytest=True))
-        report = ctx.workdir / "test-report.txt"
-        report.write_text(output, encoding="utf-8")
-        summary = output.strip().splitlines()[-1] if output.strip() else "no output"
-        ctx.log(f"tests: {summary}")
-        return StepResult(f"Tests: {summary}", [ArtifactOut("report", "test-report.txt", report)])
+        return run_project_tests(ctx, _sources(ctx))
 
     def deploy(self, ctx: StepContext) -> StepResult:
         src = _sources(ctx)

@@ -22,6 +22,7 @@ from worker.sitebuild import (
     python_identifier,
     render_tree,
     replace_dir,
+    run_project_tests,
     run_tool,
     tool_env,
 )
@@ -89,15 +90,7 @@ class PythonCli(Template):
                                        ctx.workdir / "src" / "pyproject.toml")])
 
     def build(self, ctx: StepContext) -> StepResult:
-        src = _sources(ctx)
-        python = make_venv(ctx.workdir / "venv", ctx.log)
-        output = run_tool([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                          cwd=src, log=ctx.log, what="pytest", env=tool_env(pytest=True))
-        report = ctx.workdir / "test-report.txt"
-        report.write_text(output, encoding="utf-8")
-        summary = output.strip().splitlines()[-1] if output.strip() else "no output"
-        ctx.log(f"tests: {summary}")
-        return StepResult(f"Tests: {summary}", [ArtifactOut("report", "test-report.txt", report)])
+        return run_project_tests(ctx, _sources(ctx))
 
     def deploy(self, ctx: StepContext) -> StepResult:
         src = _sources(ctx)
