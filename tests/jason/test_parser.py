@@ -40,7 +40,7 @@ TYPED = [
     ("reject Moon Garden.", "reject_project", {"project": "Moon Garden"}),
     ("what can you do?", "help", {}),
     ("yes", "confirm_yes", {}),
-    ("Yes, do it", "confirm_yes", {}),
+    ("Yes, please", "confirm_yes", {}),
     ("no thanks", "confirm_no", {}),
     ("never mind", "confirm_no", {}),
     ("status of Unknown Thing", "status_project", {"project": "Unknown Thing"}),

@@ -94,7 +94,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("whats_failing", (
         "what is (failing|broken)",
         "what failed",
-        "(show|list) [me] [the] failures",
+        "show [me] [the] failures",  # not "list": "list failures" ~ "last error"
         "(any|are there) failures",
         "which (jobs|projects) (failed|are failing)",
     ), "which jobs and projects are failing"),
@@ -163,7 +163,7 @@ COMMANDS: tuple[Command, ...] = (
         "(list|show) [the] commands",
     ), "list what Jason understands"),
     Command("confirm_yes", (
-        "yes [do it]",
+        "yes",  # short on purpose: "yes do it" was misheard for "last error"
         "(yeah|sure|confirm|affirmative|correct)",
         "go ahead",
     ), "answer “yes” to “are you sure?”"),
