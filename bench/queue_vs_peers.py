@@ -21,7 +21,7 @@ Method, identical for every queue:
   enqueued 50 ms apart through each library's own enqueue call; latency = the handler's first
   ``time.time()`` (written to a file, per job id) minus ``time.time()`` taken just before the
   enqueue call (which inserts and commits).
-* "best" settings are chosen by a tuning pass (one run of N/4 jobs per candidate, ranked by
+* "best" settings are chosen by a tuning pass (one run of N/10 jobs per candidate, ranked by
   jobs/s), then the repetitions run interleaved (Titan default, Titan best, pgqueuer psycopg,
   pgqueuer asyncpg, procrastinate, then again ...).
 """
@@ -517,7 +517,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=20_000, help="jobs per throughput run")
-    parser.add_argument("--tune-jobs", type=int, help="jobs per tuning run (default jobs/4)")
+    parser.add_argument("--tune-jobs", type=int, help="jobs per tuning run (default jobs/10)")
     parser.add_argument("--latency-jobs", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true",
@@ -532,7 +532,7 @@ def main() -> None:
         args.jobs, args.latency_jobs, args.repeat = 2000, 50, 1
         args.tune_jobs = args.tune_jobs or 500
     if args.tuning:
-        args.tune_jobs = args.tune_jobs or max(1, args.jobs // 4)
+        args.tune_jobs = args.tune_jobs or max(1, args.jobs // 10)
     asyncio.run(run(args))
 
 
