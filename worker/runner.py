@@ -32,6 +32,11 @@ from worker.services.approvals import decide_overdue
 log = get_logger("titan.worker")
 
 HEARTBEAT_LOG_SECONDS = 60.0
+# Jobs shorter than this (on average) are claimed ahead of free slots, in batches: for them the
+# database round trips, not the work, are the cost. Longer jobs are claimed one per free slot so
+# that other workers get their share.
+SHORT_JOB_MS = 50.0
+PREFETCH_LIMIT = 100
 
 
 @dataclass
@@ -51,7 +56,13 @@ class Worker:
         self.settings = settings
         self.registry = registry
         self.concurrency = max(1, concurrency)
-        self.batch_size = batch_size or min(self.concurrency, 100)
+        # How many jobs one claim may take; with short jobs the worker prefetches up to this
+        # many beyond its concurrency (see _capacity).
+        self.batch_size = batch_size or max(self.concurrency, PREFETCH_LIMIT)
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._started: set[int] = set()  # claimed jobs whose handler has begun
+        self._recent_ms = 0.0  # moving average of handler durations
+        self._observed = 0
         self.exit_when_idle = exit_when_idle
         self.grace_seconds = grace_seconds
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -113,6 +124,12 @@ class Worker:
 
     # -- claiming ----------------------------------------------------------------------------
 
+    def _capacity(self) -> int:
+        """Jobs this worker may hold: its concurrency, or up to the batch size ahead of it
+        while recent jobs have been short."""
+        short = self._observed >= self.concurrency and self._recent_ms < SHORT_JOB_MS
+        return max(self.concurrency, self.batch_size) if short else self.concurrency
+
     def _in_flight(self) -> int:
         """Handlers running, plus finished ones beyond a backlog of unrecorded completions.
 
@@ -126,7 +143,7 @@ class Worker:
         while not self._stop.is_set():
             self._wake.clear()
             claimed = 0
-            free = self.concurrency - self._in_flight()
+            free = self._capacity() - self._in_flight()
             if free > 0 and not self._paused:
                 try:
                     claimed = await self._claim(min(free, self.batch_size))
@@ -136,7 +153,7 @@ class Worker:
                     log.warning("claim failed; retrying", error=_short(exc))
                     await self._sleep(poll * 2)
                     continue
-            if claimed and self._in_flight() < self.concurrency:
+            if claimed and self._in_flight() < self._capacity():
                 continue  # more may be due right now
             if (self.exit_when_idle and not claimed and not self._in_flight()
                     and not self._paused and not await self._has_pending(decide=True)):
@@ -179,8 +196,13 @@ class Worker:
         try:
             if handler is None:
                 raise PermanentError(f"no handler for job kind {job.kind!r}")
-            log.debug("job started", kind=job.kind, attempt=job.attempts)
-            await handler(ctx)
+            async with self._slots:  # at most `concurrency` handlers run at once
+                if self._stop.is_set():
+                    return  # prefetched but not started: _drain releases it
+                self._started.add(job.id)
+                started = time.perf_counter()
+                log.debug("job started", kind=job.kind, attempt=job.attempts)
+                await handler(ctx)
         except asyncio.CancelledError:
             raise  # released by _drain
         except PermanentError as exc:
@@ -188,7 +210,10 @@ class Worker:
         except Exception as exc:
             error = _short(exc)
             log.debug("job traceback", traceback="".join(traceback.format_exception(exc))[-4000:])
+        self._started.discard(job.id)
         duration_ms = (time.perf_counter() - started) * 1000
+        self._observed += 1
+        self._recent_ms += (duration_ms - self._recent_ms) / min(self._observed, 20)
         if error is None:
             self._finished.append(_Finished(job, duration_ms, ctx.followups))
             self._running.pop(job.id, None)
@@ -272,6 +297,10 @@ class Worker:
     # -- shutdown ----------------------------------------------------------------------------
 
     async def _drain(self) -> None:
+        # Prefetched jobs that never started go straight back to the queue.
+        waiting = [job for job, _ in self._running.values() if job.id not in self._started]
+        if waiting:
+            await self._release(waiting)
         if not self._running:
             return
         tasks = [task for _, task in self._running.values()]
@@ -283,14 +312,17 @@ class Worker:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        await self._release(leftovers)
+
+    async def _release(self, jobs: list[ClaimedJob]) -> None:
         try:
             async with self.db.session() as session:
-                await queue.release(session, [job.run_id for job in leftovers])
+                await queue.release(session, [job.run_id for job in jobs])
             log.warning("released unfinished jobs back to the queue",
-                        job_ids=[job.id for job in leftovers])
+                        job_ids=[job.id for job in jobs])
         except Exception as exc:
             log.error("could not release jobs; their leases will expire", error=_short(exc))
-        for job in leftovers:
+        for job in jobs:
             self._running.pop(job.id, None)
 
     # -- heartbeat, leases, worker commands --------------------------------------------------

@@ -21,7 +21,7 @@ import shutil
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, update
 
@@ -30,7 +30,9 @@ from worker.db.models import Artifact, Job, OpsChange
 from worker.handlers import JobContext, PermanentError, Registry
 from worker.logs import get_logger, log_context
 from worker.ops import canary
-from worker.ops.github import GitHubRemote, remote_from_settings
+
+if TYPE_CHECKING:
+    from worker.ops.github import GitHubRemote
 from worker.ops.gitrepo import LocalRepo, branch_name, default_repo_path
 from worker.ops.paths import PathPolicy, PathRejected, check_paths, disk_symlinks, either
 from worker.services.ops import FINISHED, ops_job
@@ -96,7 +98,12 @@ def _repo(ctx: JobContext) -> LocalRepo:
 
 
 def _remote(ctx: JobContext, change: OpsChange) -> GitHubRemote | None:
-    return remote_from_settings(ctx.settings) if change.backend == "github" else None
+    if change.backend != "github":
+        return None
+    # PyGithub takes ~0.5 s to import: only changes that use GitHub pay for it.
+    from worker.ops.github import remote_from_settings
+
+    return remote_from_settings(ctx.settings)
 
 
 def _files(change: OpsChange) -> dict[str, str]:
