@@ -363,13 +363,17 @@ class Worker:
     async def _beat(self) -> None:
         status = "stopping" if self._stop.is_set() else "paused" if self._paused else "running"
         async with self.db.session() as session:
-            row = (await session.execute(text("""
+            # Read the command under a row lock (the latest committed value), then clear it:
+            # clearing it in the same UPDATE could wipe a command committed meanwhile unseen.
+            row = (await session.execute(text(
+                "SELECT command FROM workers WHERE id = :id FOR UPDATE"), {"id": self.id})
+            ).one_or_none()
+            await session.execute(text("""
                 UPDATE workers SET last_heartbeat = now(), status = :status,
                     jobs_succeeded = :ok, jobs_failed = :failed, command = NULL
                 WHERE id = :id
-                RETURNING (SELECT command FROM workers WHERE id = :id) AS command
             """), {"id": self.id, "status": status, "ok": self._succeeded,
-                   "failed": self._failed})).one_or_none()
+                   "failed": self._failed})
             await queue.extend_leases(session, self.id, list(self._running), self.lease)
             reclaimed = await queue.reclaim_expired(session)
         if row is None:  # our row vanished (database reset): register again
