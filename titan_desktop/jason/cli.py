@@ -3,6 +3,7 @@
     titan jason say TEXT --out FILE.wav [--voice ID] [--rate N]
     titan jason hear FILE.wav [--project NAME ...] [--template NAME ...]
     titan jason parse TEXT [--project NAME ...] [--template NAME ...]
+    titan jason ask TEXT [--yes]
     titan jason help
 
 ``hear`` and ``parse`` print one JSON line: {"command", "slots", "text"}, or
@@ -33,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("wav" if name == "hear" else "text")
         p.add_argument("--project", action="append", default=[], help="a known project name")
         p.add_argument("--template", action="append", default=[], help="a known template")
+    ask = sub.add_parser("ask", help="ask Jason (the chat's text path); prints his answer")
+    ask.add_argument("text")
+    ask.add_argument("--yes", action="store_true",
+                     help="answer yes if Jason asks for confirmation (destructive commands)")
+    ask.add_argument("--json", action="store_true", help="print the reply as JSON")
     sub.add_parser("help", help="what Jason understands")
     sub.add_parser("voices", help="list voice ids for --voice")
     return ap
@@ -47,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd in ("say", "voices"):
         return _speak(args)
+    if args.cmd == "ask":
+        return _ask(args)
     templates = args.template or list(DEFAULT_TEMPLATES)
     if args.cmd == "parse":
         from titan_desktop.jason.parser import parse
@@ -81,3 +89,33 @@ def _speak(args: argparse.Namespace) -> int:
             return 1
     print(path)
     return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    """The text path against the real database: same parser and actions as the chat."""
+    import asyncio
+
+    from titan_desktop.jason.brain import Jason
+    from worker.bootstrap import open_database
+    from worker.config import get_settings
+
+    async def run() -> int:
+        settings = get_settings()
+        db = await open_database(settings)
+        try:
+            jason = Jason(db, settings)
+            reply = await jason.ask(args.text)
+            if reply.awaiting_confirmation and args.yes:
+                print(reply.text, file=sys.stderr)
+                reply = await jason.ask("yes")
+        finally:
+            await db.dispose()
+        if args.json:
+            print(json.dumps({"command": reply.command, "slots": reply.slots, "text": reply.text,
+                              "action": reply.action,
+                              "awaitingConfirmation": reply.awaiting_confirmation}))
+        else:
+            print(reply.text)
+        return 0
+
+    return asyncio.run(run())
