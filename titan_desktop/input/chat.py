@@ -17,6 +17,7 @@ from datetime import datetime
 from PySide6.QtCore import QObject, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QCheckBox,
     QHBoxLayout,
     QHeaderView,
     QLineEdit,
@@ -195,10 +196,28 @@ class ChatPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.input, 1)
         row.addWidget(self.send_button)
+        # Voice controls: disabled until Jason's voice (titan_desktop.jason.voice_qt) binds them.
+        self.talk_button = QPushButton("🎤 Hold to talk")
+        self.talk_button.setObjectName("jasonTalk")
+        self.talk_button.setToolTip("Hold while you speak a command to Jason")
+        self.listen_button = QPushButton("Always listen")
+        self.listen_button.setObjectName("jasonListen")
+        self.listen_button.setCheckable(True)
+        self.listen_button.setToolTip("Jason listens for commands until you switch this off")
+        self.voice_replies = QCheckBox("Voice replies")
+        self.voice_replies.setObjectName("jasonVoiceReplies")
+        for control in (self.talk_button, self.listen_button, self.voice_replies):
+            control.setEnabled(False)
+        voice_row = QHBoxLayout()
+        voice_row.addWidget(self.talk_button)
+        voice_row.addWidget(self.listen_button)
+        voice_row.addStretch(1)
+        voice_row.addWidget(self.voice_replies)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.transcript, 1)
         layout.addLayout(row)
+        layout.addLayout(voice_row)
         self.controller.messageAdded.connect(self._reveal)
 
     def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from titan_desktop.jason.brain import Jason, Reply
 from titan_desktop.jason.parser import Parse
+from titan_desktop.jason.voice_qt import VoiceController
 from worker.logs import get_logger
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class JasonDesk(QObject):
         window.chat.set_responder(self.respond)
         ctx.events.event.connect(self._on_event)
         ctx.spawn(self._remember_decisions())
+        # Microphone -> recognizer -> handle_voice; said -> speaker (see voice_qt).
+        self.voice = VoiceController(self, window.input_tab.chat_panel)
 
     # -- text -------------------------------------------------------------------------------
 
@@ -51,6 +54,10 @@ class JasonDesk(QObject):
         """A recognized utterance goes through the chat like typed text (same parser, same
         actions), so the transcript shows what Jason heard and what he did."""
         self.window.chat.send(understood.text)
+
+    def close(self) -> None:
+        """Stop listening and speaking (call from the window's shutdown)."""
+        self.voice.close()
 
     def _deliver(self, reply: Reply) -> str:
         if reply.project_id is not None and reply.command == "create_project":
