@@ -65,6 +65,8 @@ def test_spoken_show_logs_switches_tab_and_the_reply_is_spoken(titan_env: dict, 
             audio = load_wav(wav)
             assert len(audio) > RATE // 4  # a spoken sentence, not a click
             assert rms_dbfs(audio) > -35.0  # well above silence (room tone here is -60)
+        # Closing the app stops the voice and leaves no temporary WAVs behind.
+        await wait_until(lambda: not wav.parent.exists(), 10, "the reply WAVs removed")
 
     run(qloop, body())
 

@@ -6,7 +6,8 @@ scripts) — goes to the recognizer's ``Listener`` on one worker thread: decodin
 and must never block the qasync loop; one thread keeps chunks in order and the pocketsphinx
 decoders single-threaded. Recognized commands come back to the UI thread and go through the chat
 (``JasonDesk.handle_voice``), so spoken and typed commands share the parser, the brain and its
-"are you sure?" state. A rejected utterance gets "Sorry, I didn't catch that" and never an action.
+"are you sure?" state. A rejected utterance gets "Sorry, I didn't catch that" and never an action
+(nor does it reach the brain, so a question still waiting for "yes" or "no" stays open).
 
 Vocabulary: the decoders know the names of the existing projects (refreshed when the projects
 table changes). pocketsphinx only hears words it knows, so the name of a NEW project cannot be
@@ -117,6 +118,7 @@ class VoiceController(QObject):
         desk.said.connect(self.say)
         self.ctx.events.tablesChanged.connect(self._on_tables)
         self.ctx.spawn(self.refresh_vocabulary())
+        self.ctx.spawn(self._close_on_shutdown())
         self.panel = panel
         if panel is not None:
             self._bind(panel)
@@ -218,7 +220,8 @@ class VoiceController(QObject):
     def _listen(self, work: Callable[[Listener], list[Parse]]) -> None:
         if self._closed:
             return
-        future = self._ears.submit(lambda: work(self._ensure_listener()))
+        future = self._ears.submit(
+            lambda: [] if self._closed else work(self._ensure_listener()))
         future.add_done_callback(self._back_on_ui_thread(self._on_heard))
 
     def _ensure_listener(self) -> Listener:  # listening thread
@@ -258,7 +261,7 @@ class VoiceController(QObject):
         """Teach the decoders the current project names (only when they changed)."""
         names = tuple(await self.desk.brain.project_names())
         templates = tuple(self.desk.brain.template_names())
-        if names == self._vocabulary:
+        if names == self._vocabulary or self._closed:
             return
         self._vocabulary = names
 
@@ -322,18 +325,35 @@ class VoiceController(QObject):
                 self._loop.call_soon_threadsafe(callback, future)
         return done
 
+    async def _close_on_shutdown(self) -> None:
+        """The window's shutdown cancels the context's tasks: that is when voice stops too."""
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.close()
+
     def close(self) -> None:
-        """Stop listening and speaking; release the decoders and the temporary WAVs."""
+        """Stop listening and speaking; release the decoders and the temporary WAVs (on their
+        own threads, after the work already queued there, so the UI never waits)."""
         if self._closed:
             return
         self._closed = True
         self._close_microphone()
-        self._ears.shutdown(wait=False, cancel_futures=True)
-        self._mouth.shutdown(wait=False, cancel_futures=True)
+        self._ears.submit(self._release_listener)
+        self._mouth.submit(self._release_speaker)
+        self._ears.shutdown(wait=False)
+        self._mouth.shutdown(wait=False)
+
+    def _release_listener(self) -> None:  # listening thread
+        if self._listener is not None:
+            self._listener.recognizer.close()
+            self._listener = None
+
+    def _release_speaker(self) -> None:  # speaking thread
         if self._speaker is not None:
             self._speaker.close()
+            self._speaker = None
         self._wav_dir.cleanup()
-
 
 def _device(device: QAudioDevice) -> QAudioDevice | None:
     return None if device.isNull() else device
