@@ -22,6 +22,12 @@ def test_models_match_migrations(db_url: str) -> None:
     assert diff == [], f"models and migrations differ: {diff}"
 
 
+def test_head_revision_read_from_files_agrees_with_alembic() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
 def test_upgrade_from_empty_and_back(pg_admin_url: str) -> None:
     name = "titan_migration_roundtrip"
     _admin(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',

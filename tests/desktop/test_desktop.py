@@ -262,8 +262,9 @@ def test_ui_loop_is_never_blocked_while_1000_jobs_run(titan_env: dict, qloop) ->
             timer.timeout.connect(tick)
             async with window.ctx.db.session() as session:
                 await session.execute(text("""
-                    INSERT INTO jobs (kind, payload)
-                    SELECT 'noop', jsonb_build_object('n', n) FROM generate_series(1, 1000) n"""))
+                    INSERT INTO jobs (kind, payload, project_id)
+                    SELECT 'noop', jsonb_build_object('n', n, 'sleep', 0.02), NULL
+                    FROM generate_series(1, 1000) n"""))
             last[0] = time.monotonic()
             timer.start()
             done = await _wait_count(window.ctx.db, 1000, 90)

@@ -1,0 +1,109 @@
+"""Abuse: a flood of concurrent requests against the real ``titan api`` process, and secrets
+that must never reach a log line, the log table or an API answer."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+
+from tests.conftest import ROOT, spawn_worker, titan
+from worker.db.engine import Database
+from worker.ops.canary import free_port
+
+SECRETS = {
+    "OPS_TOKEN": "ops-secret-7f3a9c2e51",
+    "GITHUB_TOKEN": "ghp_secretTokenValue1234567890",
+    "TITAN_API_TOKEN": "api-secret-d41d8cd98f",
+    "RENDER_DEPLOY_HOOK_API": "https://api.render.com/deploy/srv-abc?key=renderSecret99",
+    "STRIPE_API_KEY": "sk_test_secretStripeKey42",
+}
+
+
+def _start_api(env: dict) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "titan_desktop.launcher", "api", "--port",
+                             str(port)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/health", trust_env=False, timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("titan api did not start: " + (proc.communicate()[0] or "")[-2000:])
+
+
+async def test_1000_concurrent_requests_and_no_secret_leaks(titan_env: dict, db: Database,
+                                                            tmp_path: Path) -> None:
+    repo = tmp_path / "repo"  # the ops loop edits this tiny repository, not Titan's checkout
+    repo.mkdir()
+    (repo / "README.md").write_text("# demo\n")
+    for args in (["init", "-q", "-b", "main"], ["add", "."],
+                 ["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "init"]):
+        subprocess.run(["git", *args], cwd=repo, check=True)
+    patch = tmp_path / "readme.txt"
+    patch.write_text("# demo\n\nchanged\n")
+    env = {**titan_env, **SECRETS, "OPS_REPO_PATH": str(repo), "OPS_TEST_COMMAND": "true"}
+    api, url = _start_api(env)
+    answers: list[tuple[int, str]] = []
+    try:
+        async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=60,
+                                     limits=httpx.Limits(max_connections=100)) as client:
+            bearer = {"Authorization": f"Bearer {SECRETS['TITAN_API_TOKEN']}"}
+
+            async def one(i: int) -> None:
+                kind = i % 5
+                if kind == 0:
+                    r = await client.get("/health")
+                elif kind == 1:
+                    r = await client.get("/api/projects", params={"limit": 5}, headers=bearer)
+                elif kind == 2:  # invalid body
+                    r = await client.post("/api/projects", json={"name": ""}, headers=bearer)
+                elif kind == 3:  # wrong token
+                    r = await client.post("/api/ops/propose", headers={"X-OPS-TOKEN": "wrong"},
+                                          json={"title": "x", "patches": []})
+                elif i % 50 == 4:
+                    r = await client.post("/api/projects", headers=bearer,
+                                          json={"name": f"Flood {i}",
+                                                "templateRef": "persona/basic"})
+                else:
+                    r = await client.get(f"/api/projects/{i}", headers=bearer)
+                answers.append((r.status_code, r.text))
+
+            await asyncio.gather(*(one(i) for i in range(1000)))
+    finally:
+        api.terminate()
+        api_output = api.communicate(timeout=30)[0]
+
+    statuses = sorted({status for status, _ in answers})
+    assert len(answers) == 1000
+    assert all(status < 500 for status, _ in answers), statuses
+    assert {200, 201, 403, 404, 422} <= set(statuses)
+    async with db.session() as s:
+        created = (await s.execute(text("SELECT count(*) FROM projects"))).scalar()
+    assert created == 20  # every valid create landed exactly once
+
+    # A worker with the secrets configured logs a full pipeline and a failing ops change.
+    worker = spawn_worker(env, "--exit-when-idle", "--concurrency", "4")
+    proposed = titan(env, "ops", "propose", "--title", "leak check", "--patch",
+                     f"README.md={patch}")
+    assert proposed.returncode == 0, proposed.stderr
+    worker_output = worker.communicate(timeout=300)[0]
+    async with db.session() as s:
+        logged = (await s.execute(text(
+            "SELECT string_agg(message || ' ' || extra::text, ' ') FROM log_entries"))).scalar()
+    for name, secret in SECRETS.items():
+        for where, content in (("API answers", " ".join(body for _, body in answers)),
+                               ("API output", api_output), ("worker output", worker_output),
+                               ("log table", logged or ""),
+                               ("CLI output", proposed.stdout + proposed.stderr)):
+            assert secret not in content, f"{name} leaked into the {where}"
