@@ -25,11 +25,12 @@ SECRETS = {
 }
 
 
-def _start_api(env: dict) -> tuple[subprocess.Popen[str], str]:
+def _start_api(env: dict, log: Path) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "titan_desktop.launcher", "api", "--port",
-                             str(port)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    with log.open("w") as out:  # a file, not a pipe: nobody reads it until the end
+        proc = subprocess.Popen([sys.executable, "-m", "titan_desktop.launcher", "api",
+                                 "--port", str(port)], env=env, cwd=ROOT, stdout=out,
+                                stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -39,7 +40,7 @@ def _start_api(env: dict) -> tuple[subprocess.Popen[str], str]:
         except httpx.HTTPError:
             time.sleep(0.1)
     proc.kill()
-    raise AssertionError("titan api did not start: " + (proc.communicate()[0] or "")[-2000:])
+    raise AssertionError("titan api did not start: " + log.read_text()[-2000:])
 
 
 async def test_1000_concurrent_requests_and_no_secret_leaks(titan_env: dict, db: Database,
@@ -53,11 +54,13 @@ async def test_1000_concurrent_requests_and_no_secret_leaks(titan_env: dict, db:
     patch = tmp_path / "readme.txt"
     patch.write_text("# demo\n\nchanged\n")
     env = {**titan_env, **SECRETS, "OPS_REPO_PATH": str(repo), "OPS_TEST_COMMAND": "true"}
-    api, url = _start_api(env)
+    api_log = tmp_path / "api.log"
+    api, url = _start_api(env, api_log)
     answers: list[tuple[int, str]] = []
     try:
         async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=60,
-                                     limits=httpx.Limits(max_connections=100)) as client:
+                                     limits=httpx.Limits(max_connections=100,
+                                                         max_keepalive_connections=0)) as client:
             bearer = {"Authorization": f"Bearer {SECRETS['TITAN_API_TOKEN']}"}
 
             async def one(i: int) -> None:
@@ -82,7 +85,8 @@ async def test_1000_concurrent_requests_and_no_secret_leaks(titan_env: dict, db:
             await asyncio.gather(*(one(i) for i in range(1000)))
     finally:
         api.terminate()
-        api_output = api.communicate(timeout=30)[0]
+        api.wait(timeout=30)
+        api_output = api_log.read_text()
 
     statuses = sorted({status for status, _ in answers})
     assert len(answers) == 1000
@@ -93,11 +97,22 @@ async def test_1000_concurrent_requests_and_no_secret_leaks(titan_env: dict, db:
     assert created == 20  # every valid create landed exactly once
 
     # A worker with the secrets configured logs a full pipeline and a failing ops change.
-    worker = spawn_worker(env, "--exit-when-idle", "--concurrency", "4")
+    worker = spawn_worker(env, "--concurrency", "4")
     proposed = titan(env, "ops", "propose", "--title", "leak check", "--patch",
                      f"README.md={patch}")
     assert proposed.returncode == 0, proposed.stderr
-    worker_output = worker.communicate(timeout=300)[0]
+    deadline = time.monotonic() + 180
+    while True:  # every project published and the change waiting for a person
+        async with db.session() as s:
+            published = (await s.execute(text(
+                "SELECT count(*) FROM projects WHERE status = 'published'"))).scalar()
+            change = (await s.execute(text("SELECT status FROM ops_changes"))).scalar()
+        if published == 20 and change in ("awaiting_approval", "rolled_back", "failed"):
+            break
+        assert time.monotonic() < deadline, f"{published} published, change {change}"
+        await asyncio.sleep(0.5)
+    worker.terminate()
+    worker_output = worker.communicate(timeout=60)[0]
     async with db.session() as s:
         logged = (await s.execute(text(
             "SELECT string_agg(message || ' ' || extra::text, ' ') FROM log_entries"))).scalar()

@@ -15,7 +15,10 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 3000) -> int:
     configure_logging(settings.log_level, secrets=settings.secret_values())
     server = uvicorn.Server(uvicorn.Config(
         create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
-        access_log=False, lifespan="on", server_header=False))
+        access_log=False, lifespan="on", server_header=False,
+        # Clients pool connections; closing idle ones after 5 s (the default) races with their
+        # reuse under load and shows up as connection resets.
+        timeout_keep_alive=30))
     try:
         server.run()
     except SystemExit as exc:  # uvicorn exits when it cannot bind the port
