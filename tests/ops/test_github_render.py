@@ -8,8 +8,6 @@ health URL. Tests still run for real: the tiny repo's pytest in a local worktree
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,11 +15,9 @@ import pytest
 
 from tests.api.server import ApiServer
 from tests.ops.fakes import FakeGitHub
-from tests.ops.test_loop import README, _call, _propose, _wait_for
+from tests.ops.test_loop import README, _call, _propose, _wait_for, worker_and_api
 from worker.config import reload_settings
 from worker.db.engine import Database
-from worker.handlers import default_registry
-from worker.runner import Worker
 
 
 @pytest.fixture
@@ -43,16 +39,9 @@ async def running(ops_env: dict, fake: FakeGitHub, db: Database,
         "OPS_CANARY_HEALTH_URL": f"{fake.url}/health",
     }.items():
         monkeypatch.setenv(key, value)
-    settings = reload_settings()
-    worker = Worker(db, settings, default_registry(), concurrency=3)
-    task = asyncio.create_task(worker.run())
-    with ApiServer(settings) as api:
-        try:
-            yield api, db
-        finally:
-            worker.request_stop()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, 30)
+    reload_settings()
+    async with worker_and_api(db, concurrency=3) as api:
+        yield api, db
 
 
 async def test_github_pull_request_is_merged_after_a_healthy_render_canary(

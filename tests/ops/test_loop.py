@@ -30,12 +30,19 @@ README = "# Tiny\n\n## Deployment\n\nRun serve.py.\n"
 @pytest.fixture
 async def running(ops_env: dict, db: Database) -> AsyncIterator[tuple[ApiServer, Database]]:
     """A worker in this process and the API in a thread, both on this test's database."""
+    async with worker_and_api(db, concurrency=2) as api:
+        yield api, db
+
+
+@contextlib.asynccontextmanager
+async def worker_and_api(db: Database, *, concurrency: int) -> AsyncIterator[ApiServer]:
+    """A real Worker in this process and the API in a thread, on the current settings."""
     settings = reload_settings()
-    worker = Worker(db, settings, default_registry(), concurrency=2)
+    worker = Worker(db, settings, default_registry(), concurrency=concurrency)
     task = asyncio.create_task(worker.run())
     with ApiServer(settings) as api:
         try:
-            yield api, db
+            yield api
         finally:
             worker.request_stop()
             with contextlib.suppress(Exception):
