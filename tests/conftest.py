@@ -22,6 +22,9 @@ from worker.db.migrate import upgrade
 from worker.sitehost import stop_site_host
 
 ROOT = Path(__file__).resolve().parent.parent
+# No audio devices in tests: QtMultimedia's backend (PulseAudio retrying with no server) posts
+# events into torn-down test apps; Jason's voice tests feed samples and check synthesized WAVs.
+os.environ["TITAN_NO_AUDIO"] = "1"
 SERVER_ADMIN_URL = os.environ.get("TITAN_TEST_SERVER_URL",
                                   "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import os
 import shutil
 import tempfile
 from collections import deque
@@ -108,13 +109,19 @@ class VoiceController(QObject):
         self._format: QAudioFormat | None = None
         self._effect: Any = None
         self._playlist: deque[Path] = deque()
-        with _quiet_multimedia_probe():
-            from PySide6 import QtMultimedia
+        self.microphone: QAudioDevice | None = None
+        self.loudspeaker: QAudioDevice | None = None
+        self._qtm: Any = None
+        # TITAN_NO_AUDIO=1: no audio devices at all (headless runs, tests): QtMultimedia's
+        # backend is never started, recognition and synthesis still work on samples and files.
+        if os.environ.get("TITAN_NO_AUDIO") != "1":
+            with _quiet_multimedia_probe():
+                from PySide6 import QtMultimedia
 
-            self._qtm = QtMultimedia
-            devices = QtMultimedia.QMediaDevices
-            self.microphone: QAudioDevice | None = _device(devices.defaultAudioInput())
-            self.loudspeaker: QAudioDevice | None = _device(devices.defaultAudioOutput())
+                self._qtm = QtMultimedia
+                devices = QtMultimedia.QMediaDevices
+                self.microphone = _device(devices.defaultAudioInput())
+                self.loudspeaker = _device(devices.defaultAudioOutput())
         desk.said.connect(self.say)
         self.ctx.events.tablesChanged.connect(self._on_tables)
         self.ctx.spawn(self.refresh_vocabulary())
