@@ -50,11 +50,15 @@ def _with_database(admin_url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def embedded_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def embedded_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An embedded pgserver for the whole session (what a new user gets)."""
-    from worker.db.embedded import embedded_url
+    from worker.db.embedded import _servers, embedded_url
 
-    return embedded_url(tmp_path_factory.mktemp("embedded-pg"))
+    home = tmp_path_factory.mktemp("embedded-pg")
+    yield embedded_url(home)
+    server = _servers.pop((home / "pgdata").resolve(), None)
+    if server is not None:  # stop it now rather than trust the exit hook
+        server.cleanup()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
