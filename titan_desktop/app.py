@@ -89,7 +89,13 @@ async def _run(args: argparse.Namespace, settings: object) -> int:
     window.show()
     try:
         if args.smoke_test:
-            return await smoke_test(window, args.timeout)
+            try:
+                return await smoke_test(window, args.timeout)
+            finally:
+                # The smoke test's site must not outlive it (nobody will look at it again).
+                from worker.sitehost import stop_site_host
+
+                stop_site_host(settings.titan_home)
         if args.screenshot is not None:
             return await screenshots(window, args.screenshot)
         await window.start()
