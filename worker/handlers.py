@@ -42,6 +42,10 @@ DeadHook = Callable[["Database", int, str, dict[str, Any]], Awaitable[None]]
 class Registry:
     handlers: dict[str, Handler] = field(default_factory=dict)
     dead_hooks: dict[str, DeadHook] = field(default_factory=dict)
+    # Modules that register more kinds, imported the first time an unknown kind is asked for:
+    # the pipeline and the ops loop (with httpx, Jinja2, SQLAlchemy) cost a worker that runs
+    # only plain jobs nothing.
+    plugins: list[Callable[[Registry], None]] = field(default_factory=list)
 
     def register(self, kind: str, handler: Handler, *, on_dead: DeadHook | None = None) -> None:
         self.handlers[kind] = handler
@@ -49,24 +53,39 @@ class Registry:
             self.dead_hooks[kind] = on_dead
 
     def handler(self, kind: str) -> Handler | None:
+        if kind not in self.handlers:
+            self.load_plugins()
         return self.handlers.get(kind)
+
+    def dead_hook(self, kind: str) -> DeadHook | None:
+        if kind not in self.handlers:
+            self.load_plugins()
+        return self.dead_hooks.get(kind)
+
+    def load_plugins(self) -> None:
+        plugins, self.plugins = self.plugins, []
+        for plugin in plugins:
+            plugin(self)
 
 
 def default_registry() -> Registry:
     """Every built-in job kind: the project pipeline, the ops loop, and ``noop`` for benchmarks."""
-    registry = Registry()
+    registry = Registry(plugins=[_register_pipeline, _register_ops])
     registry.register("noop", _noop)
     registry.register("fail", _always_fail)
-    from worker.pipeline.jobs import register as register_pipeline
-
-    register_pipeline(registry)
-    try:
-        from worker.ops.jobs import register as register_ops
-    except ImportError:  # the ops loop is optional until it lands
-        pass
-    else:
-        register_ops(registry)
     return registry
+
+
+def _register_pipeline(registry: Registry) -> None:
+    from worker.pipeline.jobs import register
+
+    register(registry)
+
+
+def _register_ops(registry: Registry) -> None:
+    from worker.ops.jobs import register
+
+    register(registry)
 
 
 async def _noop(ctx: JobContext) -> None:

@@ -21,8 +21,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy import text
-
 ID_FIELDS = ("project_id", "job_id", "run_id", "worker_id")
 _context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
     "titan_log_context", default={}  # noqa: B039 - never mutated, always replaced
@@ -153,36 +151,43 @@ class DatabaseLogSink(logging.Handler):
         with self._lock:
             self._buffer.extendleft(reversed(rows))
 
-    async def flush_to(self, db: Any) -> int:
-        """Write buffered lines; on a database error keep them for the next try."""
+    async def flush_to(self, target: Any) -> int:
+        """Write buffered lines to ``target`` (a ``Database``, or a worker's own connection with
+        ``use()``); on a database error keep them for the next try."""
         rows = self.drain()
         if not rows:
             return 0
+        params = {
+            "ts": [r[0] for r in rows], "level": [r[1] for r in rows],
+            "logger": [r[2] for r in rows], "message": [r[3] for r in rows],
+            "project_id": [r[4] for r in rows], "job_id": [r[5] for r in rows],
+            "run_id": [r[6] for r in rows], "worker_id": [r[7] for r in rows],
+            "extra": [r[8] for r in rows],
+        }
         try:
-            async with db.session() as session:
-                await session.execute(_INSERT_LOGS, {
-                    "ts": [r[0] for r in rows], "level": [r[1] for r in rows],
-                    "logger": [r[2] for r in rows], "message": [r[3] for r in rows],
-                    "project_id": [r[4] for r in rows], "job_id": [r[5] for r in rows],
-                    "run_id": [r[6] for r in rows], "worker_id": [r[7] for r in rows],
-                    "extra": [r[8] for r in rows],
-                })
+            if hasattr(target, "use"):
+                async with target.use() as conn:
+                    await conn.execute(_INSERT_LOGS, params)
+            else:
+                from worker.db.raw import driver_connection
+
+                async with target.session() as session:
+                    await (await driver_connection(session)).execute(_INSERT_LOGS, params)
         except Exception:
             self.requeue(rows)
             raise
         return len(rows)
 
 
-_INSERT_LOGS = text("""
+_INSERT_LOGS = """
     INSERT INTO log_entries (ts, level, logger, message, project_id, job_id, run_id, worker_id,
                              extra)
     SELECT ts, level, logger, message, project_id, job_id, run_id, worker_id, CAST(extra AS jsonb)
-    FROM unnest(CAST(:ts AS timestamptz[]), CAST(:level AS text[]), CAST(:logger AS text[]),
-                CAST(:message AS text[]), CAST(:project_id AS bigint[]),
-                CAST(:job_id AS bigint[]), CAST(:run_id AS bigint[]),
-                CAST(:worker_id AS text[]), CAST(:extra AS text[]))
+    FROM unnest(%(ts)s::timestamptz[], %(level)s::text[], %(logger)s::text[],
+                %(message)s::text[], %(project_id)s::bigint[], %(job_id)s::bigint[],
+                %(run_id)s::bigint[], %(worker_id)s::text[], %(extra)s::text[])
          AS u(ts, level, logger, message, project_id, job_id, run_id, worker_id, extra)
-""")
+"""
 
 
 class _BackgroundStreamHandler(logging.handlers.QueueHandler):

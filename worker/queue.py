@@ -1,8 +1,10 @@
 """The PostgreSQL job queue: enqueue, claim, complete, fail, reclaim, release, cancel.
 
-Every function takes an ``AsyncConnection`` (or session) and runs in the caller's transaction, so
-a service can create a project and enqueue its first job atomically. Triggers on ``jobs`` send the
-NOTIFYs (``titan_jobs`` to wake workers, ``titan_events`` for the GUI), whoever writes the row.
+Every function takes a psycopg ``AsyncConnection`` or a SQLAlchemy session/connection, and runs
+in that connection's transaction (so a service can create a project and enqueue its first job
+atomically) or, on a worker's autocommit connection, as one self-contained statement. The
+statements are plain psycopg SQL: the worker's hot path never imports SQLAlchemy. Triggers on
+``jobs`` send the NOTIFYs (``titan_jobs`` to wake workers, ``titan_events`` for the GUI).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from psycopg.rows import namedtuple_row
 
+from worker.db.raw import driver_connection
 from worker.retry import RetryPolicy
 
-Executor = AsyncConnection | AsyncSession
+# A psycopg AsyncConnection, or a SQLAlchemy AsyncSession / AsyncConnection.
+Executor = Any
 LIVE_STATUSES = ("queued", "running")
 
 
@@ -48,21 +51,23 @@ class ClaimedJob:
     priority: int
 
 
-_ENQUEUE = text("""
+_ENQUEUE = """
     INSERT INTO jobs (kind, payload, project_id, ops_change_id, priority, max_attempts,
                       dedupe_key, run_at)
-    VALUES (:kind, CAST(:payload AS jsonb), :project_id, :ops_change_id, :priority,
-            :max_attempts, :dedupe_key,
-            COALESCE(:run_at, now() + make_interval(secs => :delay)))
-    ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING
+    VALUES (%(kind)s, %(payload)s::jsonb, %(project_id)s, %(ops_change_id)s, %(priority)s,
+            %(max_attempts)s, %(dedupe_key)s,
+            COALESCE(%(run_at)s::timestamptz, now() + make_interval(secs => %(delay)s)))
+    ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') AND dedupe_key IS NOT NULL
+    DO NOTHING
     RETURNING id
-""")
+"""
 
 
 async def enqueue(conn: Executor, job: NewJob) -> int | None:
     """Insert one job; returns its id, or None when a live job has the same dedupe key."""
-    result = await conn.execute(_ENQUEUE, _job_params(job))
-    return result.scalar_one_or_none()
+    cur = await (await driver_connection(conn)).execute(_ENQUEUE, _job_params(job))
+    row = await cur.fetchone()
+    return row[0] if row else None
 
 
 def _job_params(job: NewJob) -> dict[str, Any]:
@@ -74,12 +79,12 @@ def _job_params(job: NewJob) -> dict[str, Any]:
     }
 
 
-_ENQUEUE_MANY = text("""
+_ENQUEUE_MANY = """
     INSERT INTO jobs (kind, payload, priority, max_attempts)
-    SELECT kind, CAST(payload AS jsonb), priority, :max_attempts
-    FROM unnest(CAST(:kinds AS text[]), CAST(:payloads AS text[]), CAST(:priorities AS int[]))
+    SELECT kind, CAST(payload AS jsonb), priority, %(max_attempts)s
+    FROM unnest(%(kinds)s::text[], %(payloads)s::text[], %(priorities)s::int[])
          AS u(kind, payload, priority)
-""")
+"""
 
 
 async def enqueue_many(
@@ -87,7 +92,7 @@ async def enqueue_many(
     max_attempts: int = 3,
 ) -> int:
     """Bulk insert of plain jobs (no dedupe key) in one statement; returns how many."""
-    await conn.execute(_ENQUEUE_MANY, {
+    await (await driver_connection(conn)).execute(_ENQUEUE_MANY, {
         "kinds": [kind] * len(payloads), "payloads": [json.dumps(p) for p in payloads],
         "priorities": [priority] * len(payloads), "max_attempts": max_attempts,
     })
@@ -96,61 +101,61 @@ async def enqueue_many(
 
 # One statement: pick due jobs without waiting on rows another worker holds, mark them running
 # under this worker's lease, and open a run row for the attempt.
-_CLAIM = text("""
+_CLAIM = """
     WITH picked AS (
         SELECT id FROM jobs
         WHERE status = 'queued' AND run_at <= now()
         ORDER BY priority DESC, run_at, id
-        LIMIT :batch
+        LIMIT %(batch)s
         FOR UPDATE SKIP LOCKED
     ), claimed AS (
         UPDATE jobs AS j
-        SET status = 'running', attempts = j.attempts + 1, locked_by = :worker,
-            locked_until = now() + make_interval(secs => :lease),
+        SET status = 'running', attempts = j.attempts + 1, locked_by = %(worker)s,
+            locked_until = now() + make_interval(secs => %(lease)s),
             started_at = now(), updated_at = now()
         FROM picked WHERE j.id = picked.id
         RETURNING j.id, j.kind, j.payload, j.project_id, j.ops_change_id, j.attempts,
                   j.max_attempts, j.priority
     ), opened AS (
         INSERT INTO runs (job_id, worker_id, attempt)
-        SELECT id, :worker, attempts FROM claimed
+        SELECT id, %(worker)s, attempts FROM claimed
         RETURNING id AS run_id, job_id
     )
     SELECT claimed.*, opened.run_id FROM claimed JOIN opened ON opened.job_id = claimed.id
     ORDER BY claimed.priority DESC, claimed.id
-""")
+"""
 
 
 async def claim(conn: Executor, worker_id: str, *, batch: int, lease_seconds: float
                 ) -> list[ClaimedJob]:
-    rows = await conn.execute(
+    cur = await (await driver_connection(conn)).execute(
         _CLAIM, {"batch": batch, "worker": worker_id, "lease": float(lease_seconds)}
     )
+    # Positional rows: this runs for every batch, and a row factory costs more than it says.
     return [
-        ClaimedJob(
-            id=r.id, run_id=r.run_id, kind=r.kind, payload=r.payload, project_id=r.project_id,
-            ops_change_id=r.ops_change_id, attempts=r.attempts, max_attempts=r.max_attempts,
-            priority=r.priority,
-        )
-        for r in rows
+        ClaimedJob(id=r[0], kind=r[1], payload=r[2], project_id=r[3], ops_change_id=r[4],
+                   attempts=r[5], max_attempts=r[6], priority=r[7], run_id=r[8])
+        for r in await cur.fetchall()
     ]
 
 
-# Lock order everywhere is runs, then jobs, so completion and reclaim cannot deadlock.
-_FINISH_RUNS = text("""
-    UPDATE runs AS r
-    SET status = 'succeeded', finished_at = now(), duration_ms = u.duration_ms
-    FROM unnest(CAST(:run_ids AS bigint[]), CAST(:durations AS float8[])) AS u(run_id, duration_ms)
-    WHERE r.id = u.run_id AND r.status = 'running'
-    RETURNING r.job_id
-""")
-_FINISH_JOBS = text("""
+# One statement per batch: mark the runs succeeded, then their jobs (lock order everywhere is
+# runs, then jobs, so completion and reclaim cannot deadlock). Never prepared: a generic plan
+# cannot see how many ids the arrays hold and picks a slower join.
+_COMPLETE = """
+    WITH finished AS (
+        UPDATE runs AS r
+        SET status = 'succeeded', finished_at = now(), duration_ms = u.duration_ms
+        FROM unnest(%(run_ids)s::bigint[], %(durations)s::float8[]) AS u(run_id, duration_ms)
+        WHERE r.id = u.run_id AND r.status = 'running'
+        RETURNING r.job_id
+    )
     UPDATE jobs
     SET status = 'succeeded', locked_by = NULL, locked_until = NULL, last_error = NULL,
         finished_at = now(), updated_at = now()
-    WHERE id = ANY(CAST(:job_ids AS bigint[])) AND status = 'running'
+    WHERE id = ANY(ARRAY(SELECT job_id FROM finished)) AND status = 'running'
     RETURNING id
-""")
+"""
 
 
 async def complete_many(
@@ -163,35 +168,36 @@ async def complete_many(
     """
     if not finished:
         return set()
-    run_ids = [run_id for run_id, _ in finished]
-    job_rows = await conn.execute(
-        _FINISH_RUNS, {"run_ids": run_ids, "durations": [d for _, d in finished]}
-    )
-    job_ids = [row.job_id for row in job_rows]
-    if not job_ids:
-        return set()
-    done = {row.id for row in await conn.execute(_FINISH_JOBS, {"job_ids": job_ids})}
-    for job_id in done:
-        for job in followups.get(job_id, ()):
-            await enqueue(conn, job)
+    raw = await driver_connection(conn)
+    params = {"run_ids": [run_id for run_id, _ in finished],
+              "durations": [duration for _, duration in finished]}
+    if not any(followups.values()):
+        cur = await raw.execute(_COMPLETE, params, prepare=False)
+        return {row[0] for row in await cur.fetchall()}
+    async with raw.transaction():  # follow-ups exist only if their job completed
+        cur = await raw.execute(_COMPLETE, params, prepare=False)
+        done = {row[0] for row in await cur.fetchall()}
+        for job_id in done:
+            for job in followups.get(job_id, ()):
+                await enqueue(raw, job)
     return done
 
 
-_FAIL_RUN = text("""
-    UPDATE runs SET status = 'failed', error = :error, finished_at = now(),
-                    duration_ms = :duration
-    WHERE id = :run_id AND status = 'running'
-    RETURNING job_id
-""")
-_FAIL_JOB = text("""
+_FAIL = """
+    WITH owned AS (
+        UPDATE runs SET status = 'failed', error = %(error)s, finished_at = now(),
+                        duration_ms = %(duration)s
+        WHERE id = %(run_id)s AND status = 'running'
+        RETURNING job_id
+    )
     UPDATE jobs
-    SET status = CASE WHEN :permanent OR attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
-        run_at = now() + make_interval(secs => :delay),
-        last_error = :error, locked_by = NULL, locked_until = NULL, updated_at = now(),
-        finished_at = CASE WHEN :permanent OR attempts >= max_attempts THEN now() END
-    WHERE id = :job_id AND status = 'running'
-    RETURNING status, run_at
-""")
+    SET status = CASE WHEN %(permanent)s OR attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
+        run_at = now() + make_interval(secs => %(delay)s),
+        last_error = %(error)s, locked_by = NULL, locked_until = NULL, updated_at = now(),
+        finished_at = CASE WHEN %(permanent)s OR attempts >= max_attempts THEN now() END
+    WHERE id = %(job_id)s AND status = 'running' AND id IN (SELECT job_id FROM owned)
+    RETURNING status
+"""
 
 
 async def fail(
@@ -200,19 +206,15 @@ async def fail(
 ) -> str | None:
     """Record a failed attempt. Returns the job's new status ('queued' to retry, or 'dead'),
     or None when the attempt no longer owned the job (lease lost or cancelled)."""
-    owned = await conn.execute(
-        _FAIL_RUN, {"run_id": job.run_id, "error": error, "duration": duration_ms}
-    )
-    if owned.scalar_one_or_none() is None:
-        return None
-    row = (await conn.execute(_FAIL_JOB, {
-        "job_id": job.id, "error": error, "permanent": permanent,
-        "delay": policy.delay(job.attempts),
-    })).one_or_none()
-    return row.status if row else None
+    cur = await (await driver_connection(conn)).execute(_FAIL, {
+        "run_id": job.run_id, "job_id": job.id, "error": error, "duration": duration_ms,
+        "permanent": permanent, "delay": policy.delay(job.attempts),
+    })
+    row = await cur.fetchone()
+    return row[0] if row else None
 
 
-_RECLAIM = text("""
+_RECLAIM = """
     WITH lost AS (
         UPDATE runs AS r
         SET status = 'lost', finished_at = now(),
@@ -230,83 +232,82 @@ _RECLAIM = text("""
     FROM lost
     WHERE j.id = lost.job_id AND j.status = 'running' AND j.locked_until < now()
     RETURNING j.id, j.kind, j.status, j.project_id, j.last_error
-""")
+"""
 
 
 async def reclaim_expired(conn: Executor) -> list[Any]:
     """Requeue (or bury) running jobs whose lease expired; returns (id, kind, status, ...)."""
-    return list(await conn.execute(_RECLAIM))
+    raw = await driver_connection(conn)
+    async with raw.cursor(row_factory=namedtuple_row) as cur:
+        await cur.execute(_RECLAIM)
+        return await cur.fetchall()
 
 
-_EXTEND = text("""
-    UPDATE jobs SET locked_until = now() + make_interval(secs => :lease)
-    WHERE locked_by = :worker AND status = 'running' AND id = ANY(CAST(:ids AS bigint[]))
-""")
+_EXTEND = """
+    UPDATE jobs SET locked_until = now() + make_interval(secs => %(lease)s)
+    WHERE locked_by = %(worker)s AND status = 'running' AND id = ANY(%(ids)s::bigint[])
+"""
 
 
 async def extend_leases(conn: Executor, worker_id: str, job_ids: list[int], lease_seconds: float
                         ) -> None:
     if job_ids:
-        await conn.execute(
-            _EXTEND, {"worker": worker_id, "ids": job_ids, "lease": float(lease_seconds)}
-        )
+        await (await driver_connection(conn)).execute(
+            _EXTEND, {"worker": worker_id, "ids": job_ids, "lease": float(lease_seconds)})
 
 
-_RELEASE_RUNS = text("""
-    UPDATE runs SET status = 'released', finished_at = now(),
-                    error = 'released: worker shut down before the job finished'
-    WHERE id = ANY(CAST(:run_ids AS bigint[])) AND status = 'running'
-    RETURNING job_id
-""")
-_RELEASE_JOBS = text("""
+_RELEASE = """
+    WITH released AS (
+        UPDATE runs SET status = 'released', finished_at = now(),
+                        error = 'released: worker shut down before the job finished'
+        WHERE id = ANY(%(run_ids)s::bigint[]) AND status = 'running'
+        RETURNING job_id
+    )
     UPDATE jobs
     SET status = 'queued', attempts = greatest(attempts - 1, 0), locked_by = NULL,
         locked_until = NULL, run_at = now(), updated_at = now()
-    WHERE id = ANY(CAST(:job_ids AS bigint[])) AND status = 'running'
-""")
+    WHERE id = ANY(ARRAY(SELECT job_id FROM released)) AND status = 'running'
+"""
 
 
 async def release(conn: Executor, run_ids: list[int]) -> None:
     """Give jobs back to the queue without counting the interrupted attempt."""
-    if not run_ids:
-        return
-    rows = await conn.execute(_RELEASE_RUNS, {"run_ids": run_ids})
-    job_ids = [row.job_id for row in rows]
-    if job_ids:
-        await conn.execute(_RELEASE_JOBS, {"job_ids": job_ids})
+    if run_ids:
+        await (await driver_connection(conn)).execute(_RELEASE, {"run_ids": run_ids})
 
 
 async def cancel(conn: Executor, *, job_ids: list[int] | None = None,
                  project_id: int | None = None) -> int:
     """Cancel live jobs by id or by project; a running one stops counting (its result is
     discarded). Returns how many were cancelled."""
-    result = await conn.execute(text("""
+    cur = await (await driver_connection(conn)).execute("""
         UPDATE jobs SET status = 'cancelled', locked_by = NULL, locked_until = NULL,
                         finished_at = now(), updated_at = now()
         WHERE status IN ('queued', 'running')
-          AND (id = ANY(CAST(:ids AS bigint[])) OR project_id = :project_id)
-    """), {"ids": job_ids or [], "project_id": project_id})
-    return result.rowcount
+          AND (id = ANY(%(ids)s::bigint[]) OR project_id = %(project_id)s)
+    """, {"ids": job_ids or [], "project_id": project_id})
+    return cur.rowcount
 
 
 async def retry_job(conn: Executor, job_id: int) -> bool:
     """Put a failed/dead/cancelled job back in the queue with fresh attempts."""
-    result = await conn.execute(text("""
+    cur = await (await driver_connection(conn)).execute("""
         UPDATE jobs SET status = 'queued', attempts = 0, run_at = now(), last_error = NULL,
                         finished_at = NULL, updated_at = now()
-        WHERE id = :id AND status IN ('failed', 'dead', 'cancelled')
-    """), {"id": job_id})
-    return result.rowcount == 1
+        WHERE id = %(id)s AND status IN ('failed', 'dead', 'cancelled')
+    """, {"id": job_id})
+    return cur.rowcount == 1
 
 
 async def counts_by_status(conn: Executor) -> dict[str, int]:
-    rows = await conn.execute(text("SELECT status, count(*) AS n FROM jobs GROUP BY status"))
-    return {row.status: row.n for row in rows}
+    cur = await (await driver_connection(conn)).execute(
+        "SELECT status, count(*) FROM jobs GROUP BY status")
+    return {status: n for status, n in await cur.fetchall()}
 
 
 async def has_pending(conn: Executor) -> bool:
     """True while any job is queued (even for later) or running."""
-    result = await conn.execute(
-        text("SELECT EXISTS (SELECT 1 FROM jobs WHERE status IN ('queued', 'running'))")
-    )
-    return bool(result.scalar())
+    cur = await (await driver_connection(conn)).execute(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE status IN ('queued', 'running'))")
+    row = await cur.fetchone()
+    return bool(row and row[0])

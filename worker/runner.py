@@ -3,6 +3,10 @@
 Wakes on NOTIFY ``titan_jobs``, a 500 ms poll, or a stop event, whichever comes first. Claimed
 jobs hold a lease the heartbeat extends; completions are written in batches. SIGTERM/SIGINT stop
 claiming, let running jobs finish within a grace period, and release the rest to the queue.
+
+The worker's own statements (claim, complete, fail, heartbeat) run on three plain autocommit
+psycopg connections, one per loop, so they neither wait on each other nor pay for a pool and
+SQLAlchemy; handlers and Jason's overdue decisions use ``Database`` sessions as services do.
 """
 
 from __future__ import annotations
@@ -18,16 +22,15 @@ import uuid
 from dataclasses import dataclass
 
 import psycopg
-from sqlalchemy import text
 
 from worker import __version__, queue
 from worker.config import Settings
-from worker.db.engine import Database, libpq_url
+from worker.db.engine import Database
+from worker.db.raw import WorkerConnection, libpq_url
 from worker.handlers import JobContext, PermanentError, Registry
 from worker.logs import DatabaseLogSink, bind_context, get_logger
 from worker.queue import ClaimedJob, NewJob
 from worker.retry import RetryPolicy
-from worker.services.approvals import decide_overdue
 
 log = get_logger("titan.worker")
 
@@ -67,6 +70,10 @@ class Worker:
         self.grace_seconds = grace_seconds
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.log_sink = log_sink
+        self._claim_conn = WorkerConnection(db.url, "claim")
+        self._done_conn = WorkerConnection(db.url, "done")  # completions, failures, releases
+        self._beat_conn = WorkerConnection(db.url, "heartbeat")
+        self._deciding = asyncio.Lock()
         self.policy = RetryPolicy(base_seconds=settings.retry_base_seconds)
         self.lease = settings.job_lease_seconds
 
@@ -120,6 +127,8 @@ class Worker:
             await self._unregister()
             log.info("worker stopped", succeeded=self._succeeded, failed=self._failed)
             await self._flush_logs()
+            for conn in (self._claim_conn, self._done_conn, self._beat_conn):
+                await conn.close()
         return 0
 
     # -- claiming ----------------------------------------------------------------------------
@@ -166,8 +175,8 @@ class Worker:
             await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def _claim(self, batch: int) -> int:
-        async with self.db.session() as session:
-            jobs = await queue.claim(session, self.id, batch=batch, lease_seconds=self.lease)
+        async with self._claim_conn.use() as conn:
+            jobs = await queue.claim(conn, self.id, batch=batch, lease_seconds=self.lease)
         for job in jobs:
             task = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")
             self._running[job.id] = (job, task)
@@ -177,12 +186,29 @@ class Worker:
         """Any job queued or running? First lets Jason decide overdue approvals, whose
         publish jobs would otherwise be missed by a worker about to exit."""
         try:
-            if decide and await decide_overdue(self.db):
+            if decide and await self._decide_overdue():
                 return True
-            async with self.db.session() as session:
-                return await queue.has_pending(session)
+            async with self._beat_conn.use() as conn:
+                return await queue.has_pending(conn)
         except Exception:
             return True
+
+    async def _decide_overdue(self) -> bool:
+        """Let Jason decide approvals nobody answered in time. A cheap check comes first: the
+        decision service (and SQLAlchemy) is only loaded when something is overdue.
+
+        One decision round at a time: the heartbeat's round holds the projects it decides
+        (SKIP LOCKED), and the exit check must wait for it to commit, or it would see neither
+        the overdue approval nor the publish job that round enqueues, and exit early."""
+        async with self._deciding:
+            async with self._beat_conn.use() as conn:
+                cur = await conn.execute(_ANY_OVERDUE)
+                row = await cur.fetchone()
+            if not (row and row[0]):
+                return False
+            from worker.services.approvals import decide_overdue
+
+            return bool(await decide_overdue(self.db))
 
     # -- running a job -----------------------------------------------------------------------
 
@@ -231,8 +257,8 @@ class Worker:
         self._failed += 1
         for attempt in range(5):
             try:
-                async with self.db.session() as session:
-                    status = await queue.fail(session, job, error, policy=self.policy,
+                async with self._done_conn.use() as conn:
+                    status = await queue.fail(conn, job, error, policy=self.policy,
                                               duration_ms=duration_ms, permanent=permanent)
                 break
             except Exception as exc:  # keep the outcome: the database may be restarting
@@ -250,7 +276,7 @@ class Worker:
 
     async def _run_dead_hook(self, kind: str, job_id: int, error: str, payload: dict,
                              project_id: int | None) -> None:
-        hook = self.registry.dead_hooks.get(kind)
+        hook = self.registry.dead_hook(kind)
         if hook is None:
             return
         try:
@@ -270,9 +296,9 @@ class Worker:
         while self._finished:
             batch = self._finished[:500]
             try:
-                async with self.db.session() as session:
+                async with self._done_conn.use() as conn:
                     done = await queue.complete_many(
-                        session, [(f.job.run_id, f.duration_ms) for f in batch],
+                        conn, [(f.job.run_id, f.duration_ms) for f in batch],
                         {f.job.id: f.followups for f in batch},
                     )
             except Exception as exc:
@@ -320,8 +346,8 @@ class Worker:
 
     async def _release(self, jobs: list[ClaimedJob]) -> None:
         try:
-            async with self.db.session() as session:
-                await queue.release(session, [job.run_id for job in jobs])
+            async with self._done_conn.use() as conn:
+                await queue.release(conn, [job.run_id for job in jobs])
             log.warning("released unfinished jobs back to the queue",
                         job_ids=[job.id for job in jobs])
         except Exception as exc:
@@ -332,29 +358,29 @@ class Worker:
     # -- heartbeat, leases, worker commands --------------------------------------------------
 
     async def _register(self) -> None:
-        async with self.db.session() as session:
-            await session.execute(text("""
+        async with self._beat_conn.use() as conn:
+            await conn.execute("""
                 INSERT INTO workers (id, host, pid, version, concurrency, status)
-                VALUES (:id, :host, :pid, :version, :concurrency, 'running')
+                VALUES (%(id)s, %(host)s, %(pid)s, %(version)s, %(concurrency)s, 'running')
                 ON CONFLICT (id) DO UPDATE SET status = 'running', last_heartbeat = now()
-            """), {"id": self.id, "host": socket.gethostname(), "pid": os.getpid(),
+            """, {"id": self.id, "host": socket.gethostname(), "pid": os.getpid(),
                    "version": __version__, "concurrency": self.concurrency})
 
     async def _unregister(self) -> None:
         with contextlib.suppress(Exception):
-            async with self.db.session() as session:
-                await session.execute(text("""
+            async with self._beat_conn.use() as conn:
+                await conn.execute("""
                     UPDATE workers SET status = 'stopped', stopped_at = now(),
-                        last_heartbeat = now(), jobs_succeeded = :ok, jobs_failed = :failed
-                    WHERE id = :id
-                """), {"id": self.id, "ok": self._succeeded, "failed": self._failed})
+                        last_heartbeat = now(), jobs_succeeded = %(ok)s, jobs_failed = %(failed)s
+                    WHERE id = %(id)s
+                """, {"id": self.id, "ok": self._succeeded, "failed": self._failed})
 
     async def _heartbeat(self) -> None:
         last_log = 0.0
         while True:
             try:
                 await self._beat()
-                await decide_overdue(self.db)
+                await self._decide_overdue()
                 await self._flush_logs()
             except Exception as exc:
                 log.warning("heartbeat failed", error=_short(exc))
@@ -366,24 +392,24 @@ class Worker:
 
     async def _beat(self) -> None:
         status = "stopping" if self._stop.is_set() else "paused" if self._paused else "running"
-        async with self.db.session() as session:
+        async with self._beat_conn.use() as conn, conn.transaction():
             # Read the command under a row lock (the latest committed value), then clear it:
             # clearing it in the same UPDATE could wipe a command committed meanwhile unseen.
-            row = (await session.execute(text(
-                "SELECT command FROM workers WHERE id = :id FOR UPDATE"), {"id": self.id})
-            ).one_or_none()
-            await session.execute(text("""
-                UPDATE workers SET last_heartbeat = now(), status = :status,
-                    jobs_succeeded = :ok, jobs_failed = :failed, command = NULL
-                WHERE id = :id
-            """), {"id": self.id, "status": status, "ok": self._succeeded,
-                   "failed": self._failed})
-            await queue.extend_leases(session, self.id, list(self._running), self.lease)
-            reclaimed = await queue.reclaim_expired(session)
+            cur = await conn.execute(
+                "SELECT command FROM workers WHERE id = %(id)s FOR UPDATE", {"id": self.id})
+            row = await cur.fetchone()
+            await conn.execute("""
+                UPDATE workers SET last_heartbeat = now(), status = %(status)s,
+                    jobs_succeeded = %(ok)s, jobs_failed = %(failed)s, command = NULL
+                WHERE id = %(id)s
+            """, {"id": self.id, "status": status, "ok": self._succeeded,
+                  "failed": self._failed})
+            await queue.extend_leases(conn, self.id, list(self._running), self.lease)
+            reclaimed = await queue.reclaim_expired(conn)
         if row is None:  # our row vanished (database reset): register again
             await self._register()
-        elif row.command:
-            self._obey(row.command)
+        elif row[0]:
+            self._obey(row[0])
         for job in reclaimed:
             log.warning(f"reclaimed job {job.id} ({job.kind}): {job.last_error}",
                         job_id=job.id, project_id=job.project_id, new_status=job.status)
@@ -407,7 +433,7 @@ class Worker:
     async def _flush_logs(self) -> None:
         if self.log_sink is not None:
             with contextlib.suppress(Exception):
-                await self.log_sink.flush_to(self.db)
+                await self.log_sink.flush_to(self._beat_conn)
 
     # -- NOTIFY ------------------------------------------------------------------------------
 
@@ -432,6 +458,14 @@ class Worker:
             self.listening = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
+
+
+_ANY_OVERDUE = """
+    SELECT EXISTS (
+        SELECT 1 FROM projects
+        WHERE status = 'awaiting_approval'
+          AND awaiting_since + approval_timeout_seconds * interval '1 second' <= now())
+"""
 
 
 def _short(exc: BaseException) -> str:

@@ -11,8 +11,9 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import create_engine, pool, text
+import psycopg
 
+from worker.db.raw import libpq_url
 from worker.paths import migrations_dir
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ def upgrade(url: str, revision: str = "head") -> None:
     if revision == "head" and current_revision(url) == head_revision():
         return
     from alembic import command
+    from sqlalchemy import create_engine, pool, text
 
     cfg = alembic_config(url)
     engine = create_engine(url, poolclass=pool.NullPool)
@@ -50,15 +52,14 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def current_revision(url: str) -> str | None:
-    engine = create_engine(url, poolclass=pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            exists = conn.execute(text("SELECT to_regclass('alembic_version')")).scalar()
-            if exists is None:
-                return None
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    finally:
-        engine.dispose()
+    # Plain psycopg: this runs at every process start, and SQLAlchemy's import costs more
+    # than the query.
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        row = conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()
+        if not row or not row[0]:
+            return None
+        found = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return found[0] if found else None
 
 
 @lru_cache(maxsize=1)

@@ -181,12 +181,15 @@ class Job(Base):
             postgresql_where=text("status = 'queued'"),
         ),
         Index("ix_jobs_lease", "locked_until", postgresql_where=text("status = 'running'")),
-        Index("ix_jobs_project_id", "project_id"),
-        Index("ix_jobs_ops_change_id", "ops_change_id"),
+        # Partial: plain jobs (no project, ops change or dedupe key) skip these indexes on
+        # every claim and completion.
+        Index("ix_jobs_project_id", "project_id", postgresql_where=text("project_id IS NOT NULL")),
+        Index("ix_jobs_ops_change_id", "ops_change_id",
+              postgresql_where=text("ops_change_id IS NOT NULL")),
         # One live job per dedupe key; finished jobs free the key.
         Index(
             "uq_jobs_dedupe_key_live", "dedupe_key", unique=True,
-            postgresql_where=text("status IN ('queued', 'running')"),
+            postgresql_where=text("status IN ('queued', 'running') AND dedupe_key IS NOT NULL"),
         ),
     )
 
