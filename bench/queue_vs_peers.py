@@ -166,8 +166,14 @@ class TitanQueue(Queue):
 
         await asyncio.to_thread(upgrade, self.url)
         self.db = Database(self.url)
+        import psycopg
+
+        # Single enqueues go through queue.enqueue on an autocommit connection, as a script or
+        # service that enqueues outside a larger transaction would (pgqueuer's does the same).
+        self.conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
 
     async def close(self) -> None:
+        await self.conn.close()
         await self.db.dispose()
 
     async def reset(self) -> None:
@@ -184,8 +190,7 @@ class TitanQueue(Queue):
         from worker import queue
         from worker.queue import NewJob
 
-        async with self.db.session() as s:  # commits on exit
-            return await queue.enqueue(s, NewJob("noop", {"stamp": stamp}))
+        return await queue.enqueue(self.conn, NewJob("noop", {"stamp": stamp}))
 
     def command(self, settings: dict[str, int], drain: bool) -> list[str]:
         cmd = [sys.executable, "-m", "worker.cli", "worker",

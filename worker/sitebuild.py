@@ -224,7 +224,24 @@ def make_venv(path: Path, log: Callable[[str], None], *, system_site_packages: b
     if system_site_packages:
         argv.insert(3, "--system-site-packages")
     run_tool(argv, cwd=path.parent, log=log, what="python -m venv")
+    if system_site_packages:
+        _see_parent_environment(path)
     return python
+
+
+def _see_parent_environment(venv: Path) -> None:
+    """When Titan itself runs in a virtual environment, ``--system-site-packages`` shows the
+    base interpreter's packages, not Titan's: a .pth file adds Titan's site-packages after the
+    new venv's own (so what the project installs still wins)."""
+    if sys.prefix == sys.base_prefix or getattr(sys, "frozen", False):
+        return
+    import site
+
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    target = venv / "lib" / version / "site-packages"
+    if target.is_dir():
+        paths = [p for p in site.getsitepackages() if Path(p).is_dir()]
+        (target / "titan-parent-env.pth").write_text("\n".join(paths) + "\n", encoding="utf-8")
 
 
 def _base_python() -> str:

@@ -28,6 +28,7 @@ async def driver_connection(executor: Any) -> psycopg.AsyncConnection[Any]:
     if hasattr(executor, "get_raw_connection"):  # SQLAlchemy AsyncConnection
         connection = executor
     else:  # SQLAlchemy AsyncSession: its connection, starting its transaction if needed
+        await executor.flush()  # what session.execute would autoflush (e.g. a new project row)
         connection = await executor.connection()
     raw = await connection.get_raw_connection()
     return raw.driver_connection  # type: ignore[no-any-return]
