@@ -52,6 +52,9 @@ class StructLogger:
         if self._logger.isEnabledFor(level):
             self._logger.log(level, message, extra={"titan_fields": fields}, stacklevel=3)
 
+    def enabled(self, level: int) -> bool:
+        return self._logger.isEnabledFor(level)
+
     def debug(self, message: str, /, **fields: Any) -> None:
         self._log(logging.DEBUG, message, fields)
 

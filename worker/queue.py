@@ -114,8 +114,8 @@ _CLAIM = """
             locked_until = now() + make_interval(secs => %(lease)s),
             started_at = now(), updated_at = now()
         FROM picked WHERE j.id = picked.id
-        RETURNING j.id, j.kind, j.payload, j.project_id, j.ops_change_id, j.attempts,
-                  j.max_attempts, j.priority
+        RETURNING j.id, j.kind, j.payload::text AS payload, j.project_id, j.ops_change_id,
+                  j.attempts, j.max_attempts, j.priority
     ), opened AS (
         INSERT INTO runs (job_id, worker_id, attempt)
         SELECT id, %(worker)s, attempts FROM claimed
@@ -133,10 +133,15 @@ async def claim(conn: Executor, worker_id: str, *, batch: int, lease_seconds: fl
     )
     # Positional rows: this runs for every batch, and a row factory costs more than it says.
     return [
-        ClaimedJob(id=r[0], kind=r[1], payload=r[2], project_id=r[3], ops_change_id=r[4],
+        ClaimedJob(id=r[0], kind=r[1], payload=_payload(r[2]), project_id=r[3],
+                   ops_change_id=r[4],
                    attempts=r[5], max_attempts=r[6], priority=r[7], run_id=r[8])
         for r in await cur.fetchall()
     ]
+
+
+def _payload(text: str) -> dict[str, Any]:
+    return {} if text == "{}" else json.loads(text)  # most bulk jobs carry no payload
 
 
 # One statement per batch: mark the runs succeeded, then their jobs (lock order everywhere is

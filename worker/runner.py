@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -39,7 +40,10 @@ HEARTBEAT_LOG_SECONDS = 60.0
 # database round trips, not the work, are the cost. Longer jobs are claimed one per free slot so
 # that other workers get their share.
 SHORT_JOB_MS = 50.0
-PREFETCH_LIMIT = 100
+# How far ahead: at most this many jobs, and at most this much work per slot (by the recent
+# average), so a worker never sits on more than a fraction of a second of other workers' jobs.
+PREFETCH_LIMIT = 500
+PREFETCH_MS_PER_SLOT = 250.0
 
 
 @dataclass
@@ -136,8 +140,10 @@ class Worker:
     def _capacity(self) -> int:
         """Jobs this worker may hold: its concurrency, or up to the batch size ahead of it
         while recent jobs have been short."""
-        short = self._observed >= self.concurrency and self._recent_ms < SHORT_JOB_MS
-        return max(self.concurrency, self.batch_size) if short else self.concurrency
+        if self._observed < self.concurrency or self._recent_ms >= SHORT_JOB_MS:
+            return self.concurrency
+        ahead = self.concurrency * PREFETCH_MS_PER_SLOT / max(self._recent_ms, 0.01)
+        return max(self.concurrency, min(self.batch_size, int(ahead)))
 
     def _in_flight(self) -> int:
         """Handlers running, plus finished ones beyond a backlog of unrecorded completions.
@@ -310,15 +316,17 @@ class Worker:
                 continue
             del self._finished[:len(batch)]
             self._succeeded += len(done)
+            debug = log.enabled(logging.DEBUG)
             for f in batch:
                 if f.job.id in done:
                     # Project and ops steps are what people watch; a bulk of plain jobs would
                     # flood the log (and cost a third of the throughput), so they log at DEBUG.
                     watched = f.job.project_id is not None or f.job.ops_change_id is not None
-                    log_done = log.info if watched else log.debug
-                    log_done(f"job {f.job.kind} succeeded", kind=f.job.kind,
-                             duration_ms=round(f.duration_ms, 1), project_id=f.job.project_id,
-                             job_id=f.job.id, run_id=f.job.run_id)
+                    if watched or debug:
+                        (log.info if watched else log.debug)(
+                            f"job {f.job.kind} succeeded", kind=f.job.kind,
+                            duration_ms=round(f.duration_ms, 1), project_id=f.job.project_id,
+                            job_id=f.job.id, run_id=f.job.run_id)
                 else:
                     log.warning(f"job {f.job.kind} finished after losing its lease or being "
                                 "cancelled; result discarded", job_id=f.job.id)
