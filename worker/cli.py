@@ -186,7 +186,12 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     logging.getLogger().addHandler(sink)
 
     async def run() -> int:
+        import gc
+
         db = await open_database(settings, pool_size=max(5, min(args.concurrency, 20)))
+        # Start-up objects (modules, settings) live as long as the worker: keep them out of
+        # the collector's full passes, which would otherwise stall job pickup now and then.
+        gc.freeze()
         worker = Worker(db, settings, default_registry(), concurrency=args.concurrency,
                         batch_size=args.batch_size, exit_when_idle=args.exit_when_idle,
                         grace_seconds=args.grace, log_sink=sink)
