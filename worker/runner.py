@@ -29,7 +29,7 @@ from worker.config import Settings
 from worker.db.engine import Database
 from worker.db.raw import WorkerConnection, libpq_url
 from worker.handlers import JobContext, PermanentError, Registry
-from worker.logs import DatabaseLogSink, bind_context, get_logger
+from worker.logs import DatabaseLogSink, bind_context, get_logger, log_context
 from worker.queue import ClaimedJob, NewJob
 from worker.retry import RetryPolicy
 
@@ -66,8 +66,12 @@ class Worker:
         # How many jobs one claim may take; with short jobs the worker prefetches up to this
         # many beyond its concurrency (see _capacity).
         self.batch_size = batch_size or max(self.concurrency, PREFETCH_LIMIT)
-        self._slots = asyncio.Semaphore(self.concurrency)
-        self._started: set[int] = set()  # claimed jobs whose handler has begun
+        # Claimed jobs wait in _ready for one of `concurrency` slot tasks: long-lived tasks
+        # that run one job after another (a task per job cost more than a no-op job itself).
+        self._ready: asyncio.Queue[ClaimedJob | None] = asyncio.Queue()
+        self._current: dict[int, tuple[ClaimedJob, asyncio.Task[None]]] = {}  # job id -> slot
+        self._not_started: list[ClaimedJob] = []  # taken from _ready after stop: released
+        self._slot_tasks: list[asyncio.Task[None]] = []
         self._recent_ms = 0.0  # moving average of handler durations
         self._observed = 0
         self.exit_when_idle = exit_when_idle
@@ -84,7 +88,7 @@ class Worker:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._paused = False
-        self._running: dict[int, tuple[ClaimedJob, asyncio.Task[None]]] = {}
+        self._held: dict[int, ClaimedJob] = {}  # claimed and not finished: under our lease
         self._finished: list[_Finished] = []
         self._flush_needed = asyncio.Event()
         self._succeeded = 0
@@ -118,6 +122,8 @@ class Worker:
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
             asyncio.create_task(self._flush_completions(), name="completions"),
         ]
+        self._slot_tasks = [asyncio.create_task(self._slot(), name=f"slot-{i}")
+                            for i in range(self.concurrency)]
         try:
             await self._claim_loop()
             await self._drain()
@@ -125,9 +131,9 @@ class Worker:
             self._stop.set()
             self._flush_needed.set()
             await self._write_completions()
-            for task in helpers:
+            for task in helpers + self._slot_tasks:
                 task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            await asyncio.gather(*helpers, *self._slot_tasks, return_exceptions=True)
             await self._unregister()
             log.info("worker stopped", succeeded=self._succeeded, failed=self._failed)
             await self._flush_logs()
@@ -151,7 +157,7 @@ class Worker:
         Claiming overlaps with writing completions; the backlog bound keeps a slow database
         from letting finished-but-unrecorded jobs pile up.
         """
-        return len(self._running) + max(0, len(self._finished) - self.batch_size)
+        return len(self._held) + max(0, len(self._finished) - self.batch_size)
 
     async def _claim_loop(self) -> None:
         poll = self.settings.poll_interval_seconds
@@ -184,8 +190,8 @@ class Worker:
         async with self._claim_conn.use() as conn:
             jobs = await queue.claim(conn, self.id, batch=batch, lease_seconds=self.lease)
         for job in jobs:
-            task = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")
-            self._running[job.id] = (job, task)
+            self._held[job.id] = job
+            self._ready.put_nowait(job)
         return len(jobs)
 
     async def _has_pending(self, *, decide: bool = False) -> bool:
@@ -218,8 +224,22 @@ class Worker:
 
     # -- running a job -----------------------------------------------------------------------
 
+    async def _slot(self) -> None:
+        """One of `concurrency` loops: run ready jobs one at a time until told to stop."""
+        task = asyncio.current_task()
+        assert task is not None
+        while (job := await self._ready.get()) is not None:
+            if self._stop.is_set():
+                self._not_started.append(job)  # prefetched, never started: _drain releases it
+                continue
+            self._current[job.id] = (job, task)
+            try:
+                with log_context(project_id=job.project_id, job_id=job.id, run_id=job.run_id):
+                    await self._run_job(job)
+            finally:
+                self._current.pop(job.id, None)
+
     async def _run_job(self, job: ClaimedJob) -> None:
-        bind_context(project_id=job.project_id, job_id=job.id, run_id=job.run_id)
         started = time.perf_counter()
         handler = self.registry.handler(job.kind)
         ctx = JobContext(job=job, worker_id=self.id, db=self.db, settings=self.settings)
@@ -228,13 +248,8 @@ class Worker:
         try:
             if handler is None:
                 raise PermanentError(f"no handler for job kind {job.kind!r}")
-            async with self._slots:  # at most `concurrency` handlers run at once
-                if self._stop.is_set():
-                    return  # prefetched but not started: _drain releases it
-                self._started.add(job.id)
-                started = time.perf_counter()
-                log.debug("job started", kind=job.kind, attempt=job.attempts)
-                await handler(ctx)
+            log.debug("job started", kind=job.kind, attempt=job.attempts)
+            await handler(ctx)
         except asyncio.CancelledError:
             raise  # released by _drain
         except PermanentError as exc:
@@ -242,20 +257,19 @@ class Worker:
         except Exception as exc:
             error = _short(exc)
             log.debug("job traceback", traceback="".join(traceback.format_exception(exc))[-4000:])
-        self._started.discard(job.id)
         duration_ms = (time.perf_counter() - started) * 1000
         self._observed += 1
         self._recent_ms += (duration_ms - self._recent_ms) / min(self._observed, 20)
         if error is None:
             self._finished.append(_Finished(job, duration_ms, ctx.followups))
-            self._running.pop(job.id, None)
+            self._held.pop(job.id, None)
             self._flush_needed.set()
             self._wake.set()
             return
         try:
             await self._record_failure(job, error, duration_ms, permanent)
         finally:
-            self._running.pop(job.id, None)
+            self._held.pop(job.id, None)
             self._wake.set()
 
     async def _record_failure(self, job: ClaimedJob, error: str, duration_ms: float,
@@ -308,7 +322,7 @@ class Worker:
                         {f.job.id: f.followups for f in batch},
                     )
             except Exception as exc:
-                if self._stop.is_set() and not self._running:
+                if self._stop.is_set() and not self._held:
                     log.error("could not record completions at shutdown", error=_short(exc))
                     return
                 log.warning("could not record completions; retrying", error=_short(exc))
@@ -336,17 +350,22 @@ class Worker:
 
     async def _drain(self) -> None:
         # Prefetched jobs that never started go straight back to the queue.
-        waiting = [job for job, _ in self._running.values() if job.id not in self._started]
+        waiting = self._not_started
+        while not self._ready.empty():
+            job = self._ready.get_nowait()
+            if job is not None:
+                waiting.append(job)
         if waiting:
             await self._release(waiting)
-        if not self._running:
-            return
-        tasks = [task for _, task in self._running.values()]
-        log.info("waiting for running jobs", running=len(tasks), grace_seconds=self.grace_seconds)
-        _, pending = await asyncio.wait(tasks, timeout=self.grace_seconds)
+        for _ in self._slot_tasks:
+            self._ready.put_nowait(None)  # an idle slot exits; a busy one after its job
+        if self._current:
+            log.info("waiting for running jobs", running=len(self._current),
+                     grace_seconds=self.grace_seconds)
+        _, pending = await asyncio.wait(self._slot_tasks, timeout=self.grace_seconds)
         if not pending:
             return
-        leftovers = [job for job, task in self._running.values() if task in pending]
+        leftovers = [job for job, task in self._current.values() if task in pending]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -361,7 +380,7 @@ class Worker:
         except Exception as exc:
             log.error("could not release jobs; their leases will expire", error=_short(exc))
         for job in jobs:
-            self._running.pop(job.id, None)
+            self._held.pop(job.id, None)
 
     # -- heartbeat, leases, worker commands --------------------------------------------------
 
@@ -394,7 +413,7 @@ class Worker:
                 log.warning("heartbeat failed", error=_short(exc))
             if time.monotonic() - last_log >= HEARTBEAT_LOG_SECONDS:
                 last_log = time.monotonic()
-                log.info("heartbeat", running=len(self._running), succeeded=self._succeeded,
+                log.info("heartbeat", running=len(self._held), succeeded=self._succeeded,
                          failed=self._failed, paused=self._paused)
             await asyncio.sleep(min(self.settings.heartbeat_seconds, self.lease / 3))
 
@@ -412,7 +431,7 @@ class Worker:
                 WHERE id = %(id)s
             """, {"id": self.id, "status": status, "ok": self._succeeded,
                   "failed": self._failed})
-            await queue.extend_leases(conn, self.id, list(self._running), self.lease)
+            await queue.extend_leases(conn, self.id, list(self._held), self.lease)
             reclaimed = await queue.reclaim_expired(conn)
         if row is None:  # our row vanished (database reset): register again
             await self._register()
