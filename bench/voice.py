@@ -12,7 +12,7 @@ and 0.3 s of room tone around the words; the non-command sentences in the same v
 * decode latency: ``Recognizer.decode`` on the whole utterance (grammar + LM decoders).
 * end of speech -> result: the utterance streamed in 20 ms chunks through ``Listener``; clock
   from the chunk holding the last speech sample to the result. It includes the endpointer's
-  hangover (``window`` = 0.3 s of non-speech before it declares the end) plus the decode;
+  hangover (``window`` = 0.2 s of non-speech before it declares the end) plus the decode;
   "after endpoint" is the part after the endpointer closed the utterance.
 """
 
