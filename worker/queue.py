@@ -146,12 +146,13 @@ def _payload(text: str) -> dict[str, Any]:
 
 # One statement per batch: mark the runs succeeded, then their jobs (lock order everywhere is
 # runs, then jobs, so completion and reclaim cannot deadlock). Never prepared: a generic plan
-# cannot see how many ids the arrays hold and picks a slower join.
+# cannot see how many ids the arrays hold and picks a slower join. The arrays go in binary:
+# the text format runs a regular expression per element.
 _COMPLETE = """
     WITH finished AS (
         UPDATE runs AS r
         SET status = 'succeeded', finished_at = now(), duration_ms = u.duration_ms
-        FROM unnest(%(run_ids)s::bigint[], %(durations)s::float8[]) AS u(run_id, duration_ms)
+        FROM unnest(%(run_ids)b::bigint[], %(durations)b::float8[]) AS u(run_id, duration_ms)
         WHERE r.id = u.run_id AND r.status = 'running'
         RETURNING r.job_id
     )
