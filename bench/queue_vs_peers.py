@@ -380,8 +380,8 @@ async def _wait_lines(path: Path, n: int, proc: subprocess.Popen[bytes], timeout
 
 # -- the run --------------------------------------------------------------------------------------
 
-TITAN_CANDIDATES = [{"concurrency": 4, "batch": 0}, {"concurrency": 16, "batch": 16},
-                    {"concurrency": 50, "batch": 50}, {"concurrency": 100, "batch": 100}]
+TITAN_CANDIDATES = [{"concurrency": 4, "batch": 0}, {"concurrency": 16, "batch": 0},
+                    {"concurrency": 100, "batch": 0}, {"concurrency": 4, "batch": 100}]
 PGQ_CANDIDATES = [{"batch": 10}, {"batch": 50}, {"batch": 100}]
 PROCRASTINATE_CANDIDATES = [{"concurrency": 1}, {"concurrency": 10}, {"concurrency": 50}]
 
