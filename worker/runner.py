@@ -149,7 +149,8 @@ class Worker:
         if self._observed < self.concurrency or self._recent_ms >= SHORT_JOB_MS:
             return self.concurrency
         ahead = self.concurrency * PREFETCH_MS_PER_SLOT / max(self._recent_ms, 0.01)
-        return max(self.concurrency, min(self.batch_size, int(ahead)))
+        # Up to two batches: the next claim runs while the slots work through the last one.
+        return max(self.concurrency, min(2 * self.batch_size, int(ahead)))
 
     def _in_flight(self) -> int:
         """Handlers running, plus finished ones beyond a backlog of unrecorded completions.
