@@ -346,6 +346,14 @@ class VoiceController(QObject):
             return
         self._closed = True
         self._close_microphone()
+        if self._effect is not None:
+            # QSoundEffect plays on a thread of its own: a playing (or paused) effect still
+            # alive when the application exits aborts the process ("QThread: Destroyed while
+            # thread is still running").
+            self._playlist.clear()
+            self._effect.stop()
+            self._effect.deleteLater()
+            self._effect = None
         self._ears.submit(self._release_listener)
         self._mouth.submit(self._release_speaker)
         self._ears.shutdown(wait=False)
