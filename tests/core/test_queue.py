@@ -136,3 +136,31 @@ async def test_retry_job_requeues_dead_job(db: Database) -> None:
     job = await _job(db, job_id)
     assert (job.status, job.attempts, job.last_error) == ("queued", 0, None)
     assert job.run_at - job.updated_at < timedelta(seconds=1)
+
+
+async def test_deleting_a_project_deletes_its_jobs_and_their_runs(db_url: str) -> None:
+    """Runs have no foreign key to jobs (it cost a fifth of every claim): a trigger must still
+    take a job's attempts with it, or the Progress tab's history would keep ghosts."""
+    from worker.config import Settings
+    from worker.services.projects import ProjectService
+
+    db = Database(db_url)
+    try:
+        projects = ProjectService.from_settings(db, Settings())
+        doomed = await projects.create({"name": "Doomed"})
+        kept = await projects.create({"name": "Kept"})
+        async with db.session() as s:
+            claimed = await queue.claim(s, "w", batch=10, lease_seconds=30)
+        assert {j.project_id for j in claimed} == {doomed.id, kept.id}
+        async with db.session() as s:
+            await queue.complete_many(s, [(j.run_id, 1.0) for j in claimed], {})
+
+        await projects.delete(doomed.id)
+
+        async with db.session() as s:
+            runs = (await s.execute(text(
+                "SELECT r.job_id, j.project_id FROM runs r LEFT JOIN jobs j ON j.id = r.job_id"
+            ))).all()
+        assert runs and all(project_id == kept.id for _, project_id in runs)  # no orphans
+    finally:
+        await db.dispose()
