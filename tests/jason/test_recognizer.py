@@ -92,3 +92,20 @@ def test_listener_streams_microphone_chunks_into_utterances(recognizer: Recogniz
     results += listener.flush()
     assert [(r.command, r.slots) for r in results] == [
         ("pause_worker", {}), ("status_project", {"project": "Moon Garden"})]
+
+
+def test_slow_long_command_is_one_utterance_with_the_short_endpoint_window(
+        recognizer: Recognizer, audio_cache: Path) -> None:
+    # The endpointer ends an utterance after 0.2 s of non-speech: the pauses between words of
+    # slow (140 wpm) speech must not split a long command in two.
+    text = "create new project called Blue Harbor using landing page"
+    speech = corpus.spoken_audio(text, "en-us", 140, audio_cache, pad_seconds=0.0)
+    gap = np.zeros(RATE, np.int16)
+    stream = add_noise(np.concatenate([gap, speech, gap]), -60.0, seed=5)
+    listener = Listener(recognizer)
+    results = []
+    for chunk in frames(stream, 0.02):
+        results += listener.feed(chunk)
+    results += listener.flush()
+    assert [(r.command, r.slots) for r in results] == [
+        ("create_project", {"project": "Blue Harbor", "template": "landing/page"})]
