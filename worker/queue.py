@@ -100,7 +100,9 @@ async def enqueue_many(
 
 
 # One statement: pick due jobs without waiting on rows another worker holds, mark them running
-# under this worker's lease, and open a run row for the attempt.
+# under this worker's lease, and open a run row for the attempt. The run ids are drawn in the
+# UPDATE itself, so no join is needed to pair runs with jobs: a join's plan depends on row
+# estimates, and stale ones (a queue table emptied and refilled) made it quadratic.
 _CLAIM = """
     WITH picked AS (
         SELECT id FROM jobs
@@ -115,14 +117,12 @@ _CLAIM = """
             started_at = now(), updated_at = now()
         FROM picked WHERE j.id = picked.id
         RETURNING j.id, j.kind, j.payload::text AS payload, j.project_id, j.ops_change_id,
-                  j.attempts, j.max_attempts, j.priority
+                  j.attempts, j.max_attempts, j.priority, nextval('runs_id_seq') AS run_id
     ), opened AS (
-        INSERT INTO runs (job_id, worker_id, attempt)
-        SELECT id, %(worker)s, attempts FROM claimed
-        RETURNING id AS run_id, job_id
+        INSERT INTO runs (id, job_id, worker_id, attempt)
+        SELECT run_id, id, %(worker)s, attempts FROM claimed
     )
-    SELECT claimed.*, opened.run_id FROM claimed JOIN opened ON opened.job_id = claimed.id
-    ORDER BY claimed.priority DESC, claimed.id
+    SELECT * FROM claimed ORDER BY priority DESC, id
 """
 
 
@@ -153,7 +153,8 @@ _COMPLETE = """
         UPDATE runs AS r
         SET status = 'succeeded', finished_at = now(), duration_ms = u.duration_ms
         FROM unnest(%(run_ids)b::bigint[], %(durations)b::float8[]) AS u(run_id, duration_ms)
-        WHERE r.id = u.run_id AND r.status = 'running'
+        WHERE r.id = ANY(%(run_ids)b::bigint[])  -- the primary key finds them, whatever the
+          AND r.id = u.run_id AND r.status = 'running'  -- statistics say about runs
         RETURNING r.job_id
     )
     UPDATE jobs
