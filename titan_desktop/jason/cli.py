@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, EOFError, ValueError, KeyError, wave.Error) as exc:
             print(f"titan jason hear: cannot read {args.wav}: {exc}", file=sys.stderr)
             return 2
-        result = Recognizer(args.project, templates).decode(audio)
+        result = Recognizer(args.project, templates, parallel=False).decode(audio)
     print(json.dumps(result.to_json(), ensure_ascii=False))
     return 0
 

@@ -5,6 +5,9 @@ trigram language model built from the same phrases. A grammar decoder maps *any*
 some command (about one in three ordinary sentences came out as a command); the LM decoder is
 free to produce other word orders, so an utterance is accepted only when both agree: the same
 words, or the same command and slots (they may differ in optional words like "the").
+
+The LM decoder of the main pass runs in a child process (``lmprocess``) so both decode at once;
+``parallel=False`` (one-shot CLI use, where spawning costs more than it saves) keeps it here.
 """
 
 from __future__ import annotations
@@ -26,10 +29,13 @@ from titan_desktop.jason.audio import (
     add_noise,
 )
 from titan_desktop.jason.commands import SPOKEN_PREFIX, SPOKEN_SUFFIX, slot_vocabulary
+from titan_desktop.jason.lmprocess import LMProcess
 from titan_desktop.jason.parser import Parse, parse, suggest
 from titan_desktop.jason.pronounce import HMM_DIR, dictionary_lines, pronunciation_table
+from worker.logs import get_logger
 
 pocketsphinx.set_loglevel("FATAL")
+log = get_logger("titan.jason.recognizer")
 _IGNORED = {SPOKEN_PREFIX, SPOKEN_SUFFIX}
 # topn: Gaussians scored per codebook (default 4 of 128); 16 cut misrecognitions of the voices
 # furthest from the model's training speech (en-gb, a female voice) by a third. Wider beams
@@ -46,7 +52,8 @@ LM_OPTIONS: dict[str, object] = {}
 PAD_SECONDS = 0.3  # quiet wanted around an utterance
 
 
-def _words(hyp: pocketsphinx.Hypothesis | None) -> list[str]:
+def hypothesis_words(hyp: pocketsphinx.Hypothesis | None) -> list[str]:
+    """The words of a hypothesis, without fillers, silences and alternate-pronunciation marks."""
     if hyp is None:
         return []
     out = []
@@ -83,10 +90,13 @@ class Recognizer:
     """
 
     def __init__(self, projects: Sequence[str] = (), templates: Sequence[str] = (),
-                 new_projects: Sequence[str] = ()) -> None:
+                 new_projects: Sequence[str] = (), *, parallel: bool = True) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="titan-jason-")
         self._known: set[str] = set()
         self._passes: list[list[pocketsphinx.Decoder]] = []  # [grammar, LM] per front end
+        self._parallel = parallel
+        self._lm_process: LMProcess | None = None
+        self._lm_version = 0
         self.set_vocabulary(projects, templates, new_projects)
 
     @property
@@ -103,12 +113,18 @@ class Recognizer:
         if not self._passes:
             self._create(words)
         else:  # new project names: teach the existing decoders the new words
-            for word, prons in sorted(pronunciation_table(words - self._known).items()):
-                for i, phones in enumerate(prons):
-                    for d in self._all_decoders():
-                        d.add_word(word if i == 0 else f"{word}({i + 1})", phones, True)
+            new = [(word if i == 0 else f"{word}({i + 1})", phones)
+                   for word, prons in sorted(pronunciation_table(words - self._known).items())
+                   for i, phones in enumerate(prons)]
+            for word, phones in new:
+                for d in self._all_decoders():
+                    d.add_word(word, phones, True)
+            if self._lm_process is not None and new:
+                self._lm_process.add_words(new)
             self._known |= words
-        lm_path = os.path.join(self._tmp.name, "commands.lm")
+        # A new file per vocabulary: the LM process reads it later, in its own time.
+        self._lm_version += 1
+        lm_path = os.path.join(self._tmp.name, f"commands-{self._lm_version}.lm")
         with open(lm_path, "w", encoding="utf-8") as f:
             f.write(grammar.arpa(vocab))
         jsgf = grammar.jsgf(vocab)
@@ -117,6 +133,8 @@ class Recognizer:
             gram.activate_search("commands")
             lm.add_lm_file("commands", lm_path)
             lm.activate_search("commands")
+        if self._lm_process is not None:
+            self._lm_process.set_lm(lm_path)
 
     def _all_decoders(self) -> list[pocketsphinx.Decoder]:
         return [d for pair in self._passes for d in pair]
@@ -134,6 +152,8 @@ class Recognizer:
                          pocketsphinx.Decoder(**common, **front, **LM_OPTIONS)]
                         for front in ({}, *SECOND_LOOKS)]
         self._known = set(words)
+        if self._parallel:
+            self._lm_process = LMProcess({**common, **LM_OPTIONS})
 
     # --- decoding --------------------------------------------------------------------------
 
@@ -152,8 +172,9 @@ class Recognizer:
         return self._verdict(self._decoders)
 
     def _verdict(self, pair: list[pocketsphinx.Decoder]) -> Parse:
-        said = _words(pair[0].hyp())
-        free = _words(pair[1].hyp())
+        return self._judge(hypothesis_words(pair[0].hyp()), hypothesis_words(pair[1].hyp()))
+
+    def _judge(self, said: list[str], free: list[str]) -> Parse:
         heard = " ".join(free or said)
         if said:
             result = self._parse(said)
@@ -177,19 +198,43 @@ class Recognizer:
                       for q in _quiet_edges(samples))
         raw = add_noise(np.concatenate([head, samples, tail]), -66.0, seed=len(samples)).tobytes()
         rejected: Parse | None = None
-        for pair in self._passes:  # a second look only when the first rejected
-            for d in pair:
-                d.start_utt()
-                d.process_raw(raw, False, True)  # full_utt: normalize over the whole utterance
-                d.end_utt()
-            result = self._verdict(pair)
+        for n, pair in enumerate(self._passes):  # a second look only when the first rejected
+            result = self._decode_pair(pair, raw, in_child=n == 0)
             if result.command:
                 return result
             rejected = rejected or result
         assert rejected is not None
         return rejected
 
+    def _decode_pair(self, pair: list[pocketsphinx.Decoder], raw: bytes, *, in_child: bool
+                     ) -> Parse:
+        child = self._lm_process if in_child else None
+        if child is not None:
+            try:
+                child.begin(raw)
+                said = self._decode_one(pair[0], raw)
+                return self._judge(said, child.result())
+            except (OSError, EOFError, TimeoutError, RuntimeError) as exc:
+                # The child is gone (killed, out of memory): decode here from now on.
+                log.warning("the LM decoder process failed; decoding in-process",
+                            error=f"{type(exc).__name__}: {exc}")
+                child.close()
+                self._lm_process = None
+        for d in pair:
+            self._decode_one(d, raw)
+        return self._verdict(pair)
+
+    @staticmethod
+    def _decode_one(decoder: pocketsphinx.Decoder, raw: bytes) -> list[str]:
+        decoder.start_utt()
+        decoder.process_raw(raw, False, True)  # full_utt: normalize over the whole utterance
+        decoder.end_utt()
+        return hypothesis_words(decoder.hyp())
+
     def close(self) -> None:
+        if self._lm_process is not None:
+            self._lm_process.close()
+            self._lm_process = None
         self._passes = []
         self._tmp.cleanup()
 
