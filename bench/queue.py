@@ -1,7 +1,7 @@
 # ruff: noqa: E402  (sys.path must be fixed before the imports)
 """Queue benchmark: no-op jobs/s through one worker process, and enqueue -> start latency.
 
-    python bench/queue.py [--jobs 20000] [--latency-jobs 200] [--concurrency 100]
+    python bench/queue.py [--jobs 20000] [--latency-jobs 200] [--concurrency 4]
 
 Runs on a fresh embedded PostgreSQL (pgserver) in a temp dir unless BENCH_DATABASE_URL is set.
 Times come from the database clock: throughput = jobs / (last run finished - first run started);
@@ -50,7 +50,7 @@ async def throughput(db: Database, home: str, jobs: int, concurrency: int, batch
         for start in range(0, jobs, 5000):
             await queue.enqueue_many(s, "noop", [{}] * min(5000, jobs - start))
     proc = _worker(db.url, home, "--exit-when-idle", "--concurrency", str(concurrency),
-                   "--batch-size", str(batch))
+                   *(["--batch-size", str(batch)] if batch else []))
     if proc.wait(timeout=600) != 0:
         raise SystemExit("worker failed")
     async with db.session() as s:
@@ -96,8 +96,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--latency-jobs", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=100)
-    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=4, help="default: the worker's")
+    parser.add_argument("--batch-size", type=int, default=0, help="default: the worker's")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
