@@ -235,7 +235,10 @@ async def apply_decision(session: AsyncSession, row: Project, decision: str, *, 
 
 
 def step_job(project_id: int, step: str, *, max_attempts: int = 3) -> NewJob:
+    # Later steps go first: of a burst of projects, the first ones publish early instead of
+    # every project waiting for all scaffolds, then all builds... (the same total time).
     return NewJob(kind=step, project_id=project_id, payload={"step": step},
+                  priority=PIPELINE_STEPS.index(step) if step in PIPELINE_STEPS else 0,
                   max_attempts=max_attempts, dedupe_key=f"project:{project_id}:{step}")
 
 
