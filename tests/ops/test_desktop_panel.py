@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -13,10 +12,11 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("qasync")
 
-import qasync
 from sqlalchemy import text
 
-from tests.desktop.conftest import run, wait_until
+# The desktop suite's loop fixture: it collects the test's Qt objects on the GUI thread before
+# closing the loop (a copy here without that crashed the next test's event processing once).
+from tests.desktop.conftest import qloop, run, wait_until  # noqa: F401
 from worker.config import reload_settings
 from worker.db.engine import Database
 from worker.services.ops import OpsService
@@ -24,18 +24,10 @@ from worker.services.ops import OpsService
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def qloop(qapp: object) -> Iterator[asyncio.AbstractEventLoop]:
-    qapp.setQuitOnLastWindowClosed(False)  # type: ignore[attr-defined]  # closing != quitting
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    yield loop
-    loop.close()
-    asyncio.set_event_loop(None)
-
-
-def test_panel_lists_changes_and_decides(titan_env: dict, db_url: str,
-                                         qloop: asyncio.AbstractEventLoop) -> None:
+def test_panel_lists_changes_and_decides(
+        titan_env: dict, db_url: str,
+        qloop: asyncio.AbstractEventLoop,  # noqa: F811 (the imported fixture)
+) -> None:
     from titan_desktop.context import AppContext
     from titan_desktop.ops.view import OpsPanel
 

@@ -7,6 +7,7 @@ Runs on a qasync loop, as the app does, against a real PostgreSQL. Any Qt warnin
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ def run_qt(qapp: Any, body: Callable[[], Awaitable[None]]) -> None:
     try:
         loop.run_until_complete(body())
     finally:
+        gc.collect()  # the test's Qt objects go here, on the GUI thread, while the loop exists
         loop.close()
 
 
