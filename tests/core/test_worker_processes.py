@@ -40,7 +40,9 @@ async def test_four_workers_run_2000_jobs_each_exactly_once(any_db_url: str, tit
     db = Database(any_db_url)
     try:
         async with db.session() as s:
-            await queue.enqueue_many(s, "noop", [{"touch": str(marker)}] * 2000)
+            # 10 ms each: true no-ops all finish in the first worker's first claims (it claims
+            # ahead ~250 ms of work per slot) before the others have started.
+            await queue.enqueue_many(s, "noop", [{"touch": str(marker), "sleep": 0.01}] * 2000)
         workers = [spawn_worker(env, "--exit-when-idle", "--concurrency", "8") for _ in range(4)]
         outputs = [w.communicate(timeout=180)[0] for w in workers]
         assert [w.returncode for w in workers] == [0, 0, 0, 0], outputs[0][-2000:]
