@@ -19,7 +19,10 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from worker.db.raw import WorkerConnection
 
 ID_FIELDS = ("project_id", "job_id", "run_id", "worker_id")
 _context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
@@ -154,9 +157,9 @@ class DatabaseLogSink(logging.Handler):
         with self._lock:
             self._buffer.extendleft(reversed(rows))
 
-    async def flush_to(self, target: Any) -> int:
-        """Write buffered lines to ``target`` (a ``Database``, or a worker's own connection with
-        ``use()``); on a database error keep them for the next try."""
+    async def flush_to(self, connection: WorkerConnection) -> int:
+        """Write buffered lines on a worker's own connection; on a database error keep them
+        for the next try."""
         rows = self.drain()
         if not rows:
             return 0
@@ -168,14 +171,8 @@ class DatabaseLogSink(logging.Handler):
             "extra": [r[8] for r in rows],
         }
         try:
-            if hasattr(target, "use"):
-                async with target.use() as conn:
-                    await conn.execute(_INSERT_LOGS, params)
-            else:
-                from worker.db.raw import driver_connection
-
-                async with target.session() as session:
-                    await (await driver_connection(session)).execute(_INSERT_LOGS, params)
+            async with connection.use() as conn:
+                await conn.execute(_INSERT_LOGS, params)
         except Exception:
             self.requeue(rows)
             raise

@@ -9,6 +9,7 @@ statements are plain psycopg SQL: the worker's hot path never imports SQLAlchemy
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -134,8 +135,8 @@ async def claim(conn: Executor, worker_id: str, *, batch: int, lease_seconds: fl
     # Positional rows: this runs for every batch, and a row factory costs more than it says.
     return [
         ClaimedJob(id=r[0], kind=r[1], payload=_payload(r[2]), project_id=r[3],
-                   ops_change_id=r[4],
-                   attempts=r[5], max_attempts=r[6], priority=r[7], run_id=r[8])
+                   ops_change_id=r[4], attempts=r[5], max_attempts=r[6], priority=r[7],
+                   run_id=r[8])
         for r in await cur.fetchall()
     ]
 
@@ -178,10 +179,10 @@ async def complete_many(
     raw = await driver_connection(conn)
     params = {"run_ids": [run_id for run_id, _ in finished],
               "durations": [duration for _, duration in finished]}
-    if not any(followups.values()):
-        cur = await raw.execute(_COMPLETE, params, prepare=False)
-        return {row[0] for row in await cur.fetchall()}
-    async with raw.transaction():  # follow-ups exist only if their job completed
+    # Follow-ups exist only if their job completed: then both commit together. Without any,
+    # the statement alone is atomic and needs no BEGIN/COMMIT round trips.
+    atomic = raw.transaction() if any(followups.values()) else contextlib.nullcontext()
+    async with atomic:
         cur = await raw.execute(_COMPLETE, params, prepare=False)
         done = {row[0] for row in await cur.fetchall()}
         for job_id in done:

@@ -32,6 +32,7 @@ from worker.handlers import JobContext, PermanentError, Registry
 from worker.logs import DatabaseLogSink, bind_context, get_logger, log_context
 from worker.queue import ClaimedJob, NewJob
 from worker.retry import RetryPolicy
+from worker.services.overdue import ANY_OVERDUE
 
 log = get_logger("titan.worker")
 
@@ -215,7 +216,7 @@ class Worker:
         the overdue approval nor the publish job that round enqueues, and exit early."""
         async with self._deciding:
             async with self._beat_conn.use() as conn:
-                cur = await conn.execute(_ANY_OVERDUE)
+                cur = await conn.execute(ANY_OVERDUE)
                 row = await cur.fetchone()
             if not (row and row[0]):
                 return False
@@ -486,14 +487,6 @@ class Worker:
             self.listening = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
-
-
-_ANY_OVERDUE = """
-    SELECT EXISTS (
-        SELECT 1 FROM projects
-        WHERE status = 'awaiting_approval'
-          AND awaiting_since + approval_timeout_seconds * interval '1 second' <= now())
-"""
 
 
 def _short(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 from worker.db.engine import Database
 from worker.db.models import Project
 from worker.logs import get_logger
+from worker.services.overdue import OVERDUE
 from worker.services.projects import apply_decision
 
 POLICY = ("When nobody answers an approval in time, I approve output that passed verification "
@@ -48,9 +49,7 @@ async def decide_overdue(db: Database) -> list[Decision]:
     async with db.session() as session:
         overdue = (await session.scalars(
             select(Project)
-            .where(Project.status == "awaiting_approval",
-                   text("awaiting_since + approval_timeout_seconds * interval '1 second' "
-                        "<= now()"))
+            .where(text(OVERDUE))
             .order_by(Project.id)
             .with_for_update(skip_locked=True)
             .limit(50))).all()
