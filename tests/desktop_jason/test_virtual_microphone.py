@@ -42,7 +42,7 @@ set-default-sink speaker
 
 # Runs in the child: the real main window, always listening on the virtual microphone.
 APP = r"""
-import asyncio, json, sys, wave
+import asyncio, json, sys
 from pathlib import Path
 
 import qasync
@@ -54,7 +54,7 @@ asyncio.set_event_loop(loop)
 
 from tests.desktop.conftest import open_window, wait_until
 from titan_desktop.jason import corpus
-from titan_desktop.jason.audio import RATE
+from titan_desktop.jason.audio import save_wav
 from worker.config import reload_settings
 
 cache = Path(sys.argv[1])
@@ -62,9 +62,7 @@ cache = Path(sys.argv[1])
 
 def wav_of(sentence: str) -> Path:
     path = cache / (sentence.replace(" ", "-") + ".wav")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1); w.setsampwidth(2); w.setframerate(RATE)
-        w.writeframes(corpus.spoken_audio(sentence, "en-us", 175, cache).tobytes())
+    save_wav(path, corpus.spoken_audio(sentence, "en-us", 175, cache))
     return path
 
 
@@ -139,17 +137,14 @@ def pulse(tmp_path: Path) -> Iterator[dict[str, str]]:
         server.wait(10)
 
 
-def loud_seconds(raw: bytes, rate: int = 16000, threshold_dbfs: float = -40.0) -> float:
-    """Seconds of 10 ms frames louder than ``threshold_dbfs`` in s16le mono audio."""
+def loud_seconds(raw: bytes, threshold_dbfs: float = -40.0) -> float:
+    """Seconds of 10 ms frames louder than ``threshold_dbfs`` in 16 kHz s16le mono audio."""
     import numpy as np
 
-    samples = np.frombuffer(raw[: len(raw) // 2 * 2], np.int16).astype(np.float64)
-    n = len(samples) // (rate // 100)
-    if n == 0:
-        return 0.0
-    frames = samples[: n * (rate // 100)].reshape(n, rate // 100)
-    rms = np.sqrt((frames ** 2).mean(axis=1))
-    return float((rms > 32768 * 10 ** (threshold_dbfs / 20)).sum()) / 100
+    from titan_desktop.jason.audio import frames, rms_dbfs
+
+    audio = np.frombuffer(raw[: len(raw) // 2 * 2], np.int16)
+    return sum(rms_dbfs(frame) > threshold_dbfs for frame in frames(audio, 0.01)) / 100
 
 
 def test_spoken_cancel_is_heard_confirmed_aloud_and_carried_out(
