@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from titan_desktop.jason import corpus
-from titan_desktop.jason.audio import RATE, add_noise, frames
+from titan_desktop.jason.audio import RATE, add_noise, frames, quiet_edges
 from titan_desktop.jason.commands import COMMANDS
 from titan_desktop.jason.recognizer import Listener, Recognizer
 
@@ -109,3 +109,49 @@ def test_slow_long_command_is_one_utterance_with_the_short_endpoint_window(
     results += listener.flush()
     assert [(r.command, r.slots) for r in results] == [
         ("create_project", {"project": "Blue Harbor", "template": "landing/page"})]
+
+
+def _stream_through(listener: Listener, *parts: np.ndarray) -> list[tuple[str | None, dict]]:
+    stream = add_noise(np.concatenate(parts), -60.0, seed=7)
+    results = []
+    for chunk in frames(stream, 0.02):
+        results += listener.feed(chunk)
+    results += listener.flush()
+    return [(r.command, r.slots) for r in results]
+
+
+def _words_only(audio: np.ndarray) -> np.ndarray:
+    """espeak-ng's audio without the quiet before and after the words."""
+    head, tail = (int(q * RATE) for q in quiet_edges(audio))
+    return audio[head:len(audio) - tail]
+
+
+def test_the_decode_starts_at_the_pause_and_is_the_answer(audio_cache: Path) -> None:
+    """The utterance goes to the decoders when the speaker stops, before the endpointer is
+    sure; with nothing said after, that one decode is the answer (no second decode)."""
+    rec = Recognizer(corpus.PROJECTS, corpus.TEMPLATES)
+    try:
+        speech = corpus.spoken_audio("cancel moon garden", "en-us", 175, audio_cache,
+                                     pad_seconds=0.0)
+        gap = np.zeros(RATE, np.int16)
+        assert _stream_through(Listener(rec), gap, speech, gap) == [
+            ("cancel_project", {"project": "Moon Garden"})]
+        assert rec._sent == 1
+    finally:
+        rec.close()
+
+
+def test_speech_after_a_short_pause_replaces_the_early_decode(audio_cache: Path) -> None:
+    """A person who stops for a quarter of a second mid-command ("cancel ... Moon Garden")
+    starts an early decode of "cancel" alone; the words after it make that stale, and the
+    whole command is decoded when the endpointer closes it."""
+    rec = Recognizer(corpus.PROJECTS, corpus.TEMPLATES)
+    try:
+        cancel, name = (_words_only(corpus.spoken_audio(text, "en-us", 175, audio_cache))
+                        for text in ("cancel", "moon garden"))
+        gap, pause = np.zeros(RATE, np.int16), np.zeros(int(0.25 * RATE), np.int16)
+        assert _stream_through(Listener(rec), gap, cancel, pause, name, gap) == [
+            ("cancel_project", {"project": "Moon Garden"})]
+        assert rec._sent >= 2  # the early decode of "cancel", then the whole utterance
+    finally:
+        rec.close()

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import io
 import wave
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from pocketsphinx import Endpointer
+from pocketsphinx import Vad
 
 RATE = 16000
 # Non-speech that ends an utterance. It is wall-clock time the person waits before the decode
@@ -84,62 +85,93 @@ def rms_dbfs(audio: Int16) -> float:
     return 20.0 * np.log10(max(rms, 1e-3) / 32768.0)
 
 
+def quiet_edges(samples: Int16, threshold_dbfs: float = -50.0) -> tuple[float, float]:
+    """Seconds of quiet (10 ms frames under ``threshold_dbfs``) at the start and the end."""
+    n = len(samples) // 160
+    if n == 0:
+        return 0.0, 0.0
+    frames = samples[: n * 160].astype(np.float64).reshape(n, 160)
+    loud = np.sqrt((frames ** 2).mean(axis=1)) > 32768.0 * 10 ** (threshold_dbfs / 20)
+    if not loud.any():
+        return n / 100, n / 100
+    return float(np.argmax(loud)) / 100, float(np.argmax(loud[::-1])) / 100
+
+
 class UtteranceSegmenter:
     """Streaming endpointer: feed 16 kHz int16 audio in any chunk size, get whole utterances.
 
-    Wraps pocketsphinx's ``Endpointer`` (a VAD with a sliding window; ``window`` seconds of
-    non-speech end an utterance). The Qt capture code calls ``feed`` from its ``readyRead``.
+    The rule of pocketsphinx's ``Endpointer``, on its voice activity detector: speech starts
+    when ``ratio`` of the last ``window`` seconds of 30 ms frames are speech (those frames open
+    the utterance) and ends when ``ratio`` of them are not. Kept here rather than in the C
+    endpointer because the words must be available before the end is declared: after
+    ``pause_frames`` frames of non-speech, ``events`` reports a *pause* with the utterance so
+    far, which the listener decodes while the endpointer is still waiting to be sure.
     """
 
     def __init__(self, window: float = ENDPOINT_WINDOW, ratio: float = 0.9,
-                 vad_mode: int = 1) -> None:
-        self.endpointer = Endpointer(window=window, ratio=ratio, vad_mode=vad_mode,
-                                      sample_rate=RATE)
+                 vad_mode: int = 1, pause_frames: int = 2) -> None:
+        self.vad = Vad(mode=vad_mode, sample_rate=RATE)
+        self.frame_bytes = int(self.vad.frame_bytes)
+        self._window = max(1, round(window / self.vad.frame_length))
+        self._needed = ratio * self._window
+        self._pause_frames = pause_frames
+        self._recent: deque[tuple[bytes, bool]] = deque(maxlen=self._window)
         self._pending = b""
-        self._speech: list[bytes] = []
+        self._speech: list[bytes] = []  # the open utterance's frames
+        self._quiet_run = 0  # non-speech frames since the last speech frame
+        self.in_speech = False
 
     @property
-    def frame_bytes(self) -> int:
-        return int(self.endpointer.frame_bytes)
+    def frames_since_speech(self) -> int:
+        """Non-speech frames at the end of the open utterance (0: it ends in speech)."""
+        return self._quiet_run
 
-    @property
-    def in_speech(self) -> bool:
-        return bool(self.endpointer.in_speech)
-
-    def speech(self, data: bytes | Int16) -> Iterator[tuple[bytes, bool]]:
-        """Yield (speech frame, utterance ended) as the endpointer releases speech."""
+    def events(self, data: bytes | Int16) -> Iterator[tuple[str, Int16]]:
+        """Yield ("pause", utterance so far) once per pause inside an utterance, and ("end",
+        utterance) when the endpointer closes it."""
         buf = self._pending + (data.tobytes() if isinstance(data, np.ndarray) else data)
         n = self.frame_bytes
         self._pending = buf[len(buf) - len(buf) % n:]
         for start in range(0, len(buf) - n + 1, n):
-            speech = self.endpointer.process(buf[start:start + n])
-            if speech is not None:
-                yield speech, not self.endpointer.in_speech
+            yield from self._frame(buf[start:start + n])
 
-    def end_stream(self) -> bytes:
-        """End of input: the speech still held back by the endpointer (may be empty)."""
-        rest = self.endpointer.end_stream(self._pending) if self.endpointer.in_speech else None
-        self._pending = b""
-        return rest or b""
+    def _frame(self, frame: bytes) -> Iterator[tuple[str, Int16]]:
+        is_speech = bool(self.vad.is_speech(frame))
+        self._recent.append((frame, is_speech))
+        speech_in_window = sum(s for _, s in self._recent)
+        if not self.in_speech:
+            if len(self._recent) == self._window and speech_in_window >= self._needed:
+                self.in_speech = True
+                self._speech = [f for f, _ in self._recent]
+                self._quiet_run = 0
+            return
+        self._speech.append(frame)
+        self._quiet_run = 0 if is_speech else self._quiet_run + 1
+        if self._window - speech_in_window >= self._needed:
+            self.in_speech = False
+            self._recent.clear()
+            yield "end", self._take()
+        elif self._quiet_run == self._pause_frames:
+            yield "pause", self._audio()
 
     def feed(self, data: bytes | Int16) -> list[Int16]:
         """Process audio; return the utterances that ended inside it (usually none or one)."""
-        done: list[Int16] = []
-        for speech, ended in self.speech(data):
-            self._speech.append(speech)
-            if ended:
-                done.append(self._take())
-        return done
+        return [audio for kind, audio in self.events(data) if kind == "end"]
 
     def flush(self) -> list[Int16]:
         """End of stream: return the utterance still open, if any."""
-        rest = self.end_stream()
-        if rest:
-            self._speech.append(rest)
-        return [self._take()] if self._speech else []
+        if self._pending and self.in_speech:
+            self._speech.append(self._pending)
+        self._pending = b""
+        self._recent.clear()
+        was_open, self.in_speech = self.in_speech and bool(self._speech), False
+        return [self._take()] if was_open else []
+
+    def _audio(self) -> Int16:
+        return np.frombuffer(b"".join(self._speech), np.int16).copy()
 
     def _take(self) -> Int16:
-        audio = np.frombuffer(b"".join(self._speech), np.int16).copy()
+        audio = self._audio()
         self._speech = []
         return audio
 

@@ -6,8 +6,10 @@ some command (about one in three ordinary sentences came out as a command); the 
 free to produce other word orders, so an utterance is accepted only when both agree: the same
 words, or the same command and slots (they may differ in optional words like "the").
 
-The LM decoder of the main pass runs in a child process (``lmprocess``) so both decode at once;
-``parallel=False`` (one-shot CLI use, where spawning costs more than it saves) keeps it here.
+The main pass's two decoders run in child processes (``decoder_process``): pocketsphinx holds
+Python's lock while it decodes, so in-process decoding would freeze the GUI thread, and in two
+children both decode at once. ``parallel=False`` (one-shot CLI use, where spawning costs more
+than it saves) decodes here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pocketsphinx
@@ -27,9 +30,10 @@ from titan_desktop.jason.audio import (
     Int16,
     UtteranceSegmenter,
     add_noise,
+    quiet_edges,
 )
 from titan_desktop.jason.commands import SPOKEN_PREFIX, SPOKEN_SUFFIX, slot_vocabulary
-from titan_desktop.jason.lmprocess import LMProcess
+from titan_desktop.jason.decoder_process import DecoderProcess
 from titan_desktop.jason.parser import Parse, parse, suggest
 from titan_desktop.jason.pronounce import HMM_DIR, dictionary_lines, pronunciation_table
 from worker.logs import get_logger
@@ -64,45 +68,42 @@ def hypothesis_words(hyp: pocketsphinx.Hypothesis | None) -> list[str]:
     return out
 
 
-def _quiet_edges(samples: Int16, threshold_dbfs: float = -50.0) -> tuple[float, float]:
-    """Seconds of quiet (10 ms frames under ``threshold_dbfs``) at the start and the end."""
-    n = len(samples) // 160
-    if n == 0:
-        return 0.0, 0.0
-    frames = samples[: n * 160].astype(np.float64).reshape(n, 160)
-    loud = np.sqrt((frames ** 2).mean(axis=1)) > 32768.0 * 10 ** (threshold_dbfs / 20)
-    if not loud.any():
-        return n / 100, n / 100
-    return float(np.argmax(loud)) / 100, float(np.argmax(loud[::-1])) / 100
-
-
 def _same(a: Parse, b: Parse) -> bool:
     return a.command == b.command and a.slots == b.slots
+
+
+@dataclass
+class Decoding:
+    """An utterance handed to the decoders (``Recognizer.begin``); ``Recognizer.result`` waits
+    for it. ``number`` orders it among the children's answers (None: decode in-process)."""
+
+    raw: bytes
+    number: int | None = None
 
 
 class Recognizer:
     """Decode 16 kHz mono int16 audio into a ``Parse`` (``command=None`` when rejected).
 
-    ``decode(audio)`` for a whole utterance (the accurate path: whole-utterance normalization).
-    ``start()``/``feed(chunk)``/``finish()`` decode while the person is still speaking, so only
-    end-of-utterance work remains at the end; it uses live normalization, which mishears the
-    first utterance or two of a stream. Call ``set_vocabulary`` when projects change.
+    ``decode(audio)`` for a whole utterance; ``begin(audio)`` / ``result(decoding)`` to let the
+    decoders work while the caller does something else (several may be outstanding; asking for
+    one gives up on those begun before it). Call ``set_vocabulary`` when projects
+    change. Decoding normalizes over the whole utterance, which is far more accurate than
+    pocketsphinx's live estimate (it misheard the first utterance or two of a stream).
     """
 
     def __init__(self, projects: Sequence[str] = (), templates: Sequence[str] = (),
                  new_projects: Sequence[str] = (), *, parallel: bool = True) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="titan-jason-")
         self._known: set[str] = set()
-        self._passes: list[list[pocketsphinx.Decoder]] = []  # [grammar, LM] per front end
+        self._version = 0
+        self._jsgf = self._lm_path = ""
+        # In-process decoders, [grammar, LM] per front end: created on first need (no
+        # children, a second look, or a child died), since loading them holds Python's lock.
+        self._passes: list[list[pocketsphinx.Decoder]] = []
         self._parallel = parallel
-        self._lm_process: LMProcess | None = None
-        self._lm_version = 0
+        self._children: list[DecoderProcess] = []  # [grammar, LM] when parallel
+        self._sent = self._read = 0  # utterances sent to the children / answers read
         self.set_vocabulary(projects, templates, new_projects)
-
-    @property
-    def _decoders(self) -> list[pocketsphinx.Decoder]:
-        """The first pass's [grammar, LM] decoders (the streaming path uses only these)."""
-        return self._passes[0]
 
     def set_vocabulary(self, projects: Sequence[str] = (), templates: Sequence[str] = (),
                        new_projects: Sequence[str] = ()) -> None:
@@ -110,71 +111,122 @@ class Recognizer:
         self.new_projects = tuple(new_projects)
         vocab = slot_vocabulary(self.projects, self.templates, self.new_projects)
         words = grammar.words(vocab)
-        if not self._passes:
-            self._create(words)
-        else:  # new project names: teach the existing decoders the new words
-            new = [(word if i == 0 else f"{word}({i + 1})", phones)
-                   for word, prons in sorted(pronunciation_table(words - self._known).items())
-                   for i, phones in enumerate(prons)]
+        if not self._known:
+            self._known = set(words)
+            if self._parallel:
+                configs = self._configs()
+                self._children = [DecoderProcess(configs[0][0], "grammar"),
+                                  DecoderProcess(configs[0][1], "lm")]
+        elif new := [(word if i == 0 else f"{word}({i + 1})", phones)
+                     for word, prons in sorted(pronunciation_table(words - self._known).items())
+                     for i, phones in enumerate(prons)]:
+            # New project names: teach the existing decoders the new words.
             for word, phones in new:
                 for d in self._all_decoders():
                     d.add_word(word, phones, True)
-            if self._lm_process is not None and new:
-                self._lm_process.add_words(new)
+            for child in self._children:
+                child.add_words(new)
             self._known |= words
-        # A new file per vocabulary: the LM process reads it later, in its own time.
-        self._lm_version += 1
-        lm_path = os.path.join(self._tmp.name, f"commands-{self._lm_version}.lm")
-        with open(lm_path, "w", encoding="utf-8") as f:
+        # A new file per vocabulary: a child process reads it later, in its own time.
+        self._version += 1
+        self._lm_path = os.path.join(self._tmp.name, f"commands-{self._version}.lm")
+        with open(self._lm_path, "w", encoding="utf-8") as f:
             f.write(grammar.arpa(vocab))
-        jsgf = grammar.jsgf(vocab)
-        for gram, lm in self._passes:
-            gram.add_jsgf_string("commands", jsgf)
-            gram.activate_search("commands")
-            lm.add_lm_file("commands", lm_path)
-            lm.activate_search("commands")
-        if self._lm_process is not None:
-            self._lm_process.set_lm(lm_path)
+        self._jsgf = grammar.jsgf(vocab)
+        for pair in self._passes:
+            self._set_searches(pair)
+        if self._children:
+            self._children[0].set_jsgf(self._jsgf)
+            self._children[1].set_lm(self._lm_path)
+
+    def _configs(self) -> list[tuple[dict[str, object], dict[str, object]]]:
+        """(grammar, LM) decoder configurations per front end, over a dictionary of the words
+        known now (a small dictionary loads in milliseconds; all of CMUdict takes ~1 s)."""
+        dict_path = os.path.join(self._tmp.name, f"jason-{self._version}.dict")
+        with open(dict_path, "w", encoding="utf-8") as f:
+            f.write("\n".join(dictionary_lines(self._known)) + "\n")
+        common = {"hmm": HMM_DIR, "dict": dict_path, "lm": None, "samprate": RATE,
+                  "loglevel": "FATAL", **TUNED_OPTIONS, **DECODER_OPTIONS}
+        # bestpath=False on the grammar decoder: pocketsphinx 5's lattice rescoring of an FSG
+        # search returns unfinished paths ("pause worker" came out as "what was the").
+        return [({**common, **front, "bestpath": False}, {**common, **front, **LM_OPTIONS})
+                for front in ({}, *SECOND_LOOKS)]
+
+    def _set_searches(self, pair: list[pocketsphinx.Decoder]) -> None:
+        gram, lm = pair
+        gram.add_jsgf_string("commands", self._jsgf)
+        gram.activate_search("commands")
+        lm.add_lm_file("commands", self._lm_path)
+        lm.activate_search("commands")
+
+    def _local_passes(self) -> list[list[pocketsphinx.Decoder]]:
+        if not self._passes:
+            self._passes = [[pocketsphinx.Decoder(**g), pocketsphinx.Decoder(**lm)]
+                            for g, lm in self._configs()]
+            for pair in self._passes:
+                self._set_searches(pair)
+        return self._passes
 
     def _all_decoders(self) -> list[pocketsphinx.Decoder]:
         return [d for pair in self._passes for d in pair]
 
-    def _create(self, words: set[str]) -> None:
-        dict_path = os.path.join(self._tmp.name, "jason.dict")
-        with open(dict_path, "w", encoding="utf-8") as f:
-            f.write("\n".join(dictionary_lines(words)) + "\n")
-        # A small dictionary loads in milliseconds (all of CMUdict takes ~1 s per decoder).
-        # bestpath=False on the grammar decoder: pocketsphinx 5's lattice rescoring of an FSG
-        # search returns unfinished paths ("pause worker" came out as "what was the").
-        common = {"hmm": HMM_DIR, "dict": dict_path, "lm": None, "samprate": RATE,
-                  "loglevel": "FATAL", **TUNED_OPTIONS, **DECODER_OPTIONS}
-        self._passes = [[pocketsphinx.Decoder(**common, **front, bestpath=False),
-                         pocketsphinx.Decoder(**common, **front, **LM_OPTIONS)]
-                        for front in ({}, *SECOND_LOOKS)]
-        self._known = set(words)
-        if self._parallel:
-            self._lm_process = LMProcess({**common, **LM_OPTIONS})
-
     # --- decoding --------------------------------------------------------------------------
 
-    def start(self) -> None:
-        for d in self._decoders:
-            d.start_utt()
+    def decode(self, audio: bytes | Int16) -> Parse:
+        """Recognize one complete utterance (a file, or an endpointed segment)."""
+        return self.result(self.begin(audio))
 
-    def feed(self, audio: bytes | Int16) -> None:
-        raw = audio.tobytes() if isinstance(audio, np.ndarray) else audio
-        for d in self._decoders:
-            d.process_raw(raw, False, False)
+    def begin(self, audio: bytes | Int16) -> Decoding:
+        """Hand an utterance to the child decoders and return at once."""
+        samples = audio if isinstance(audio, np.ndarray) else np.frombuffer(audio, np.int16)
+        # TTS output and trimmed files start and stop right on the words, and contain exact
+        # digital silence; the grammar search then has no silence to begin and end in. Pad with
+        # room-tone-like noise and dither (-66 dBFS: far below any real microphone's floor).
+        head, tail = (np.zeros(max(0, int(RATE * (PAD_SECONDS - q))), np.int16)
+                      for q in quiet_edges(samples))
+        raw = add_noise(np.concatenate([head, samples, tail]), -66.0, seed=len(samples)).tobytes()
+        decoding = Decoding(raw)
+        if self._children:
+            try:
+                for child in self._children:
+                    child.begin(raw)
+                decoding.number = self._sent
+                self._sent += 1
+            except (OSError, ValueError) as exc:
+                self._lost_children(exc)
+        return decoding
 
-    def finish(self) -> Parse:
-        for d in self._decoders:
-            d.end_utt()
-        return self._verdict(self._decoders)
+    def result(self, decoding: Decoding) -> Parse:
+        """The verdict on a ``begin``: the main pass, then second looks while rejected."""
+        result = self._first_pass(decoding)
+        for pair in self._local_passes()[1:] if not result.command else ():
+            second = self._verdict([self._decode_one(d, decoding.raw) for d in pair])
+            if second.command:
+                return second
+        return result
 
-    def _verdict(self, pair: list[pocketsphinx.Decoder]) -> Parse:
-        return self._judge(hypothesis_words(pair[0].hyp()), hypothesis_words(pair[1].hyp()))
+    def _first_pass(self, decoding: Decoding) -> Parse:
+        number = decoding.number
+        if number is not None and number >= self._read and self._children:
+            try:
+                while True:  # answers come in the order sent; earlier ones were given up on
+                    words = [child.result() for child in self._children]
+                    self._read += 1
+                    if self._read > number:
+                        return self._verdict(words)
+            except (OSError, EOFError, TimeoutError, RuntimeError) as exc:
+                self._lost_children(exc)
+        return self._verdict([self._decode_one(d, decoding.raw)
+                              for d in self._local_passes()[0]])
 
-    def _judge(self, said: list[str], free: list[str]) -> Parse:
+    def _lost_children(self, exc: BaseException) -> None:
+        """A child is gone (killed, out of memory): decode in-process from now on."""
+        log.warning("a decoder process failed; decoding in-process",
+                    error=f"{type(exc).__name__}: {exc}")
+        self._close_children()
+
+    def _verdict(self, words: list[list[str]]) -> Parse:
+        said, free = words
         heard = " ".join(free or said)
         if said:
             result = self._parse(said)
@@ -188,42 +240,6 @@ class Recognizer:
         return parse(" ".join(words), self.projects, self.templates, self.new_projects,
                      strict=True)
 
-    def decode(self, audio: bytes | Int16) -> Parse:
-        """Recognize one complete utterance (a file, or an endpointed segment)."""
-        samples = audio if isinstance(audio, np.ndarray) else np.frombuffer(audio, np.int16)
-        # TTS output and trimmed files start and stop right on the words, and contain exact
-        # digital silence; the grammar search then has no silence to begin and end in. Pad with
-        # room-tone-like noise and dither (-66 dBFS: far below any real microphone's floor).
-        head, tail = (np.zeros(max(0, int(RATE * (PAD_SECONDS - q))), np.int16)
-                      for q in _quiet_edges(samples))
-        raw = add_noise(np.concatenate([head, samples, tail]), -66.0, seed=len(samples)).tobytes()
-        rejected: Parse | None = None
-        for n, pair in enumerate(self._passes):  # a second look only when the first rejected
-            result = self._decode_pair(pair, raw, in_child=n == 0)
-            if result.command:
-                return result
-            rejected = rejected or result
-        assert rejected is not None
-        return rejected
-
-    def _decode_pair(self, pair: list[pocketsphinx.Decoder], raw: bytes, *, in_child: bool
-                     ) -> Parse:
-        child = self._lm_process if in_child else None
-        if child is not None:
-            try:
-                child.begin(raw)
-                said = self._decode_one(pair[0], raw)
-                return self._judge(said, child.result())
-            except (OSError, EOFError, TimeoutError, RuntimeError) as exc:
-                # The child is gone (killed, out of memory): decode here from now on.
-                log.warning("the LM decoder process failed; decoding in-process",
-                            error=f"{type(exc).__name__}: {exc}")
-                child.close()
-                self._lm_process = None
-        for d in pair:
-            self._decode_one(d, raw)
-        return self._verdict(pair)
-
     @staticmethod
     def _decode_one(decoder: pocketsphinx.Decoder, raw: bytes) -> list[str]:
         decoder.start_utt()
@@ -231,10 +247,13 @@ class Recognizer:
         decoder.end_utt()
         return hypothesis_words(decoder.hyp())
 
+    def _close_children(self) -> None:
+        for child in self._children:
+            child.close()
+        self._children = []
+
     def close(self) -> None:
-        if self._lm_process is not None:
-            self._lm_process.close()
-            self._lm_process = None
+        self._close_children()
         self._passes = []
         self._tmp.cleanup()
 
@@ -242,17 +261,34 @@ class Recognizer:
 class Listener:
     """Endpointer + recognizer for a live stream: ``feed`` microphone chunks, get results.
 
-    Each utterance is decoded whole once the endpointer closes it: whole-utterance cepstral
-    normalization is far more accurate than the live estimate, which misheard first utterances.
+    When the speaker pauses, the utterance so far goes to the decoders at once; if the
+    endpointer then closes the utterance with no more speech, that decode is the answer, so the
+    decode overlaps the endpointer's wait instead of following it. Speech after the pause makes
+    it stale: the whole utterance is decoded again at the end.
     """
 
     def __init__(self, recognizer: Recognizer, window: float = ENDPOINT_WINDOW) -> None:
         self.recognizer = recognizer
         self.segmenter = UtteranceSegmenter(window=window)
+        self._early: tuple[Decoding, int] | None = None  # (decoding, samples it covers)
 
     def feed(self, chunk: bytes | Int16) -> list[Parse]:
-        return [self.recognizer.decode(u) for u in self.segmenter.feed(chunk)]
+        results = []
+        for kind, audio in self.segmenter.events(chunk):
+            if kind == "pause":
+                self._early = (self.recognizer.begin(audio), len(audio))
+            else:
+                results.append(self._finish(audio))
+        return results
 
     def flush(self) -> list[Parse]:
         """End of stream: decode an utterance that is still open."""
-        return [self.recognizer.decode(u) for u in self.segmenter.flush()]
+        return [self._finish(u) for u in self.segmenter.flush()]
+
+    def _finish(self, audio: Int16) -> Parse:
+        early, self._early = self._early, None
+        # Still valid when everything after it is the pause's own non-speech frames.
+        trailing = self.segmenter.frames_since_speech * self.segmenter.frame_bytes // 2
+        if early is not None and len(audio) - early[1] <= trailing:
+            return self.recognizer.result(early[0])
+        return self.recognizer.decode(audio)

@@ -1,9 +1,11 @@
-"""Jason's LM decoder in a child process, so that it decodes while the grammar decoder does.
+"""Jason's decoders in child processes, so that decoding never holds the GUI's Python lock.
 
-pocketsphinx keeps Python's lock while it decodes, so a thread would not run beside the grammar
-decoder; a process does, and an utterance costs the slower of the two decodes, not their sum.
-The child is spawned once per ``Recognizer`` and told everything the in-process LM decoder is
-told (new words, a new language model), in order, over one pipe.
+pocketsphinx keeps Python's lock for the whole of a decode (its bindings never release it), so a
+decode on a worker thread still froze the UI thread for 50-150 ms per utterance. In a child
+process it does not; and the grammar and LM decoders, each in its own child, decode at once, so
+an utterance costs the slower of the two, not their sum. Each child is spawned once per
+``Recognizer`` and told everything its in-process twin is told (new words, a new grammar or
+language model), in order, over one pipe.
 """
 
 from __future__ import annotations
@@ -16,20 +18,27 @@ from typing import Any
 Words = list[str]
 
 
-class LMProcess:
-    """A pocketsphinx LM decoder in a spawned child: ``decode`` is split into ``begin`` (send
-    the audio, return at once) and ``result`` (the decoded words), with work in between."""
+class DecoderProcess:
+    """A pocketsphinx decoder in a spawned child: ``decode`` is split into ``begin`` (send the
+    audio, return at once) and ``result`` (the decoded words), with other work in between."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], name: str) -> None:
         ctx = multiprocessing.get_context("spawn")  # fork would copy Qt's and the GUI's threads
         self._conn, child = ctx.Pipe()
         self._process = ctx.Process(target=_serve, args=(child, config), daemon=True,
-                                    name="titan-jason-lm")
+                                    name=f"titan-jason-{name}")
         self._process.start()
         child.close()
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
     def add_words(self, words: list[tuple[str, str]]) -> None:
         self._conn.send(("words", words))
+
+    def set_jsgf(self, grammar: str) -> None:
+        self._conn.send(("jsgf", grammar))
 
     def set_lm(self, lm_path: str) -> None:
         self._conn.send(("lm", lm_path))
@@ -39,7 +48,7 @@ class LMProcess:
 
     def result(self, timeout: float = 30.0) -> Words:
         if not self._conn.poll(timeout):
-            raise TimeoutError("the LM decoder process did not answer")
+            raise TimeoutError("a decoder process did not answer")
         answer = self._conn.recv()
         if isinstance(answer, BaseException):
             raise answer
@@ -74,6 +83,9 @@ def _serve(conn: Connection, config: dict[str, Any]) -> None:  # the child proce
             if kind == "words":
                 for word, phones in value:
                     decoder.add_word(word, phones, True)
+            elif kind == "jsgf":
+                decoder.add_jsgf_string("commands", value)
+                decoder.activate_search("commands")
             elif kind == "lm":
                 decoder.add_lm_file("commands", value)
                 decoder.activate_search("commands")
@@ -84,4 +96,4 @@ def _serve(conn: Connection, config: dict[str, Any]) -> None:  # the child proce
                 conn.send(hypothesis_words(decoder.hyp()))
         except Exception as exc:  # report it with the next answer rather than die silently
             if kind == "decode":
-                conn.send(RuntimeError(f"LM decoder: {type(exc).__name__}: {exc}"))
+                conn.send(RuntimeError(f"decoder process: {type(exc).__name__}: {exc}"))

@@ -1,0 +1,82 @@
+"""The decoders' child processes: same answers as decoding in-process, the caller's thread is
+free while they decode, and Jason keeps hearing when one dies (real espeak-ng audio, real
+pocketsphinx). New names reaching the children are covered by test_recognizer's run-time
+vocabulary test, which decodes through them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from titan_desktop.jason import corpus
+from titan_desktop.jason.recognizer import Recognizer
+
+SENTENCES = ("pause the worker", "status of Moon Garden", "what time is it in Paris",
+             "how are sales this week")
+
+
+def test_child_processes_decode_like_in_process(recognizer: Recognizer, audio_cache: Path
+                                                ) -> None:
+    assert len(recognizer._children) == 2  # the session recognizer decodes in children
+    local = Recognizer(corpus.PROJECTS, corpus.TEMPLATES, corpus.NEW_PROJECTS, parallel=False)
+    try:
+        for sentence in SENTENCES:
+            audio = corpus.spoken_audio(sentence, "en-us", 175, audio_cache)
+            assert recognizer.decode(audio) == local.decode(audio), sentence
+    finally:
+        local.close()
+
+
+def _main_thread_turns_while_decoding(rec: Recognizer, audio_cache: Path) -> int:
+    """How often the calling (GUI-like) thread got to run Python while another thread decoded
+    a long utterance four times."""
+    audio = corpus.spoken_audio("create a new project called Blue Harbor using the landing page"
+                                " template", "en-us", 140, audio_cache)
+    rec.decode(audio)  # warm up
+    done = threading.Event()
+
+    def decode() -> None:
+        for _ in range(4):
+            rec.decode(audio)
+        done.set()
+
+    worker = threading.Thread(target=decode)
+    turns = 0
+    worker.start()
+    while not done.wait(0.001):  # a UI loop that wakes every millisecond
+        turns += 1
+    worker.join()
+    return turns
+
+
+def test_decoding_leaves_the_calling_process_free(recognizer: Recognizer, audio_cache: Path
+                                                  ) -> None:
+    """pocketsphinx never releases Python's lock: decoding on a thread of the GUI's process
+    starves the GUI thread. With the decoders in children, the GUI thread keeps its turns
+    (each wait is 1 ms, so a free thread turns hundreds of times during four decodes)."""
+    local = Recognizer(corpus.PROJECTS, corpus.TEMPLATES, corpus.NEW_PROJECTS, parallel=False)
+    try:
+        starved = _main_thread_turns_while_decoding(local, audio_cache)
+    finally:
+        local.close()
+    free = _main_thread_turns_while_decoding(recognizer, audio_cache)
+    assert free > 5 * max(starved, 10), (free, starved)
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["grammar", "lm"])
+def test_jason_keeps_hearing_when_a_child_process_dies(which: int, audio_cache: Path) -> None:
+    rec = Recognizer(["Moon Garden"], corpus.TEMPLATES)
+    try:
+        child = rec._children[which]
+        assert child.pid is not None
+        os.kill(child.pid, signal.SIGKILL)
+        child._process.join(10)
+        heard = rec.decode(corpus.spoken_audio("pause the worker", "en-us", 175, audio_cache))
+        assert heard.command == "pause_worker"  # decoded in-process from now on
+        assert rec._children == []
+    finally:
+        rec.close()
