@@ -5,7 +5,8 @@
 
 The synthesized set: every phrase of every command (realistic project/template names) spoken by
 espeak-ng in 3 voices x 3 rates (--quick: rates rotate, 1/3 of the set), with -60 dBFS noise
-and 0.3 s of room tone around the words; the non-command sentences in the same voices/rates.
+and 0.3 s of room tone around the words; the non-command sentences in the same voices/rates,
+and a held-out set of sentences that sound close to commands (never used for tuning).
 
 * accuracy: command and slots right; "rejected" = Jason says "Sorry, I didn't catch that";
   "wrong" = a different command accepted (the harmful case).
@@ -73,6 +74,13 @@ def main() -> int:
             if result.command is not None:
                 accepted_noise.append(f"{sentence!r} ({voice}, {rate}) -> {result.command}")
     n_noise = len(corpus.NON_COMMANDS) * len(combos(0))
+    held_out = []
+    for i, sentence in enumerate(corpus.HELD_OUT_NON_COMMANDS):
+        for voice, rate in combos(i):
+            result = rec.decode(corpus.spoken_audio(sentence, voice, rate, cache))
+            if result.command is not None:
+                held_out.append(f"held out: {sentence!r} ({voice}, {rate}) -> {result.command}")
+    n_held_out = len(corpus.HELD_OUT_NON_COMMANDS) * len(combos(0))
 
     eos_ms, after_ms = _streaming_latency(rec, samples[::3], cache)
     print_table(["measure", "value", "target"], [
@@ -81,6 +89,7 @@ def main() -> int:
         ["  rejected (\"didn't catch that\")", f"{rejected}", ""],
         ["  wrong command accepted", f"{len(wrong)}", "0"],
         ["non-commands accepted", f"{len(accepted_noise)}/{n_noise}", "0"],
+        ["  held-out near-commands accepted", f"{len(held_out)}/{n_held_out}", ""],
         ["decode per utterance p50 / p95",
          f"{pct(decode_ms, 50):.0f} / {pct(decode_ms, 95):.0f} ms", ""],
         ["end of speech -> result p50 / p95",
@@ -90,7 +99,7 @@ def main() -> int:
     ])
     print_table(["voice, rate", "recognized"],
                 [[f"{v}, {r}", f"{ok}/{tot}"] for (v, r), (ok, tot) in sorted(by_voice.items())])
-    for line in wrong + accepted_noise:
+    for line in wrong + accepted_noise + held_out:
         print("  " + line)
     return 0
 

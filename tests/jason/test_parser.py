@@ -61,6 +61,14 @@ def test_non_commands_are_rejected_with_suggestions(text: str) -> None:
     assert result.to_json()["command"] is None
 
 
+def test_decoder_output_with_filler_words_is_not_a_command() -> None:
+    # Typed, "can you" is politeness; decoded, it is words the voice grammar never allows (a
+    # language-model decode of "can you pass the salt" came out as "can you cancel that").
+    assert parse("can you cancel that").command == "confirm_no"
+    assert parse("can you cancel that", strict=True).command is None
+    assert parse("cancel that", strict=True).command == "confirm_no"
+
+
 def test_rejection_suggests_the_closest_commands() -> None:
     result = parse("what's the statos of moon garden", PROJECTS, TEMPLATES)
     assert result.command is None

@@ -50,6 +50,43 @@ NON_COMMANDS = (
     "how old is the universe",
 )
 
+# Written after the recognizer was tuned on NON_COMMANDS, to see whether its rejection holds on
+# sentences it was not tuned on; many sound close to commands ("pause the music", "open the
+# front door"). The benchmark reports how many get through; the tests cannot require none,
+# because some do (see bench/README.md).
+HELD_OUT_NON_COMMANDS = (
+    "can you pass the salt please",
+    "i think we should paint the fence blue",
+    "the cat is sleeping on the sofa",
+    "how are you doing today",
+    "pause the music",
+    "open the window please",
+    "show me a picture of a dog",
+    "what is the capital of france",
+    "cancel my dentist appointment",
+    "restart the computer",
+    "the sales team meets on monday",
+    "the garden needs more water",
+    "go to the store and buy some eggs",
+    "what is the status of my order",
+    "why is the sky blue",
+    "my web browser keeps crashing",
+    "retry the password later",
+    "how is your mother doing",
+    "the project was finished last year",
+    "hold the door for me",
+    "give me a glass of water",
+    "switch off the television",
+    "help me carry these boxes",
+    "tell me about the moon",
+    "what happened to the old bridge",
+    "start the car and warm it up",
+    "the worker fixed the roof",
+    "how were your holidays",
+    "show me the way home",
+    "open the front door",
+)
+
 
 @dataclass(frozen=True)
 class Sample:

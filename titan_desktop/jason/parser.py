@@ -96,11 +96,13 @@ def _strip_fillers(words: list[str]) -> list[str]:
 def parse(text: str, projects: list[str] | tuple[str, ...] = (),
           templates: list[str] | tuple[str, ...] = (),
           new_projects: list[str] | tuple[str, ...] = (), *, strict: bool = False) -> Parse:
-    """Parse typed text. ``strict``: known slot values only (used for decoder output)."""
+    """Parse typed text. ``strict`` (for decoder output): known slot values only, and no
+    filler words ("can you ...", "now"): the voice grammar has none, so a language-model
+    decode with them ("can you cancel that" from "can you pass the salt") is not a command."""
     key = (tuple(projects), tuple(templates), tuple(new_projects))
     vocab = slot_vocabulary(*key)
     raw = words_of(text)
-    variants = [raw, _strip_fillers(raw)]
+    variants = [raw] if strict else [raw, _strip_fillers(raw)]
     passes = [False] if strict else [False, True]
     for free in passes:
         for words in variants if not free else variants[::-1]:
