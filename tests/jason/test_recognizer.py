@@ -54,6 +54,18 @@ def test_multi_word_and_unknown_word_project_names_are_recognized(
         assert result.slots.get("project") == project, result
 
 
+def test_second_look_recovers_a_command_the_main_pass_rejected(recognizer: Recognizer,
+                                                                audio_cache: Path) -> None:
+    """At 210 wpm the main LM decoder hears "why did it fail" as "why did it failed" (not a
+    command), so the main pass alone says "didn't catch that"; the second-look LM agrees with
+    the grammar and the command is carried out."""
+    audio = corpus.spoken_audio("why did it fail", "en-us", 210, audio_cache)
+    said, free = recognizer._main_pass(recognizer.begin(audio))
+    assert said == ["why", "did", "it", "fail"] and free != said
+    assert recognizer._verdict(said, free).command is None
+    assert recognizer.decode(audio).command == "last_error"
+
+
 @pytest.mark.parametrize("sentence", corpus.NON_COMMANDS)
 def test_non_commands_are_rejected(sentence: str, recognizer: Recognizer,
                                    audio_cache: Path) -> None:

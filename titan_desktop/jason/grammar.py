@@ -21,6 +21,16 @@ from titan_desktop.jason.commands import (
 )
 
 Vocab = dict[str, dict[str, str]]  # slot type -> {spoken form: canonical value}
+# A slot filler is one dictionary word to the decoders ("moon garden" -> "moon_garden"), with the
+# pronunciations of its parts in sequence: the language model then cannot splice names
+# ("my web garden" from "my web app" and "moon garden"), nor use a name's pieces elsewhere
+# ("show the shop from"). ``hypothesis_words`` splits them again.
+JOINER = "_"
+
+
+def unit(spoken_form: str) -> str:
+    """The decoder's single word for a (possibly multi-word) slot filler."""
+    return JOINER.join(spoken_form.split())
 
 
 def usable_phrases(cmd: Command, vocab: Vocab) -> list[str]:
@@ -56,7 +66,7 @@ def jsgf(vocab: Vocab) -> str:
             names.append(f"<{cmd.name}>")
             rules.append(f"<{cmd.name}> = " + " | ".join(f"({a})" for a in alts) + ";")
     for st in sorted(used_slots):
-        fillers = " | ".join(sorted(vocab[st]))
+        fillers = " | ".join(sorted(unit(f) for f in vocab[st]))
         rules.append(f"<slot_{st}> = {fillers};")
     head = ["#JSGF V1.0;", "grammar jason;",
             f"public <command> = [{SPOKEN_PREFIX}] ({' | '.join(names)}) [{SPOKEN_SUFFIX}];"]
@@ -94,7 +104,7 @@ def _keyed_sentences(vocab: Vocab) -> Iterator[tuple[tuple[str, int], list[str]]
                         if isinstance(c, str):
                             if c:
                                 fills = sorted(vocab[c])
-                                words.extend(fills[i % len(fills)].split())
+                                words.append(unit(fills[i % len(fills)]))
                         else:
                             words.extend(c)
                     yield (cmd.name, p), words
@@ -109,8 +119,7 @@ def words(vocab: Vocab) -> set[str]:
                 for w in tok.words:
                     out.update(w.split())
     for fillers in vocab.values():
-        for spoken_form in fillers:
-            out.update(spoken_form.split())
+        out.update(unit(spoken_form) for spoken_form in fillers)
     return out
 
 

@@ -68,11 +68,12 @@ def _phrase_regex(phrase: str, slot_types: dict[str, str], vocab: Vocab, free: b
 
 
 @lru_cache(maxsize=16)
-def _compiled(key: tuple[tuple[str, ...], ...], free: bool) -> list[tuple[str, re.Pattern[str]]]:
+def _compiled(key: tuple[tuple[str, ...], ...], free: bool,
+              typed: bool) -> list[tuple[str, re.Pattern[str]]]:
     vocab = slot_vocabulary(*key)
     out = []
     for cmd in COMMANDS:
-        for phrase in cmd.phrases:
+        for phrase in (*cmd.phrases, *cmd.typed) if typed else cmd.phrases:
             rx = _phrase_regex(phrase, cmd.slots, vocab, free)
             if rx:
                 out.append((cmd.name, re.compile(rx)))
@@ -96,9 +97,10 @@ def _strip_fillers(words: list[str]) -> list[str]:
 def parse(text: str, projects: list[str] | tuple[str, ...] = (),
           templates: list[str] | tuple[str, ...] = (),
           new_projects: list[str] | tuple[str, ...] = (), *, strict: bool = False) -> Parse:
-    """Parse typed text. ``strict`` (for decoder output): known slot values only, and no
-    filler words ("can you ...", "now"): the voice grammar has none, so a language-model
-    decode with them ("can you cancel that" from "can you pass the salt") is not a command."""
+    """Parse typed text. ``strict`` (for decoder output): known slot values only, no
+    typed-only phrases, and no filler words ("can you ...", "now"): the voice grammar has none,
+    so a language-model decode with them ("can you cancel that" from "can you pass the salt")
+    is not a command."""
     key = (tuple(projects), tuple(templates), tuple(new_projects))
     vocab = slot_vocabulary(*key)
     raw = words_of(text)
@@ -112,7 +114,7 @@ def parse(text: str, projects: list[str] | tuple[str, ...] = (),
             orig = " ".join(words) + " "
             if len(orig) != len(low):
                 orig = low
-            for name, rx in _compiled(key, free):
+            for name, rx in _compiled(key, free, not strict):
                 m = rx.fullmatch(low)
                 if m:
                     return Parse(name, _slots(name, m, orig, vocab), text)

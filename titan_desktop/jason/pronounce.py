@@ -7,6 +7,7 @@ phonemes (``espeak-ng -x``) mapped to ARPAbet, and last a letter-by-letter spell
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -116,10 +117,26 @@ def pronunciations(word: str) -> list[str]:
     return pronunciation_table([word])[word]
 
 
+# Variants neither CMUdict nor espeak-ng gives: an isolated "help" with a dropped or
+# near-silent h (common in speech, and espeak's own) was heard as "what failed" / "do not".
+EXTRA_PRONUNCIATIONS: dict[str, tuple[str, ...]] = {"help": ("EH L P",)}
+COMPOUND_VARIANTS = 8  # pronunciations kept for a multi-word name ("moon_garden")
+
+
 def pronunciation_table(words: list[str] | set[str]) -> dict[str, list[str]]:
     """word -> pronunciations: CMUdict's, then espeak-ng's US and British variants (so a
-    non-rhotic "worker" or an unknown name like "Zorblax" is heard), else a spelling."""
+    non-rhotic "worker" or an unknown name like "Zorblax" is heard), else a spelling. A
+    compound ("moon_garden") is its parts' pronunciations in sequence."""
     words = sorted(set(words))
+    compounds = [w for w in words if "_" in w]
+    if compounds:
+        simple = [w for w in words if "_" not in w]
+        parts = pronunciation_table({p for w in compounds for p in w.split("_")} | set(simple))
+        table = {w: parts[w] for w in simple}
+        for w in compounds:
+            combos = itertools.product(*(parts[p] for p in w.split("_")))
+            table[w] = [" ".join(c) for c in itertools.islice(combos, COMPOUND_VARIANTS)]
+        return table
     variants = [espeak_pronunciations(words, voice) for voice in ACCENTS]
     table: dict[str, list[str]] = {}
     for w in words:
@@ -128,6 +145,7 @@ def pronunciation_table(words: list[str] | set[str]) -> dict[str, list[str]]:
             p = v.get(w)
             if p and p not in prons:
                 prons.append(p)
+        prons += [p for p in EXTRA_PRONUNCIATIONS.get(w, ()) if p not in prons]
         table[w] = prons or [spell(w) or "AH"]
     return table
 

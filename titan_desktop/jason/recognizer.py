@@ -4,11 +4,13 @@ Two decoders hear the same audio: one constrained by the command grammar (JSGF),
 trigram language model built from the same phrases. A grammar decoder maps *any* speech onto
 some command (about one in three ordinary sentences came out as a command); the LM decoder is
 free to produce other word orders, so an utterance is accepted only when both agree: the same
-words, or the same command and slots (they may differ in optional words like "the").
+words, or the same command and slots (they may differ in optional words like "the"). When they
+disagree, a second LM decoder that weighs the sounds more than the word statistics gets a say
+(``SECOND_LOOK_LM``): agreement with either accepts.
 
-The main pass's two decoders run in child processes (``decoder_process``): pocketsphinx holds
-Python's lock while it decodes, so in-process decoding would freeze the GUI thread, and in two
-children both decode at once. ``parallel=False`` (one-shot CLI use, where spawning costs more
+The decoders run in child processes (``decoder_process``): pocketsphinx holds Python's lock
+while it decodes, so in-process decoding would freeze the GUI thread, and in two children the
+main pass's decoders decode at once. ``parallel=False`` (one-shot CLI use, where spawning costs more
 than it saves) decodes here.
 """
 
@@ -46,10 +48,12 @@ _IGNORED = {SPOKEN_PREFIX, SPOKEN_SUFFIX}
 # (defaults 1e-48/1e-48/7e-29) stop pruning the right path of those voices early. Measured on
 # the synthesized set: 89.6% -> 92.4% (topn) -> 94.5% (beams); CPU ~1.4x, then ~1.3x.
 TUNED_OPTIONS: dict[str, object] = {"topn": 16, "beam": 1e-60, "pbeam": 1e-60, "wbeam": 1e-40}
-# Front ends for a second look at a rejected utterance (same agreement rule), e.g. a VTLN-style
-# warp {"warp_type": "inverse_linear", "warp_params": "1.1"}: measured, it recovered 7 more
-# commands but also accepted a non-command ("how old is the universe" -> "how are we doing").
-SECOND_LOOKS: tuple[dict[str, object], ...] = ()
+# The second look at an utterance the main pass rejected: the command LM with language weight 4
+# (pocketsphinx's default is 6.5), asked only when the two main decoders disagree. On the full
+# synthesized set it recovered 2 more commands ("help" misheard by the first LM as "failed")
+# and accepted none of the non-commands. Measured and not adopted: frequency-warped front ends
+# (VTLN 1.1/1.2: +4/+8 commands, but "it is raining again outside" -> "reject Moon Garden").
+SECOND_LOOK_LM: dict[str, object] = {"lw": 4.0}
 # Extra pocketsphinx options (both decoders / the LM decoder only), for tuning experiments.
 DECODER_OPTIONS: dict[str, object] = {}
 LM_OPTIONS: dict[str, object] = {}
@@ -64,7 +68,7 @@ def hypothesis_words(hyp: pocketsphinx.Hypothesis | None) -> list[str]:
     for w in hyp.hypstr.split():
         w = re.sub(r"\(\d+\)$", "", w)
         if not (w.startswith(("<", "[")) or w in _IGNORED):
-            out.append(w)
+            out.extend(w.split(grammar.JOINER))  # a slot filler is one decoder word
     return out
 
 
@@ -97,11 +101,11 @@ class Recognizer:
         self._known: set[str] = set()
         self._version = 0
         self._jsgf = self._lm_path = ""
-        # In-process decoders, [grammar, LM] per front end: created on first need (no
-        # children, a second look, or a child died), since loading them holds Python's lock.
-        self._passes: list[list[pocketsphinx.Decoder]] = []
+        # In-process decoders [grammar, LM, second-look LM]: created on first need (no
+        # children, or a child died), since loading them holds Python's lock.
+        self._local: list[pocketsphinx.Decoder] = []
         self._parallel = parallel
-        self._children: list[DecoderProcess] = []  # [grammar, LM] when parallel
+        self._children: list[DecoderProcess] = []  # the same three, when parallel
         self._sent = self._read = 0  # utterances sent to the children / answers read
         self.set_vocabulary(projects, templates, new_projects)
 
@@ -114,15 +118,14 @@ class Recognizer:
         if not self._known:
             self._known = set(words)
             if self._parallel:
-                configs = self._configs()
-                self._children = [DecoderProcess(configs[0][0], "grammar"),
-                                  DecoderProcess(configs[0][1], "lm")]
+                self._children = [DecoderProcess(config, name) for config, name
+                                  in zip(self._configs(), ("grammar", "lm", "lm2"), strict=True)]
         elif new := [(word if i == 0 else f"{word}({i + 1})", phones)
                      for word, prons in sorted(pronunciation_table(words - self._known).items())
                      for i, phones in enumerate(prons)]:
             # New project names: teach the existing decoders the new words.
             for word, phones in new:
-                for d in self._all_decoders():
+                for d in self._local:
                     d.add_word(word, phones, True)
             for child in self._children:
                 child.add_words(new)
@@ -133,15 +136,16 @@ class Recognizer:
         with open(self._lm_path, "w", encoding="utf-8") as f:
             f.write(grammar.arpa(vocab))
         self._jsgf = grammar.jsgf(vocab)
-        for pair in self._passes:
-            self._set_searches(pair)
+        if self._local:
+            self._set_searches(self._local)
         if self._children:
             self._children[0].set_jsgf(self._jsgf)
-            self._children[1].set_lm(self._lm_path)
+            for child in self._children[1:]:
+                child.set_lm(self._lm_path)
 
-    def _configs(self) -> list[tuple[dict[str, object], dict[str, object]]]:
-        """(grammar, LM) decoder configurations per front end, over a dictionary of the words
-        known now (a small dictionary loads in milliseconds; all of CMUdict takes ~1 s)."""
+    def _configs(self) -> list[dict[str, object]]:
+        """Grammar, LM and second-look LM decoder configurations, over a dictionary of the
+        words known now (a small dictionary loads in milliseconds; all of CMUdict takes ~1 s)."""
         dict_path = os.path.join(self._tmp.name, f"jason-{self._version}.dict")
         with open(dict_path, "w", encoding="utf-8") as f:
             f.write("\n".join(dictionary_lines(self._known)) + "\n")
@@ -149,26 +153,22 @@ class Recognizer:
                   "loglevel": "FATAL", **TUNED_OPTIONS, **DECODER_OPTIONS}
         # bestpath=False on the grammar decoder: pocketsphinx 5's lattice rescoring of an FSG
         # search returns unfinished paths ("pause worker" came out as "what was the").
-        return [({**common, **front, "bestpath": False}, {**common, **front, **LM_OPTIONS})
-                for front in ({}, *SECOND_LOOKS)]
+        lm = {**common, **LM_OPTIONS}
+        return [{**common, "bestpath": False}, lm, {**lm, **SECOND_LOOK_LM}]
 
-    def _set_searches(self, pair: list[pocketsphinx.Decoder]) -> None:
-        gram, lm = pair
+    def _set_searches(self, decoders: list[pocketsphinx.Decoder]) -> None:
+        gram, *lms = decoders
         gram.add_jsgf_string("commands", self._jsgf)
         gram.activate_search("commands")
-        lm.add_lm_file("commands", self._lm_path)
-        lm.activate_search("commands")
+        for lm in lms:
+            lm.add_lm_file("commands", self._lm_path)
+            lm.activate_search("commands")
 
-    def _local_passes(self) -> list[list[pocketsphinx.Decoder]]:
-        if not self._passes:
-            self._passes = [[pocketsphinx.Decoder(**g), pocketsphinx.Decoder(**lm)]
-                            for g, lm in self._configs()]
-            for pair in self._passes:
-                self._set_searches(pair)
-        return self._passes
-
-    def _all_decoders(self) -> list[pocketsphinx.Decoder]:
-        return [d for pair in self._passes for d in pair]
+    def _local_decoders(self) -> list[pocketsphinx.Decoder]:
+        if not self._local:
+            self._local = [pocketsphinx.Decoder(**config) for config in self._configs()]
+            self._set_searches(self._local)
+        return self._local
 
     # --- decoding --------------------------------------------------------------------------
 
@@ -188,7 +188,7 @@ class Recognizer:
         decoding = Decoding(raw)
         if self._children:
             try:
-                for child in self._children:
+                for child in self._children[:2]:
                     child.begin(raw)
                 decoding.number = self._sent
                 self._sent += 1
@@ -197,27 +197,37 @@ class Recognizer:
         return decoding
 
     def result(self, decoding: Decoding) -> Parse:
-        """The verdict on a ``begin``: the main pass, then second looks while rejected."""
-        result = self._first_pass(decoding)
-        for pair in self._local_passes()[1:] if not result.command else ():
-            second = self._verdict([self._decode_one(d, decoding.raw) for d in pair])
+        """The verdict on a ``begin``: the main pass, then the second look if they disagree."""
+        said, free = self._main_pass(decoding)
+        result = self._verdict(said, free)
+        if result.command is None and said and self._parse(said).command:
+            second = self._verdict(said, self._second_look(decoding))
             if second.command:
                 return second
         return result
 
-    def _first_pass(self, decoding: Decoding) -> Parse:
+    def _main_pass(self, decoding: Decoding) -> tuple[list[str], list[str]]:
         number = decoding.number
         if number is not None and number >= self._read and self._children:
             try:
                 while True:  # answers come in the order sent; earlier ones were given up on
-                    words = [child.result() for child in self._children]
+                    said, free = (child.result() for child in self._children[:2])
                     self._read += 1
                     if self._read > number:
-                        return self._verdict(words)
+                        return said, free
             except (OSError, EOFError, TimeoutError, RuntimeError) as exc:
                 self._lost_children(exc)
-        return self._verdict([self._decode_one(d, decoding.raw)
-                              for d in self._local_passes()[0]])
+        gram, lm, _ = self._local_decoders()
+        return self._decode_one(gram, decoding.raw), self._decode_one(lm, decoding.raw)
+
+    def _second_look(self, decoding: Decoding) -> list[str]:
+        if self._children:
+            try:
+                self._children[2].begin(decoding.raw)
+                return self._children[2].result()
+            except (OSError, EOFError, TimeoutError, RuntimeError, ValueError) as exc:
+                self._lost_children(exc)
+        return self._decode_one(self._local_decoders()[2], decoding.raw)
 
     def _lost_children(self, exc: BaseException) -> None:
         """A child is gone (killed, out of memory): decode in-process from now on."""
@@ -225,8 +235,7 @@ class Recognizer:
                     error=f"{type(exc).__name__}: {exc}")
         self._close_children()
 
-    def _verdict(self, words: list[list[str]]) -> Parse:
-        said, free = words
+    def _verdict(self, said: list[str], free: list[str]) -> Parse:
         heard = " ".join(free or said)
         if said:
             result = self._parse(said)
@@ -254,7 +263,7 @@ class Recognizer:
 
     def close(self) -> None:
         self._close_children()
-        self._passes = []
+        self._local = []
         self._tmp.cleanup()
 
 
