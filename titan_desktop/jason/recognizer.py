@@ -50,8 +50,8 @@ _IGNORED = {SPOKEN_PREFIX, SPOKEN_SUFFIX}
 TUNED_OPTIONS: dict[str, object] = {"topn": 16, "beam": 1e-60, "pbeam": 1e-60, "wbeam": 1e-40}
 # The second look at an utterance the main pass rejected: the command LM with language weight 4
 # (pocketsphinx's default is 6.5), asked only when the two main decoders disagree. On the full
-# synthesized set it recovered 2 more commands ("help" misheard by the first LM as "failed")
-# and accepted none of the non-commands. Measured and not adopted: frequency-warped front ends
+# synthesized set it recovered 2 more commands (the main LM heard "why did it failed" at 210
+# wpm) and accepted none of the non-commands. Measured and not adopted: frequency-warped front ends
 # (VTLN 1.1/1.2: +4/+8 commands, but "it is raining again outside" -> "reject Moon Garden").
 SECOND_LOOK_LM: dict[str, object] = {"lw": 4.0}
 # Extra pocketsphinx options (both decoders / the LM decoder only), for tuning experiments.
