@@ -13,9 +13,9 @@ and a held-out set of sentences that sound close to commands (never used for tun
 * decode latency: ``Recognizer.decode`` on the whole utterance (grammar + LM decoders).
 * end of speech -> result: the utterance streamed in real time in 20 ms chunks through
   ``Listener``; clock from the moment the last speech sample was spoken to the result. It
-  includes the endpointer's wait (0.2 s of non-speech before it declares the end) and what of
-  the decode did not fit in that wait (the decode starts at the pause); "after endpoint" is
-  the part after the endpointer closed the utterance.
+  includes the wait for quiet (0.12 s after a whole command that cannot go on, else the
+  endpointer's 0.3 s window) and what of the decode did not fit in that wait (the decode
+  starts at the pause); "after endpoint" is the part after the chunk that ended the wait.
 """
 
 import argparse

@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from titan_desktop.jason import corpus
-from titan_desktop.jason.audio import RATE, add_noise, frames, quiet_edges
+from titan_desktop.jason.audio import (
+    ENDPOINT_WINDOW,
+    RATE,
+    UtteranceSegmenter,
+    add_noise,
+    frames,
+    quiet_edges,
+)
 from titan_desktop.jason.commands import COMMANDS
 from titan_desktop.jason.recognizer import Listener, Recognizer
 
@@ -108,8 +115,8 @@ def test_listener_streams_microphone_chunks_into_utterances(recognizer: Recogniz
 
 def test_slow_long_command_is_one_utterance_with_the_short_endpoint_window(
         recognizer: Recognizer, audio_cache: Path) -> None:
-    # The endpointer ends an utterance after 0.2 s of non-speech: the pauses between words of
-    # slow (140 wpm) speech must not split a long command in two.
+    # The pauses between words of slow (140 wpm) speech must not split a long command in two,
+    # nor end it early: "create new project called Blue Harbor" is not yet a command.
     text = "create new project called Blue Harbor using landing page"
     speech = corpus.spoken_audio(text, "en-us", 140, audio_cache, pad_seconds=0.0)
     gap = np.zeros(RATE, np.int16)
@@ -165,5 +172,91 @@ def test_speech_after_a_short_pause_replaces_the_early_decode(audio_cache: Path)
         assert _stream_through(Listener(rec), gap, cancel, pause, name, gap) == [
             ("cancel_project", {"project": "Moon Garden"})]
         assert rec._sent >= 2  # the early decode of "cancel", then the whole utterance
+    finally:
+        rec.close()
+
+
+def _fed_after_speech_until_answer(listener: Listener, speech: np.ndarray) -> tuple[list, float]:
+    """Stream 1 s of quiet, the words, then quiet in 20 ms chunks: the results and how many
+    seconds of quiet had been fed after the last word when the first answer came."""
+    gap = np.zeros(RATE, np.int16)
+    stream = add_noise(np.concatenate([gap, speech, gap]), -60.0, seed=11)
+    end_of_speech, fed, results, waited = len(gap) + len(speech), 0, [], -1.0
+    for chunk in frames(stream, 0.02):
+        fed += len(chunk)
+        got = listener.feed(chunk)
+        if got and not results:
+            waited = (fed - end_of_speech) / RATE
+        results += got
+    results += listener.flush()
+    return [(r.command, r.slots) for r in results], waited
+
+
+def test_a_whole_command_that_cannot_go_on_is_answered_before_the_window(
+        audio_cache: Path) -> None:
+    """"cancel Moon Garden" cannot continue: the answer comes after EARLY_END of quiet, not
+    after the endpointer's 0.3 s window (decoding in-process, so the count is of audio, not of
+    time). "how are the sales" may continue ("... this week"): it waits out the window."""
+    rec = Recognizer(corpus.PROJECTS, corpus.TEMPLATES, parallel=False)
+    try:
+        whole = _words_only(corpus.spoken_audio("cancel moon garden", "en-us", 175, audio_cache))
+        heard, soon = _fed_after_speech_until_answer(Listener(rec), whole)
+        assert heard == [("cancel_project", {"project": "Moon Garden"})]
+        assert 0 < soon < 0.2
+
+        open_ended = _words_only(corpus.spoken_audio("how are the sales", "en-us", 175,
+                                                     audio_cache))
+        heard, waited = _fed_after_speech_until_answer(Listener(rec), open_ended)
+        assert heard == [("sales", {"period": "today"})]
+        # the window counts from the last frame loud enough to be speech, a little before the
+        # quiet_edges end of the words
+        assert waited > ENDPOINT_WINDOW - 0.06 and waited > soon + 0.1
+    finally:
+        rec.close()
+
+
+def test_a_pause_after_words_that_may_go_on_does_not_cut_the_command(audio_cache: Path
+                                                                     ) -> None:
+    """"how are the sales" is already a command, but "... this week" may follow: a 0.2 s pause
+    there (longer than EARLY_END) must not answer "today"."""
+    rec = Recognizer(corpus.PROJECTS, corpus.TEMPLATES, parallel=False)
+    try:
+        first, rest = (_words_only(corpus.spoken_audio(text, "en-us", 175, audio_cache))
+                       for text in ("how are the sales", "this week"))
+        gap, pause = np.zeros(RATE, np.int16), np.zeros(int(0.2 * RATE), np.int16)
+        assert _stream_through(Listener(rec), gap, first, pause, rest, gap) == [
+            ("sales", {"period": "this week"})]
+    finally:
+        rec.close()
+
+
+@pytest.mark.parametrize("voice", corpus.VOICES)
+def test_the_endpointer_ends_on_the_words_not_their_fading_tail(voice: str,
+                                                                audio_cache: Path) -> None:
+    """The voice activity detector calls the fading end of a word speech for ~160 ms more;
+    frames 35 dB under the utterance's loudest do not count, so the utterance ends one window
+    after the words (measured in audio fed, not time)."""
+    speech = _words_only(corpus.spoken_audio("restart the worker", voice, 175, audio_cache))
+    gap = np.zeros(RATE, np.int16)
+    stream = add_noise(np.concatenate([gap, speech, gap]), -60.0, seed=13)
+    segmenter = UtteranceSegmenter(window=0.2)
+    fed, ended = 0, []
+    for chunk in frames(stream, 0.02):
+        fed += len(chunk)
+        ended += [fed] * len(segmenter.feed(chunk))
+    assert len(ended) == 1
+    assert (ended[0] - len(gap) - len(speech)) / RATE < 0.2 + 0.08
+
+
+def test_please_after_an_early_answer_is_not_a_new_utterance(audio_cache: Path) -> None:
+    """"cancel Moon Garden ... please": the command is answered at the pause; the "please"
+    after it is neither a second command nor a "didn't catch that"."""
+    rec = Recognizer(corpus.PROJECTS, corpus.TEMPLATES, parallel=False)
+    try:
+        command, please = (_words_only(corpus.spoken_audio(text, "en-us", 175, audio_cache))
+                           for text in ("cancel moon garden", "please"))
+        gap, pause = np.zeros(RATE, np.int16), np.zeros(int(0.25 * RATE), np.int16)
+        assert _stream_through(Listener(rec), gap, command, pause, please, gap) == [
+            ("cancel_project", {"project": "Moon Garden"})]
     finally:
         rec.close()

@@ -17,10 +17,16 @@ import numpy.typing as npt
 from pocketsphinx import Vad
 
 RATE = 16000
-# Non-speech that ends an utterance. It is wall-clock time the person waits before the decode
-# starts; 0.2 s (was 0.3) split none of the 567 synthesized commands at 140-210 wpm, and halved
-# the end-of-speech -> endpoint delay (p50 174 -> 85 ms). Longer pauses mid-command would split.
-ENDPOINT_WINDOW = 0.2
+# Non-speech that ends an utterance: a pause mid-command shorter than this does not split it
+# ("cancel ... Moon Garden"). A whole command that cannot go on is answered sooner (the
+# Listener's EARLY_END), so this wait is only paid by commands that may continue ("status" ->
+# "status of Moon Garden") and by what is not a command.
+ENDPOINT_WINDOW = 0.3
+# A frame the detector calls speech counts as speech only within this many dB of the loudest
+# speech frame of the utterance: the detector kept calling the fading end of a word speech for
+# ~160 ms more (with a 0.2 s window, end of speech -> endpoint p50 371 -> 216 ms on the 549
+# synthesized commands, none split). The audio kept is the same: every frame up to the end.
+SPEECH_RANGE_DB = 35.0
 Int16 = npt.NDArray[np.int16]
 
 
@@ -105,21 +111,32 @@ class UtteranceSegmenter:
     the utterance) and ends when ``ratio`` of them are not. Kept here rather than in the C
     endpointer because the words must be available before the end is declared: after
     ``pause_frames`` frames of non-speech, ``events`` reports a *pause* with the utterance so
-    far, which the listener decodes while the endpointer is still waiting to be sure.
+    far, which the listener decodes while the endpointer is still waiting to be sure. A frame
+    far quieter than the utterance's loudest (``speech_range_db``) is not speech, whatever the
+    detector says.
     """
 
     def __init__(self, window: float = ENDPOINT_WINDOW, ratio: float = 0.9,
-                 vad_mode: int = 1, pause_frames: int = 2) -> None:
+                 vad_mode: int = 1, pause_frames: int = 2,
+                 speech_range_db: float = SPEECH_RANGE_DB) -> None:
         self.vad = Vad(mode=vad_mode, sample_rate=RATE)
         self.frame_bytes = int(self.vad.frame_bytes)
         self._window = max(1, round(window / self.vad.frame_length))
         self._needed = ratio * self._window
         self._pause_frames = pause_frames
-        self._recent: deque[tuple[bytes, bool]] = deque(maxlen=self._window)
+        self._recent: deque[tuple[bytes, bool, float]] = deque(maxlen=self._window)
+        self._floor_ratio = 10 ** (-speech_range_db / 20)
+        self._peak = 0.0  # RMS of the open utterance's loudest speech frame
         self._pending = b""
         self._speech: list[bytes] = []  # the open utterance's frames
+        self._open_bytes = 0
         self._quiet_run = 0  # non-speech frames since the last speech frame
         self.in_speech = False
+
+    @property
+    def open_samples(self) -> int:
+        """Samples in the open utterance so far."""
+        return self._open_bytes // 2
 
     @property
     def frames_since_speech(self) -> int:
@@ -136,16 +153,24 @@ class UtteranceSegmenter:
             yield from self._frame(buf[start:start + n])
 
     def _frame(self, frame: bytes) -> Iterator[tuple[str, Int16]]:
-        is_speech = bool(self.vad.is_speech(frame))
-        self._recent.append((frame, is_speech))
-        speech_in_window = sum(s for _, s in self._recent)
+        detected = bool(self.vad.is_speech(frame))
+        rms = float(np.sqrt(np.mean(np.frombuffer(frame, np.int16).astype(np.float64) ** 2)))
+        if not self.in_speech:  # before an utterance: the loudest speech of the last window
+            self._peak = max([r for _, _, r in self._recent] + [rms if detected else 0.0])
+        elif detected:
+            self._peak = max(self._peak, rms)
+        is_speech = detected and rms >= self._peak * self._floor_ratio
+        self._recent.append((frame, is_speech, rms if detected else 0.0))
+        speech_in_window = sum(s for _, s, _ in self._recent)
         if not self.in_speech:
             if len(self._recent) == self._window and speech_in_window >= self._needed:
                 self.in_speech = True
-                self._speech = [f for f, _ in self._recent]
+                self._speech = [f for f, _, _ in self._recent]
+                self._open_bytes = sum(len(f) for f in self._speech)
                 self._quiet_run = 0
             return
         self._speech.append(frame)
+        self._open_bytes += len(frame)
         self._quiet_run = 0 if is_speech else self._quiet_run + 1
         if self._window - speech_in_window >= self._needed:
             self.in_speech = False
@@ -157,6 +182,12 @@ class UtteranceSegmenter:
     def feed(self, data: bytes | Int16) -> list[Int16]:
         """Process audio; return the utterances that ended inside it (usually none or one)."""
         return [audio for kind, audio in self.events(data) if kind == "end"]
+
+    def cut(self) -> Int16:
+        """Close the open utterance now (the listener knows it is over): its audio so far."""
+        self.in_speech = False
+        self._recent.clear()
+        return self._take()
 
     def flush(self) -> list[Int16]:
         """End of stream: return the utterance still open, if any."""
@@ -173,6 +204,7 @@ class UtteranceSegmenter:
     def _take(self) -> Int16:
         audio = self._audio()
         self._speech = []
+        self._open_bytes = 0
         return audio
 
 

@@ -46,6 +46,13 @@ class DecoderProcess:
     def begin(self, raw: bytes) -> None:
         self._conn.send(("decode", raw))
 
+    def ready(self) -> bool:
+        """An answer is waiting (``result`` will not block)."""
+        try:
+            return self._conn.poll(0)
+        except (OSError, ValueError):
+            return True  # gone: ``result`` raises, and the caller falls back
+
     def result(self, timeout: float = 30.0) -> Words:
         if not self._conn.poll(timeout):
             raise TimeoutError("a decoder process did not answer")

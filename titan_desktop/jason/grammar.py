@@ -10,6 +10,7 @@ import itertools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from functools import lru_cache
 
 from titan_desktop.jason.commands import (
     COMMANDS,
@@ -108,6 +109,26 @@ def _keyed_sentences(vocab: Vocab) -> Iterator[tuple[tuple[str, int], list[str]]
                         else:
                             words.extend(c)
                     yield (cmd.name, p), words
+
+
+@lru_cache(maxsize=1)
+def phrase_prefixes() -> frozenset[tuple[str, ...]]:
+    """Every proper prefix of every spoken phrase's expansions, slots as ``{name}``: a command
+    heard as one of these may still be going on ("status" -> "status of Moon Garden")."""
+    out: set[tuple[str, ...]] = set()
+    for cmd in COMMANDS:
+        for phrase in cmd.phrases:
+            choices: list[list[tuple[str, ...]]] = []
+            for tok in tokens(phrase):
+                if tok.slot:
+                    filled = [(f"{{{tok.slot}}}",)]
+                    choices.append([(), *filled] if tok.optional else filled)
+                else:
+                    choices.append(_word_choices(tok))
+            for combo in itertools.product(*choices):
+                sent = [w for part in combo for w in part]
+                out.update(tuple(sent[:n]) for n in range(1, len(sent)))
+    return frozenset(out)
 
 
 def words(vocab: Vocab) -> set[str]:

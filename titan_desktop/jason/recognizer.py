@@ -34,7 +34,13 @@ from titan_desktop.jason.audio import (
     add_noise,
     quiet_edges,
 )
-from titan_desktop.jason.commands import SPOKEN_PREFIX, SPOKEN_SUFFIX, slot_vocabulary
+from titan_desktop.jason.commands import (
+    BY_NAME,
+    SPOKEN_PREFIX,
+    SPOKEN_SUFFIX,
+    slot_vocabulary,
+    words_of,
+)
 from titan_desktop.jason.decoder_process import DecoderProcess
 from titan_desktop.jason.parser import Parse, parse, suggest
 from titan_desktop.jason.pronounce import HMM_DIR, dictionary_lines, pronunciation_table
@@ -58,6 +64,12 @@ SECOND_LOOK_LM: dict[str, object] = {"lw": 4.0}
 DECODER_OPTIONS: dict[str, object] = {}
 LM_OPTIONS: dict[str, object] = {}
 PAD_SECONDS = 0.3  # quiet wanted around an utterance
+# Quiet after a whole command that cannot go on before the Listener answers, without waiting
+# out the endpointer's window (the decode began at the pause, so it is usually done by then).
+EARLY_END = 0.12
+# An utterance that starts this soon after an early answer is its tail ("... Moon Garden,
+# please"): dropped when it is not a command, or is a yes/no to a question not yet asked.
+TAIL = 0.6
 
 
 def hypothesis_words(hyp: pocketsphinx.Hypothesis | None) -> list[str]:
@@ -114,6 +126,7 @@ class Recognizer:
         self.projects, self.templates = tuple(projects), tuple(templates)
         self.new_projects = tuple(new_projects)
         vocab = slot_vocabulary(self.projects, self.templates, self.new_projects)
+        self._vocab = vocab
         words = grammar.words(vocab)
         if not self._known:
             self._known = set(words)
@@ -196,6 +209,38 @@ class Recognizer:
                 self._lost_children(exc)
         return decoding
 
+    def ready(self, decoding: Decoding) -> bool:
+        """Whether ``result(decoding)`` would have its main pass at once (answers to decodings
+        begun before it, given up on, are read and dropped on the way)."""
+        number = decoding.number
+        if number is None or not self._children or number < self._read:
+            return True
+        try:
+            while True:
+                if not all(child.ready() for child in self._children[:2]):
+                    return False
+                if number == self._read:
+                    return True
+                for child in self._children[:2]:
+                    child.result()
+                self._read += 1
+        except (OSError, EOFError, TimeoutError, RuntimeError) as exc:
+            self._lost_children(exc)
+            return True
+
+    def may_continue(self, parse: Parse) -> bool:
+        """Whether the words heard for an accepted command begin a longer phrase ("status" ->
+        "status of Moon Garden", "show the logs" -> "show the logs tab")."""
+        words = " ".join(words_of(parse.text)).lower()
+        for slot, value in parse.slots.items():
+            slot_type = BY_NAME[parse.command].slots.get(slot, slot) if parse.command else slot
+            for form, canonical in sorted(self._vocab.get(slot_type, {}).items(),
+                                          key=lambda item: -len(item[0])):
+                if canonical == value and re.search(rf"\b{re.escape(form)}\b", words):
+                    words = re.sub(rf"\b{re.escape(form)}\b", f"{{{slot}}}", words, count=1)
+                    break
+        return tuple(words.split()) in grammar.phrase_prefixes()
+
     def result(self, decoding: Decoding) -> Parse:
         """The verdict on a ``begin``: the main pass, then the second look if they disagree."""
         said, free = self._main_pass(decoding)
@@ -267,37 +312,86 @@ class Recognizer:
         self._tmp.cleanup()
 
 
+@dataclass
+class _Early:
+    """A decode begun at a pause: the samples it covers, and its verdict once read."""
+
+    decoding: Decoding
+    covers: int
+    parse: Parse | None = None
+
+
 class Listener:
     """Endpointer + recognizer for a live stream: ``feed`` microphone chunks, get results.
 
-    When the speaker pauses, the utterance so far goes to the decoders at once; if the
-    endpointer then closes the utterance with no more speech, that decode is the answer, so the
+    When the speaker pauses, the utterance so far goes to the decoders at once. If it is a whole
+    command that cannot go on, the answer comes after ``EARLY_END`` of quiet; otherwise when the
+    endpointer closes the utterance with no more speech, that decode is the answer, so the
     decode overlaps the endpointer's wait instead of following it. Speech after the pause makes
     it stale: the whole utterance is decoded again at the end.
     """
 
-    def __init__(self, recognizer: Recognizer, window: float = ENDPOINT_WINDOW) -> None:
+    def __init__(self, recognizer: Recognizer, window: float = ENDPOINT_WINDOW,
+                 early_end: float = EARLY_END) -> None:
         self.recognizer = recognizer
         self.segmenter = UtteranceSegmenter(window=window)
-        self._early: tuple[Decoding, int] | None = None  # (decoding, samples it covers)
+        self._early_frames = max(1, round(early_end / self.segmenter.vad.frame_length))
+        self._early: _Early | None = None
+        self._fed = 0  # samples fed so far
+        self._early_answer_at: int | None = None  # self._fed when the last early answer came
 
     def feed(self, chunk: bytes | Int16) -> list[Parse]:
         results = []
+        self._fed += len(chunk) // 2 if isinstance(chunk, bytes) else len(chunk)
         for kind, audio in self.segmenter.events(chunk):
             if kind == "pause":
-                self._early = (self.recognizer.begin(audio), len(audio))
-            else:
-                results.append(self._finish(audio))
+                self._early = _Early(self.recognizer.begin(audio), len(audio))
+                continue
+            result = self._finish(audio)
+            if not self._is_tail(audio, result):
+                results.append(result)
+        if self._early is not None and self.segmenter.in_speech:
+            early_answer = self._early_end(self._early)
+            if early_answer is not None:
+                self._early_answer_at = self._fed
+                results.append(early_answer)
         return results
+
+    def _is_tail(self, audio: Int16, result: Parse) -> bool:
+        """Words right after an early answer belong to the command already answered: not a
+        new one to reject ("didn't catch that"), nor the answer to a question Jason has not
+        finished asking ("please" was heard as "no" or "yeah")."""
+        answered_at, self._early_answer_at = self._early_answer_at, None
+        if answered_at is None or self._fed - len(audio) - answered_at >= TAIL * RATE:
+            return False
+        return result.command is None or result.command.startswith("confirm_")
 
     def flush(self) -> list[Parse]:
         """End of stream: decode an utterance that is still open."""
         return [self._finish(u) for u in self.segmenter.flush()]
 
+    def _current(self, early: _Early, samples: int) -> bool:
+        """Still valid when everything after it is the pause's own non-speech frames."""
+        trailing = self.segmenter.frames_since_speech * self.segmenter.frame_bytes // 2
+        return samples - early.covers <= trailing
+
+    def _early_end(self, early: _Early) -> Parse | None:
+        if (self.segmenter.frames_since_speech < self._early_frames
+                or not self._current(early, self.segmenter.open_samples)):
+            return None
+        if early.parse is None:
+            if not self.recognizer.ready(early.decoding):
+                return None
+            early.parse = self.recognizer.result(early.decoding)
+        if early.parse.command is None or self.recognizer.may_continue(early.parse):
+            return None
+        self.segmenter.cut()
+        self._early = None
+        return early.parse
+
     def _finish(self, audio: Int16) -> Parse:
         early, self._early = self._early, None
-        # Still valid when everything after it is the pause's own non-speech frames.
-        trailing = self.segmenter.frames_since_speech * self.segmenter.frame_bytes // 2
-        if early is not None and len(audio) - early[1] <= trailing:
-            return self.recognizer.result(early[0])
+        if early is not None and self._current(early, len(audio)):
+            return early.parse if early.parse is not None else self.recognizer.result(
+                early.decoding)
         return self.recognizer.decode(audio)
