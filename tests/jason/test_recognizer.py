@@ -215,19 +215,25 @@ def test_a_whole_command_that_cannot_go_on_is_answered_before_the_window(
         rec.close()
 
 
+def _said_with_a_pause(first: str, then: str, pause: float,
+                       audio_cache: Path) -> list[tuple[str | None, dict]]:
+    """``first``, ``pause`` seconds of quiet, ``then``: what an in-process Listener answers."""
+    rec = Recognizer(corpus.PROJECTS, corpus.TEMPLATES, parallel=False)
+    try:
+        before, after = (_words_only(corpus.spoken_audio(text, "en-us", 175, audio_cache))
+                         for text in (first, then))
+        gap, quiet = np.zeros(RATE, np.int16), np.zeros(int(pause * RATE), np.int16)
+        return _stream_through(Listener(rec), gap, before, quiet, after, gap)
+    finally:
+        rec.close()
+
+
 def test_a_pause_after_words_that_may_go_on_does_not_cut_the_command(audio_cache: Path
                                                                      ) -> None:
     """"how are the sales" is already a command, but "... this week" may follow: a 0.2 s pause
     there (longer than EARLY_END) must not answer "today"."""
-    rec = Recognizer(corpus.PROJECTS, corpus.TEMPLATES, parallel=False)
-    try:
-        first, rest = (_words_only(corpus.spoken_audio(text, "en-us", 175, audio_cache))
-                       for text in ("how are the sales", "this week"))
-        gap, pause = np.zeros(RATE, np.int16), np.zeros(int(0.2 * RATE), np.int16)
-        assert _stream_through(Listener(rec), gap, first, pause, rest, gap) == [
-            ("sales", {"period": "this week"})]
-    finally:
-        rec.close()
+    assert _said_with_a_pause("how are the sales", "this week", 0.2, audio_cache) == [
+        ("sales", {"period": "this week"})]
 
 
 @pytest.mark.parametrize("voice", corpus.VOICES)
@@ -251,12 +257,5 @@ def test_the_endpointer_ends_on_the_words_not_their_fading_tail(voice: str,
 def test_please_after_an_early_answer_is_not_a_new_utterance(audio_cache: Path) -> None:
     """"cancel Moon Garden ... please": the command is answered at the pause; the "please"
     after it is neither a second command nor a "didn't catch that"."""
-    rec = Recognizer(corpus.PROJECTS, corpus.TEMPLATES, parallel=False)
-    try:
-        command, please = (_words_only(corpus.spoken_audio(text, "en-us", 175, audio_cache))
-                           for text in ("cancel moon garden", "please"))
-        gap, pause = np.zeros(RATE, np.int16), np.zeros(int(0.25 * RATE), np.int16)
-        assert _stream_through(Listener(rec), gap, command, pause, please, gap) == [
-            ("cancel_project", {"project": "Moon Garden"})]
-    finally:
-        rec.close()
+    assert _said_with_a_pause("cancel moon garden", "please", 0.25, audio_cache) == [
+        ("cancel_project", {"project": "Moon Garden"})]
