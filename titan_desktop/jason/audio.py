@@ -7,6 +7,7 @@ rate, width and channel count, so everything goes through ``to_16k_mono``.
 from __future__ import annotations
 
 import io
+import math
 import wave
 from collections import deque
 from collections.abc import Iterator
@@ -124,19 +125,19 @@ class UtteranceSegmenter:
         self._window = max(1, round(window / self.vad.frame_length))
         self._needed = ratio * self._window
         self._pause_frames = pause_frames
+        # (frame, counted as speech, its level in dBFS if the detector called it speech)
         self._recent: deque[tuple[bytes, bool, float]] = deque(maxlen=self._window)
-        self._floor_ratio = 10 ** (-speech_range_db / 20)
-        self._peak = 0.0  # RMS of the open utterance's loudest speech frame
+        self._range_db = speech_range_db
+        self._peak_db = -math.inf  # level of the open utterance's loudest speech frame
         self._pending = b""
         self._speech: list[bytes] = []  # the open utterance's frames
-        self._open_bytes = 0
         self._quiet_run = 0  # non-speech frames since the last speech frame
         self.in_speech = False
 
     @property
     def open_samples(self) -> int:
         """Samples in the open utterance so far."""
-        return self._open_bytes // 2
+        return len(self._speech) * self.frame_bytes // 2
 
     @property
     def frames_since_speech(self) -> int:
@@ -154,23 +155,21 @@ class UtteranceSegmenter:
 
     def _frame(self, frame: bytes) -> Iterator[tuple[str, Int16]]:
         detected = bool(self.vad.is_speech(frame))
-        rms = float(np.sqrt(np.mean(np.frombuffer(frame, np.int16).astype(np.float64) ** 2)))
+        level = rms_dbfs(np.frombuffer(frame, np.int16)) if detected else -math.inf
         if not self.in_speech:  # before an utterance: the loudest speech of the last window
-            self._peak = max([r for _, _, r in self._recent] + [rms if detected else 0.0])
-        elif detected:
-            self._peak = max(self._peak, rms)
-        is_speech = detected and rms >= self._peak * self._floor_ratio
-        self._recent.append((frame, is_speech, rms if detected else 0.0))
+            self._peak_db = max([lv for _, _, lv in self._recent] + [level])
+        else:
+            self._peak_db = max(self._peak_db, level)
+        is_speech = detected and level >= self._peak_db - self._range_db
+        self._recent.append((frame, is_speech, level))
         speech_in_window = sum(s for _, s, _ in self._recent)
         if not self.in_speech:
             if len(self._recent) == self._window and speech_in_window >= self._needed:
                 self.in_speech = True
                 self._speech = [f for f, _, _ in self._recent]
-                self._open_bytes = sum(len(f) for f in self._speech)
                 self._quiet_run = 0
             return
         self._speech.append(frame)
-        self._open_bytes += len(frame)
         self._quiet_run = 0 if is_speech else self._quiet_run + 1
         if self._window - speech_in_window >= self._needed:
             self.in_speech = False
@@ -204,7 +203,6 @@ class UtteranceSegmenter:
     def _take(self) -> Int16:
         audio = self._audio()
         self._speech = []
-        self._open_bytes = 0
         return audio
 
 

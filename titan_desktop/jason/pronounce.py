@@ -15,6 +15,8 @@ from functools import lru_cache
 
 import pocketsphinx
 
+from titan_desktop.jason.grammar import JOINER
+
 MODEL_DIR = os.path.join(pocketsphinx.get_model_path(), "en-us")
 HMM_DIR = os.path.join(MODEL_DIR, "en-us")
 CMUDICT = os.path.join(MODEL_DIR, "cmudict-en-us.dict")
@@ -128,13 +130,13 @@ def pronunciation_table(words: list[str] | set[str]) -> dict[str, list[str]]:
     non-rhotic "worker" or an unknown name like "Zorblax" is heard), else a spelling. A
     compound ("moon_garden") is its parts' pronunciations in sequence."""
     words = sorted(set(words))
-    compounds = [w for w in words if "_" in w]
+    compounds = [w for w in words if JOINER in w]
     if compounds:
-        simple = [w for w in words if "_" not in w]
-        parts = pronunciation_table({p for w in compounds for p in w.split("_")} | set(simple))
+        simple = [w for w in words if JOINER not in w]
+        parts = pronunciation_table({p for w in compounds for p in w.split(JOINER)} | set(simple))
         table = {w: parts[w] for w in simple}
         for w in compounds:
-            combos = itertools.product(*(parts[p] for p in w.split("_")))
+            combos = itertools.product(*(parts[p] for p in w.split(JOINER)))
             table[w] = [" ".join(c) for c in itertools.islice(combos, COMPOUND_VARIANTS)]
         return table
     variants = [espeak_pronunciations(words, voice) for voice in ACCENTS]

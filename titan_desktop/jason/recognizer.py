@@ -216,14 +216,11 @@ class Recognizer:
         if number is None or not self._children or number < self._read:
             return True
         try:
-            while True:
-                if not all(child.ready() for child in self._children[:2]):
-                    return False
+            while all(child.ready() for child in self._children[:2]):
                 if number == self._read:
                     return True
-                for child in self._children[:2]:
-                    child.result()
-                self._read += 1
+                self._read_answer()
+            return False
         except (OSError, EOFError, TimeoutError, RuntimeError) as exc:
             self._lost_children(exc)
             return True
@@ -232,12 +229,13 @@ class Recognizer:
         """Whether the words heard for an accepted command begin a longer phrase ("status" ->
         "status of Moon Garden", "show the logs" -> "show the logs tab")."""
         words = " ".join(words_of(parse.text)).lower()
+        slot_types = BY_NAME[parse.command].slots if parse.command else {}
         for slot, value in parse.slots.items():
-            slot_type = BY_NAME[parse.command].slots.get(slot, slot) if parse.command else slot
-            for form, canonical in sorted(self._vocab.get(slot_type, {}).items(),
-                                          key=lambda item: -len(item[0])):
-                if canonical == value and re.search(rf"\b{re.escape(form)}\b", words):
-                    words = re.sub(rf"\b{re.escape(form)}\b", f"{{{slot}}}", words, count=1)
+            forms = self._vocab.get(slot_types.get(slot, slot), {})
+            for form in sorted((f for f, canon in forms.items() if canon == value), key=len,
+                               reverse=True):  # the form said: "this week" before "week"
+                words, found = re.subn(rf"\b{re.escape(form)}\b", f"{{{slot}}}", words, count=1)
+                if found:
                     break
         return tuple(words.split()) in grammar.phrase_prefixes()
 
@@ -256,14 +254,19 @@ class Recognizer:
         if number is not None and number >= self._read and self._children:
             try:
                 while True:  # answers come in the order sent; earlier ones were given up on
-                    said, free = (child.result() for child in self._children[:2])
-                    self._read += 1
+                    said, free = self._read_answer()
                     if self._read > number:
                         return said, free
             except (OSError, EOFError, TimeoutError, RuntimeError) as exc:
                 self._lost_children(exc)
         gram, lm, _ = self._local_decoders()
         return self._decode_one(gram, decoding.raw), self._decode_one(lm, decoding.raw)
+
+    def _read_answer(self) -> tuple[list[str], list[str]]:
+        """The main pair's next answer (grammar words, LM words), in the order sent."""
+        said, free = (child.result() for child in self._children[:2])
+        self._read += 1
+        return said, free
 
     def _second_look(self, decoding: Decoding) -> list[str]:
         if self._children:
