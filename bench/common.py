@@ -24,6 +24,14 @@ def fix_sys_path() -> None:
         sys.path.insert(0, str(ROOT))
 
 
+def forget_user_data() -> None:
+    """Benchmarks never touch your data: they ignore DATABASE_URL and TITAN_HOME (each script
+    starts its own embedded PostgreSQL and Titan home in a temp dir and sets them for its own
+    processes)."""
+    for name in ("DATABASE_URL", "TITAN_HOME"):
+        os.environ.pop(name, None)
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"

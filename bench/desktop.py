@@ -282,6 +282,9 @@ def main() -> None:
     parser.add_argument("--cold-starts", type=int, default=3)
     parser.add_argument("--log-rows", type=int, default=1_000_000)
     args = parser.parse_args()
+    from bench.common import forget_user_data
+
+    forget_user_data()
 
     from importlib.metadata import version
 

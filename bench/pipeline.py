@@ -31,7 +31,14 @@ import time
 
 from sqlalchemy import text
 
-from bench.common import embedded_server, header, load_average, pct, print_table
+from bench.common import (
+    embedded_server,
+    forget_user_data,
+    header,
+    load_average,
+    pct,
+    print_table,
+)
 
 TERMINAL = ("published", "failed", "cancelled", "rejected")
 
@@ -131,7 +138,9 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=10)
     parser.add_argument("--burst", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    forget_user_data()
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -100,6 +100,9 @@ async def main() -> None:
     parser.add_argument("--batch-size", type=int, default=0, help="default: the worker's")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    from bench.common import forget_user_data
+
+    forget_user_data()
 
     with tempfile.TemporaryDirectory(prefix="titan-bench-") as home:
         url = os.environ.get("BENCH_DATABASE_URL")

@@ -530,6 +530,9 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true",
                         help="does it still run? 200 jobs, 10 pickups, no tuning, 1 repetition")
     args = parser.parse_args()
+    from bench.common import forget_user_data
+
+    forget_user_data()
     args.tuning = not args.smoke
     if args.smoke:
         args.jobs, args.latency_jobs, args.repeat, args.tune_jobs = 200, 10, 1, 0

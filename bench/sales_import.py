@@ -2,10 +2,9 @@
 
     python bench/sales_import.py [--rows 10000]
 
-Uses DATABASE_URL when set (the orders are imported into it, under source 'csv' with
-external ids bench-*), otherwise a scratch database on the PostgreSQL at 127.0.0.1:5432 that is
-dropped afterwards. Prints the time of the import (parse + validate + one INSERT) and of a
-second, idempotent import of the same file.
+Runs on its own embedded PostgreSQL (pgserver) in a temp dir, whatever DATABASE_URL and
+TITAN_HOME say, so nothing touches your data. Prints the time of the import (parse + validate +
+one INSERT) and of a second, idempotent import of the same file.
 """
 
 from __future__ import annotations
@@ -22,15 +21,12 @@ from pathlib import Path
 # The repository root instead of bench/ (whose queue.py would shadow the stdlib's).
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-import psycopg  # noqa: E402
-from sqlalchemy import make_url, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
-from worker.db.embedded import to_sqlalchemy_url  # noqa: E402
-from worker.db.engine import Database, libpq_url  # noqa: E402
+from bench.common import embedded_server, forget_user_data  # noqa: E402
+from worker.db.engine import Database  # noqa: E402
 from worker.db.migrate import upgrade  # noqa: E402
 from worker.sales.csvimport import import_csv  # noqa: E402
-
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def write_csv(path: Path, rows: int, run: str) -> None:
@@ -70,21 +66,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
     args = parser.parse_args()
-    if os.environ.get("DATABASE_URL"):
-        url = to_sqlalchemy_url(os.environ["DATABASE_URL"])
-        upgrade(url)
-        asyncio.run(run(url, args.rows))
-        return 0
-    name = f"titan_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(libpq_url(ADMIN_URL), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        upgrade(url)
-        asyncio.run(run(url, args.rows))
-    finally:
-        with psycopg.connect(libpq_url(ADMIN_URL), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    forget_user_data()
+    with tempfile.TemporaryDirectory(prefix="titan-bench-sales-") as tmp:
+        os.chmod(tmp, 0o755)  # pgserver drops to its own user when run as root
+        with embedded_server(Path(tmp) / "server") as url:
+            upgrade(url)
+            asyncio.run(run(url, args.rows))
     return 0
 
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np
 
-from bench.common import header, pct, print_table
+from bench.common import forget_user_data, header, pct, print_table
 from titan_desktop.jason import corpus
 from titan_desktop.jason.audio import RATE, add_noise, frames, quiet_edges
 from titan_desktop.jason.recognizer import Listener, Recognizer
@@ -40,6 +40,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="rates rotate instead of all 3")
     args = ap.parse_args()
+    forget_user_data()
     header("Jason voice: pocketsphinx grammar + command-LM agreement",
            extra=[f"voices: {', '.join(corpus.VOICES)}; rates: {corpus.RATES} wpm"])
     cache = Path(tempfile.mkdtemp(prefix="titan-voice-bench-"))

@@ -25,10 +25,13 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("pulseaudio") and shutil.which("paplay") and shutil.which("parec")),
-    reason="needs pulseaudio and pulseaudio-utils (.ci/run installs them)",
-)
+pytestmark = [
+    pytest.mark.slow,  # a voice end-to-end test: left out by -m "not slow"
+    pytest.mark.skipif(
+        not (shutil.which("pulseaudio") and shutil.which("paplay") and shutil.which("parec")),
+        reason="needs pulseaudio and pulseaudio-utils (.ci/run installs them)",
+    ),
+]
 
 PULSE_CONFIG = """
 load-module module-native-protocol-unix

@@ -19,6 +19,8 @@ from titan_desktop.jason.audio import RATE, add_noise, frames, load_wav, rms_dbf
 from titan_desktop.jason.voice_qt import NO_MICROPHONE
 from worker.config import reload_settings
 
+pytestmark = pytest.mark.slow  # a voice end-to-end test: left out by -m "not slow"
+
 
 @pytest.fixture(scope="module")
 def voice_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:

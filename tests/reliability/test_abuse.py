@@ -10,11 +10,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from tests.conftest import ROOT, spawn_worker, titan
 from worker.db.engine import Database
 from worker.ops.canary import free_port
+
+pytestmark = pytest.mark.slow  # the fault suite: left out by -m "not slow"
 
 SECRETS = {
     "OPS_TOKEN": "ops-secret-7f3a9c2e51",

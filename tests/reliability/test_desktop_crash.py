@@ -10,11 +10,14 @@ import subprocess
 import sys
 import time
 
+import pytest
 from sqlalchemy import text
 
 from tests.conftest import ROOT
 from worker import queue
 from worker.db.engine import Database
+
+pytestmark = pytest.mark.slow  # the fault suite: left out by -m "not slow"
 
 
 async def _scalar(db: Database, sql: str) -> object:

@@ -12,12 +12,15 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from tests.conftest import spawn_worker
 from worker import queue
 from worker.db.engine import Database, libpq_url
 from worker.db.migrate import upgrade
+
+pytestmark = pytest.mark.slow  # the fault suite: left out by -m "not slow"
 
 
 async def _count(db: Database, sql: str) -> int:
