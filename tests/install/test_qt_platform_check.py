@@ -61,8 +61,10 @@ def test_missing_xcb_library_prints_the_apt_get_command(tmp_path: Path) -> None:
     assert not (tmp_path / "home").exists() or not any((tmp_path / "home").iterdir())
 
 
-def test_intact_plugin_is_not_reported() -> None:
+@pytest.mark.parametrize("platform", ["xcb", "offscreen"])
+def test_intact_plugin_is_not_reported(platform: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """On this machine (every listed package installed) the check finds nothing to complain of."""
     from titan_desktop.launcher import qt_platform_problem
 
+    monkeypatch.setenv("QT_QPA_PLATFORM", platform)
     assert qt_platform_problem([]) is None
