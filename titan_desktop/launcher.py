@@ -65,10 +65,12 @@ def qt_platform_problem(args: list[str]) -> str | None:
              + ", ".join(missing)]
     packages = debian_packages()
     if packages and Path("/etc/debian_version").exists():
-        lines.append("Install them with: sudo apt-get install " + " ".join(packages))
+        lines.append("This installs every library Titan needs: sudo apt-get install "
+                     + " ".join(packages))
     else:
         lines.append("Install the packages that provide these libraries with your system's "
-                     "package manager (Debian/Ubuntu names: scripts/debian-packages.txt).")
+                     "package manager (the Debian names are in Titan's "
+                     "scripts/debian-packages.txt).")
     lines.append("Without a display, QT_QPA_PLATFORM=offscreen runs Titan headless.")
     return "\n".join(lines)
 
