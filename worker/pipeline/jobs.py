@@ -171,7 +171,7 @@ async def repair_output_dirs(db: Database, projects_dir: Path) -> int:
     async with db.session() as session:
         result = await session.execute(text(
             "UPDATE projects SET output_dir = :root || '/' || slug "
-            "WHERE output_dir LIKE ':param%'"), {"root": str(projects_dir)})
+            "WHERE output_dir LIKE :sql_text"), {"root": str(projects_dir), "sql_text": ":param%"})
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
