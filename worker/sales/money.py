@@ -82,7 +82,8 @@ def parse_amount(value: str | int | Decimal, currency: str) -> int:
         if text.startswith("-") and _PLAIN_DECIMAL.match(text[1:]):
             raise ValueError("must not be negative (record a refund with status 'refunded')")
         if not _PLAIN_DECIMAL.match(text):
-            raise ValueError(f"{value!r} is not a plain decimal amount such as 129.00")
+            raise ValueError(f"{value!r} is not a number written as a plain decimal, "
+                             "such as 129.00")
         try:
             number = Decimal(text)
         except InvalidOperation:
