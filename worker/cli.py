@@ -304,7 +304,9 @@ def _describe(project: Any) -> str:
     lines = [f"{project.name} ({project.slug}, id {project.id})",
              f"  status:   {project.status}  stage: {project.stage or '-'}  "
              f"progress: {project.progress:.0%}",
-             f"  template: {project.template_ref}   url: {project.url or '-'}"]
+             f"  template: {project.template_ref}  type: {project.type}  "
+             f"url: {project.url or '-'}",
+             f"  output:   {project.output_dir or '-'}"]
     if project.last_error:
         lines.append(f"  error:    {project.last_error}")
     lines.append("  jobs:")

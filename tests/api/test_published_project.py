@@ -130,6 +130,8 @@ def test_published_project_every_field_through_api_and_cli(api: ApiServer, http:
         _check_published(project, started, settings.projects_dir,
                          settings.approval_timeout_seconds)
     assert from_api == from_cli
+    text = titan(titan_env, "project", "show", "field-guide").stdout
+    assert "type: web-app" in text and f"output:   {from_api['outputDir']}" in text, text
 
     # A row written before the fix held SQL text; a worker starting up repairs it.
     with psycopg.connect(titan_env["DATABASE_URL"], autocommit=True) as conn:
