@@ -7,6 +7,7 @@ that names the problem, there is no traceback, and every table is exactly as it 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,10 @@ import psycopg
 import pytest
 
 from tests.conftest import titan
+from worker.config import reload_settings
+from worker.db.engine import Database
+from worker.sales.orders import record_order
+from worker.services.projects import ProjectService
 
 HUGE_ID = "99999999999999999999999"
 CSV_HEADER = "date,project,customer,email,amount,currency,status,external_id\n"
@@ -90,13 +95,21 @@ def database_snapshot(env: dict) -> dict[str, str]:
 
 
 @pytest.fixture
-def seeded(titan_env: dict) -> dict:
-    """A database with a project and an order in it: bad input must leave both alone."""
-    created = titan(titan_env, "project", "create", "Moon Garden")
-    assert created.returncode == 0, created.stderr
-    sold = titan(titan_env, "sales", "record", "--amount", "12.50", "--currency", "EUR",
-                 "--project", "moon-garden", "--external-id", "seed-1")
-    assert sold.returncode == 0, sold.stderr
+def seeded(titan_env: dict, db_url: str) -> dict:
+    """A database with a project and an order in it: bad input must leave both alone.
+    (Seeded in this process through the services: one child process per case is enough.)"""
+
+    async def seed() -> None:
+        db = Database(db_url)
+        try:
+            await ProjectService.from_settings(db, reload_settings()).create(
+                {"name": "Moon Garden"})
+            await record_order(db, {"amount": "12.50", "currency": "EUR",
+                                    "project": "moon-garden", "externalId": "seed-1"})
+        finally:
+            await db.dispose()
+
+    asyncio.run(seed())
     return titan_env
 
 
