@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     c = psub.add_parser("create", help="create a project and queue its pipeline")
     c.add_argument("name")
     c.add_argument("--template", default="persona/basic")
-    c.add_argument("--type", default="web-app")
+    c.add_argument("--type", default=None,
+                   help="project type (default: the template's, e.g. cli for python/cli)")
     c.add_argument("--description")
     c.add_argument("--feature", action="append", default=[])
     c.add_argument("--spec-file", type=Path)
@@ -82,12 +83,12 @@ def _parser() -> argparse.ArgumentParser:
 
     api = sub.add_parser("api", help="serve the REST API")
     api.add_argument("--host", default="127.0.0.1")
-    api.add_argument("--port", type=_positive_int, default=3000)
+    api.add_argument("--port", type=_port, default=3000)
 
     sh = sub.add_parser("site-host", help=argparse.SUPPRESS)
     sh.add_argument("--root", type=Path, required=True)
     sh.add_argument("--state", type=Path, required=True)
-    sh.add_argument("--port", type=int, default=0)
+    sh.add_argument("--port", type=_port_or_any, default=0)
 
     for module_name in PLUGIN_MODULES:
         try:
@@ -111,6 +112,17 @@ def _positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value!r} must be at least 1")
     return number
+
+
+def _port(value: str) -> int:
+    number = _positive_int(value)
+    if number > 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a TCP port (1 to 65535)")
+    return number
+
+
+def _port_or_any(value: str) -> int:  # 0: any free port
+    return 0 if value.strip() == "0" else _port(value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,6 +191,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from worker.bootstrap import open_database
     from worker.handlers import default_registry
     from worker.logs import DatabaseLogSink, configure_logging
+    from worker.pipeline.jobs import repair_output_dirs
     from worker.runner import Worker
 
     configure_logging(settings.log_level, secrets=settings.secret_values())
@@ -189,6 +202,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         import gc
 
         db = await open_database(settings, pool_size=max(5, min(args.concurrency, 20)))
+        await repair_output_dirs(db, settings.projects_dir)
         # Start-up objects (modules, settings) live as long as the worker: keep them out of
         # the collector's full passes, which would otherwise stall job pickup now and then.
         gc.freeze()
@@ -207,7 +221,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 # -- project ----------------------------------------------------------------------------------
 
 def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
-    from worker.services.projects import ProjectService, parse_create
+    from worker.services.projects import ProjectService, check_status, parse_create
     from worker.services.serialize import project_dict
     from worker.templates import TemplateRegistry
 
@@ -216,6 +230,8 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
         request = parse_create(_create_body(args))
         TemplateRegistry.from_settings(settings).get(request.template_ref).validate_spec(
             dict(request.spec))
+    if args.project_command == "list":
+        check_status(args.status, "--status")
 
     async def body(db: Any) -> int:
         service = ProjectService.from_settings(db, settings)
@@ -272,8 +288,9 @@ def _create_body(args: argparse.Namespace) -> dict[str, Any]:
         spec["description"] = args.description
     if args.feature:
         spec["features"] = [*spec.get("features", []), *args.feature]
-    body: dict[str, Any] = {"name": args.name, "type": args.type, "templateRef": args.template,
-                            "spec": spec}
+    body: dict[str, Any] = {"name": args.name, "templateRef": args.template, "spec": spec}
+    if args.type is not None:
+        body["type"] = args.type
     if args.require_approval:
         body["requiresApproval"] = True
     return body
@@ -287,7 +304,9 @@ def _describe(project: Any) -> str:
     lines = [f"{project.name} ({project.slug}, id {project.id})",
              f"  status:   {project.status}  stage: {project.stage or '-'}  "
              f"progress: {project.progress:.0%}",
-             f"  template: {project.template_ref}   url: {project.url or '-'}"]
+             f"  template: {project.template_ref}  type: {project.type}  "
+             f"url: {project.url or '-'}",
+             f"  output:   {project.output_dir or '-'}"]
     if project.last_error:
         lines.append(f"  error:    {project.last_error}")
     lines.append("  jobs:")

@@ -44,6 +44,8 @@ MANIFEST_SCHEMA: dict[str, Any] = {
         "description": {"type": "string", "maxLength": 2000},
         "project_types": {"type": "array", "minItems": 1, "uniqueItems": True,
                           "items": {"type": "string", "minLength": 1, "maxLength": 50}},
+        # The type a project gets when its creator names none; one of project_types.
+        "type": {"type": "string", "minLength": 1, "maxLength": 50},
         "spec_schema": {"type": "object"},
         "sample_spec": {"type": "object"},
     },
@@ -109,16 +111,23 @@ class Template:
     title: str = ""
     description: str = ""
     project_types: tuple[str, ...] = ("web-app",)
+    # The default project type (one of project_types); empty means the first of them.
+    type: str = ""
     spec_schema: dict[str, Any] = {"type": "object"}
     # A spec that passes the schema; ``titan templates check`` scaffolds and builds with it.
     sample_spec: dict[str, Any] = {}
     # Where the template came from (its folder, or "entry point NAME = module:attr").
     origin: str = ""
 
+    @property
+    def default_type(self) -> str:
+        """The type of a project created from this template without one."""
+        return self.type or (self.project_types[0] if self.project_types else "web-app")
+
     def manifest(self) -> dict[str, Any]:
         return {"ref": self.ref, "title": self.title, "description": self.description,
-                "project_types": list(self.project_types), "spec_schema": self.spec_schema,
-                "sample_spec": self.sample_spec}
+                "project_types": list(self.project_types), "type": self.default_type,
+                "spec_schema": self.spec_schema, "sample_spec": self.sample_spec}
 
     def validate_spec(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Return the spec normalized, or raise InvalidInput naming the field (``spec.x[2]``)."""
@@ -280,6 +289,9 @@ def check_template(template: Template) -> None:
     error = first_schema_error(MANIFEST_SCHEMA, template.manifest(), root="")
     if error is not None:
         raise TemplateError(f"manifest: {error[0]}: {error[1]}")
+    if template.default_type not in template.project_types:
+        raise TemplateError(f"manifest: type: {template.default_type!r} is not one of "
+                            f"project_types ({', '.join(template.project_types)})")
     missing = [s for s in STEPS if getattr(type(template), s) is getattr(Template, s)]
     if missing:
         raise TemplateError(f"steps not implemented: {', '.join(missing)}")
@@ -375,7 +387,7 @@ def _apply_defaults(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, A
 
 
 def _apply_manifest(template: Template, manifest: dict[str, Any]) -> None:
-    for key in ("ref", "title", "description", "spec_schema", "sample_spec"):
+    for key in ("ref", "title", "description", "type", "spec_schema", "sample_spec"):
         if key in manifest:
             setattr(template, key, manifest[key])
     if "project_types" in manifest:

@@ -64,7 +64,8 @@ def cmd_templates(args: argparse.Namespace, settings: Any) -> int:
 
 def template_dict(template: Template) -> dict[str, Any]:
     return {"ref": template.ref, "title": template.title, "description": template.description,
-            "projectTypes": list(template.project_types), "specSchema": template.spec_schema,
+            "projectTypes": list(template.project_types), "type": template.default_type,
+            "specSchema": template.spec_schema,
             "sampleSpec": template.sample_spec, "origin": template.origin, "broken": None}
 
 
@@ -141,7 +142,7 @@ def _run_sample(template: Template, steps: list[str], report: CheckReport, keep:
     home = tmp / "home"
     settings = Settings(titan_home=home, output_dir=tmp / "output", templates_dir=None,
                         database_url=None)
-    project = ProjectInfo(0, SAMPLE_NAME, "sample-project", template.project_types[0], spec)
+    project = ProjectInfo(0, SAMPLE_NAME, "sample-project", template.default_type, spec)
     log_lines: list[str] = []
     ctx = StepContext(project=project, workdir=settings.work_dir / project.slug,
                       output_dir=settings.projects_dir / project.slug, settings=settings,

@@ -51,6 +51,9 @@ BROKEN = {
         {"manifest": _broken_manifest(sample_spec={"greeting": ""})},
         "sample_spec does not pass the template's own validation: spec.greeting: "
         "must not be empty"),
+    "default type not one it serves": (
+        {"manifest": _broken_manifest(type="website")},
+        "manifest: type: 'website' is not one of project_types (demo)"),
     "manifest not JSON": ({"manifest": "{\"ref\": \"demo/echo\","},
                           "template.json is not valid JSON"),
     "manifest without title": (

@@ -75,8 +75,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _speak(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from titan_desktop.jason.speech import Speaker
 
+    if args.cmd == "say":
+        out = Path(args.out)
+        problem = (f"{out} is a directory" if out.is_dir() else
+                   f"the directory {out.parent} does not exist" if not out.parent.is_dir()
+                   else None)
+        if problem:  # say so rather than create folders nobody asked for
+            print(f"titan jason say: --out: {problem}", file=sys.stderr)
+            return 2
     with Speaker(rate=getattr(args, "rate", 175)) as speaker:
         if args.cmd == "voices":
             for v in speaker.voices():

@@ -77,10 +77,7 @@ async def update_project(project_id: ProjectId, body: ProjectUpdate, db: DB,
         if key in changes and changes[key] is None:
             alias = ProjectUpdate.model_fields[key].alias or key
             raise InvalidInput(alias, "may not be null")
-    if "name" in changes:
-        changes["name"] = " ".join(changes["name"].split())
-        if not changes["name"]:
-            raise InvalidInput("name", "must contain at least one letter or digit")
+    # The service checks the name and the currency (the same rules as for a new project).
     return project_dict(await _service(db, settings).update(project_id, changes))
 
 

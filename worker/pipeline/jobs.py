@@ -11,7 +11,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from worker.db.engine import Database
@@ -93,7 +93,8 @@ async def run_step(ctx: JobContext, step: str) -> None:
     _mark_done(step_ctx.workdir, step)
     if step_ctx.url != url and not result.url:
         result.url = step_ctx.url  # a replayed deploy moved the site to this machine
-    await _record_success(ctx, project_id, step, result, requires_approval)
+    await _record_success(ctx, project_id, step, result, requires_approval,
+                          step_ctx.output_dir)
 
 
 def _marker(workdir: Path, step: str) -> Path:
@@ -113,7 +114,7 @@ def _not_run_here(workdir: Path, step: str) -> list[str]:
 
 
 async def _record_success(ctx: JobContext, project_id: int, step: str, result: StepResult,
-                          requires_approval: bool) -> None:
+                          requires_approval: bool, output_dir: Path) -> None:
     rows = [_artifact_row(project_id, ctx, step, a) for a in result.artifacts]
     index = PIPELINE_STEPS.index(step)
     async with ctx.db.session() as session:
@@ -132,7 +133,7 @@ async def _record_success(ctx: JobContext, project_id: int, step: str, result: S
         if result.url:
             values["url"] = result.url
         if step == "deploy":
-            values["output_dir"] = str(ctx.settings.projects_dir / _slug(session, project_id))
+            values["output_dir"] = str(output_dir)
         if step == "verify":
             values["flags"] = result.flags
         if step == "publish":
@@ -151,10 +152,6 @@ async def _record_success(ctx: JobContext, project_id: int, step: str, result: S
                  step=step)
 
 
-def _slug(session: Any, project_id: int) -> Any:
-    return select(Project.slug).where(Project.id == project_id).scalar_subquery()
-
-
 def _artifact_row(project_id: int, ctx: JobContext, step: str, artifact: Any) -> dict[str, Any]:
     path: Path | None = artifact.path
     size = sha = None
@@ -166,6 +163,16 @@ def _artifact_row(project_id: int, ctx: JobContext, step: str, artifact: Any) ->
             "step": step, "kind": artifact.kind, "name": artifact.name,
             "path": str(path) if path else None, "uri": artifact.uri, "size_bytes": size,
             "sha256": sha, "created_at": func.now()}
+
+
+async def repair_output_dirs(db: Database, projects_dir: Path) -> int:
+    """Rows written before the fix hold SQL text (``:param_1 / CAST((SELECT ...``) instead of
+    a folder: point them at OUTPUT_DIR/<slug>, where their deploy put the output."""
+    async with db.session() as session:
+        result = await session.execute(text(
+            "UPDATE projects SET output_dir = :root || '/' || slug "
+            "WHERE output_dir LIKE :sql_text"), {"root": str(projects_dir), "sql_text": ":param%"})
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def _note_error(db: Database, project_id: int, error: str) -> None:

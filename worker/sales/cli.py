@@ -55,7 +55,13 @@ def cmd_sales(args: argparse.Namespace, settings: Settings) -> int:
         # Say so before starting (or migrating) a database for nothing.
         from worker.errors import InvalidInput
 
-        raise InvalidInput("FILE", f"{args.file} does not exist")
+        problem = ("is a directory, not a CSV file" if args.file.is_dir()
+                   else "is not a regular file" if args.file.exists() else "does not exist")
+        raise InvalidInput("FILE", f"{args.file} {problem}")
+    if args.sales_command == "record":
+        from worker.sales.orders import parse_order
+
+        args.order = parse_order(_order_body(args))  # bad input: refused before the database
     return _with_db(settings, lambda db: handler(db, args, settings))
 
 
@@ -92,15 +98,18 @@ async def _summary(db: Any, args: argparse.Namespace, settings: Settings) -> int
     return 0
 
 
-async def _record(db: Any, args: argparse.Namespace, settings: Settings) -> int:
-    from worker.sales.money import format_money
-    from worker.sales.orders import order_dict, parse_order, record_order
-
-    body = {"amount": args.amount, "currency": args.currency, "project": args.project,
+def _order_body(args: argparse.Namespace) -> dict[str, Any]:
+    return {"amount": args.amount, "currency": args.currency, "project": args.project,
             "customer": args.customer, "email": args.email, "status": args.status,
             "externalId": args.external_id, "date": args.date,
             "description": args.description}
-    order, created = await record_order(db, parse_order(body))
+
+
+async def _record(db: Any, args: argparse.Namespace, settings: Settings) -> int:
+    from worker.sales.money import format_money
+    from worker.sales.orders import order_dict, record_order
+
+    order, created = await record_order(db, args.order)
     verb = "recorded" if created else "already recorded"
     _print(args, order_dict(order), f"{verb} order {order.id}: "
            f"{format_money(order.amount_minor, order.currency)} ({order.status})")

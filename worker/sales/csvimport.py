@@ -70,6 +70,8 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InvalidInput("FILE", f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise InvalidInput("FILE", f"{path} is a directory, not a CSV file") from None
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise BadRow(line, "", "the file is not UTF-8 text") from None
@@ -79,6 +81,9 @@ def _read_text(path: Path) -> str:
 
 def parse_csv(content: str, tz: ZoneInfo | None = None) -> list[tuple[int, OrderIn]]:
     """Validate every row (no database yet); returns (line number, order) pairs."""
+    if "\x00" in content:  # binary data, or a UTF-16 export read as UTF-8
+        line = content[:content.index("\x00")].count("\n") + 1
+        raise BadRow(line, "", "contains a NUL character; expected UTF-8 CSV text")
     reader = csv.reader(io.StringIO(content, newline=""))
     header = next(reader, None)
     if header is None:

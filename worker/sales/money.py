@@ -6,6 +6,7 @@ USD, an error in JPY (no minor unit). Amounts are only ever added within one cur
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -18,6 +19,11 @@ _THREE_DECIMAL = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "KRW": "₩",
             "CAD": "CA$", "AUD": "A$", "NZD": "NZ$", "BRL": "R$", "MXN": "MX$"}
 _CODE = re.compile(r"^[A-Z]{3}$")
+# A plain decimal as people write it (thousands separators removed first): no exponent, no sign.
+_PLAIN_DECIMAL = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
+# The largest amount Titan records, in minor units, whichever way it comes in (CLI, CSV, API):
+# 10 trillion dollars, far under what a bigint column or a float sum could mangle.
+MAX_AMOUNT_MINOR = 10**15
 
 
 def exponent(currency: str) -> int:
@@ -29,18 +35,39 @@ def exponent(currency: str) -> int:
     return 2
 
 
+@functools.cache
+def currencies_in_use() -> frozenset[str]:
+    """ISO 4217 codes that are legal tender somewhere today, from CLDR (via Babel).
+
+    Codes that are not money (XXX "no currency", XTS "testing", XAU gold, XDR) and retired
+    ones (DEM) are not in it.
+    """
+    from babel.core import get_global
+    from babel.numbers import get_territory_currencies
+
+    codes: set[str] = set()
+    for territory in get_global("territory_currencies"):
+        codes.update(get_territory_currencies(territory, tender=True))
+    return frozenset(codes)
+
+
 def normalize_currency(value: str) -> str:
-    """``"usd "`` -> ``"USD"``; anything that is not three letters is a ValueError."""
+    """``"usd "`` -> ``"USD"``; anything but the ISO 4217 code of a currency in use is a
+    ValueError."""
     code = value.strip().upper()
     if not _CODE.match(code):
         raise ValueError(f"{value!r} is not a three-letter ISO currency code")
+    if code not in currencies_in_use():
+        raise ValueError(f"{code!r} is not the ISO 4217 code of a currency in use "
+                         "(e.g. USD, EUR, JPY)")
     return code
 
 
 def parse_amount(value: str | int | Decimal, currency: str) -> int:
     """A major-unit amount as people write it ("1,299.00", "12.5") -> minor units (129900).
 
-    More decimals than the currency has is an error rather than a silent rounding.
+    More decimals than the currency has is an error rather than a silent rounding; so is an
+    exponent ("1e5"), and an amount over MAX_AMOUNT_MINOR.
     """
     if isinstance(value, bool):
         raise ValueError("must be a number")
@@ -52,6 +79,11 @@ def parse_amount(value: str | int | Decimal, currency: str) -> int:
         text = str(value).strip().replace(",", "").replace("_", "")
         if not text:
             raise ValueError("is empty")
+        if text.startswith("-") and _PLAIN_DECIMAL.match(text[1:]):
+            raise ValueError("must not be negative (record a refund with status 'refunded')")
+        if not _PLAIN_DECIMAL.match(text):
+            raise ValueError(f"{value!r} is not a number written as a plain decimal, "
+                             "such as 129.00")
         try:
             number = Decimal(text)
         except InvalidOperation:
@@ -64,6 +96,9 @@ def parse_amount(value: str | int | Decimal, currency: str) -> int:
     minor = number.scaleb(digits)
     if minor != minor.to_integral_value():
         raise ValueError(f"{value!r} has more than {digits} decimal places for {currency}")
+    if minor > MAX_AMOUNT_MINOR:
+        raise ValueError(f"{value!r} is more than the largest amount Titan records "
+                         f"({format_money(MAX_AMOUNT_MINOR, currency)})")
     return int(minor)
 
 

@@ -31,9 +31,10 @@ from worker.db.engine import Database
 from worker.db.models import Order, Project
 from worker.errors import InvalidInput
 from worker.sales.clock import local_timezone
-from worker.sales.money import normalize_currency, parse_amount, to_decimal
+from worker.sales.money import MAX_AMOUNT_MINOR, normalize_currency, parse_amount, to_decimal
 
 ORDER_STATUSES = ("paid", "refunded", "pending")
+BIGINT_MAX = 2**63 - 1  # the largest id a row can have
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -46,7 +47,8 @@ class OrderIn(BaseModel):
     customer: str = Field("", max_length=200)
     email: str = Field("", max_length=320)
     currency: str = Field(description="ISO 4217 code, e.g. USD")
-    amount_minor: int | None = Field(None, alias="amountMinor", ge=0, le=10**15,
+    amount_minor: int | None = Field(None, alias="amountMinor", ge=0,
+                                     le=MAX_AMOUNT_MINOR,
                                      description="or the amount in minor units: 12900")
     # Validated after currency and amountMinor; holds the final amount in minor units.
     amount: Any = Field(None, description="major units as written: '129.00'",
@@ -57,6 +59,14 @@ class OrderIn(BaseModel):
     created_at: datetime | None = Field(None, alias="date",
                                         description="when it sold: YYYY-MM-DD or ISO time")
     description: str = Field("", max_length=2000)
+
+    @field_validator("project", "customer", "email", "source", "external_id", "description")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        # PostgreSQL text cannot hold NUL: say which field instead of failing on insert.
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
     @field_validator("project", mode="before")
     @classmethod
@@ -171,7 +181,7 @@ async def project_ids(session: AsyncSession, refs: set[str]) -> dict[str, int]:
     """Map project slugs (and numeric ids written as text) to ids; unknown refs are absent."""
     if not refs:
         return {}
-    numeric = {int(r) for r in refs if r.isdigit()}
+    numeric = {int(r) for r in refs if r.isascii() and r.isdigit() and int(r) <= BIGINT_MAX}
     rows = await session.execute(
         select(Project.id, Project.slug).where(
             Project.slug.in_(refs) | Project.id.in_(numeric)))

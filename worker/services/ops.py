@@ -111,6 +111,8 @@ class OpsService:
             return int(await session.scalar(query) or 0)
 
     async def get(self, change_id: int) -> OpsChange:
+        if not 0 < change_id < 2**63:  # no row has such an id (and bigint cannot hold it)
+            raise NotFound(f"no ops change {change_id}")
         async with self.db.session() as session:
             change = await session.get(OpsChange, change_id)
         if change is None:

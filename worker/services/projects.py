@@ -2,24 +2,59 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy import case, delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from worker import queue
 from worker.db.engine import Database
-from worker.db.models import PIPELINE_STEPS, Approval, Artifact, Job, PlanItem, Project
+from worker.db.models import (
+    PIPELINE_STEPS,
+    PROJECT_STATUSES,
+    Approval,
+    Artifact,
+    Job,
+    PlanItem,
+    Project,
+)
 from worker.errors import Conflict, InvalidInput, NotFound
 from worker.queue import NewJob
 from worker.sitebuild import slugify
 from worker.templates import PlanNode, TemplateRegistry
 
 FINISHED = ("published", "rejected", "failed", "cancelled")
+BIGINT_MAX = 2**63 - 1  # no row id is larger
+_DIGITS = re.compile(r"^[0-9]+$")
+
+
+def clean_name(value: str) -> str:
+    """A project name as stored: runs of spaces collapsed. Control characters (escape
+    sequences, newlines, NUL) and names without a letter or digit are a ValueError."""
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValueError("must not contain control characters")
+    value = " ".join(value.split())
+    if not slugify(value):
+        raise ValueError("must contain at least one letter or digit")
+    return value
+
+
+def _currency_code(value: str) -> str:
+    from worker.sales.money import normalize_currency
+
+    return normalize_currency(value)
+
+
+def check_status(status: str | None, field: str = "status") -> None:
+    if status and status not in PROJECT_STATUSES:
+        raise InvalidInput(field, f"{status!r} is not a project status (one of: "
+                           f"{', '.join(PROJECT_STATUSES)})")
 
 
 class ProjectCreate(BaseModel):
@@ -28,7 +63,8 @@ class ProjectCreate(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    type: str = Field("web-app", min_length=1, max_length=50)
+    # None: the template's default type (its manifest's ``type``).
+    type: str | None = Field(None, min_length=1, max_length=50)
     template_ref: str = Field("persona/basic", alias="templateRef", min_length=1, max_length=200)
     spec: dict[str, Any] = Field(default_factory=dict)
     requires_approval: bool | None = Field(None, alias="requiresApproval")
@@ -40,11 +76,13 @@ class ProjectCreate(BaseModel):
 
     @field_validator("name")
     @classmethod
-    def _name_has_letters(cls, value: str) -> str:
-        value = " ".join(value.split())
-        if not slugify(value):
-            raise ValueError("must contain at least one letter or digit")
-        return value
+    def _name(cls, value: str) -> str:
+        return clean_name(value)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        return _currency_code(value)
 
 
 def parse_create(data: dict[str, Any]) -> ProjectCreate:
@@ -54,7 +92,7 @@ def parse_create(data: dict[str, Any]) -> ProjectCreate:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "body"
-        raise InvalidInput(field, first["msg"]) from None
+        raise InvalidInput(field, str(first["msg"]).removeprefix("Value error, ")) from None
 
 
 @dataclass
@@ -76,7 +114,8 @@ class ProjectService:
         spec = template.validate_spec(dict(request.spec))
         slug = slugify(request.name)
         project = Project(
-            name=request.name, slug=slug, type=request.type, template_ref=template.ref,
+            name=request.name, slug=slug, type=request.type or template.default_type,
+            template_ref=template.ref,
             spec=spec, status="queued",
             requires_approval=(self.default_requires_approval if request.requires_approval is None
                                else request.requires_approval),
@@ -98,6 +137,7 @@ class ProjectService:
 
     async def list(self, *, status: str | None = None, limit: int = 100, offset: int = 0
                    ) -> list[Project]:
+        check_status(status)
         query = select(Project).order_by(Project.id.desc()).limit(limit).offset(offset)
         if status:
             query = query.where(Project.status == status)
@@ -105,6 +145,7 @@ class ProjectService:
             return list((await session.scalars(query)).all())
 
     async def count(self, *, status: str | None = None) -> int:
+        check_status(status)
         query = select(func.count()).select_from(Project)
         if status:
             query = query.where(Project.status == status)
@@ -112,14 +153,23 @@ class ProjectService:
             return int(await session.scalar(query) or 0)
 
     async def get(self, ref: int | str, *, details: bool = False) -> Project:
-        """By id, or by slug (or exact name, case-insensitive)."""
-        query = select(Project)
-        if isinstance(ref, int) or str(ref).isdigit():
-            query = query.where(Project.id == int(ref))
-        else:
-            query = query.where(or_(Project.slug == str(ref).lower(),
-                                    func.lower(Project.name) == str(ref).lower(),
-                                    Project.slug == slugify(str(ref))))
+        """By id, or by slug (or exact name, case-insensitive). A number that is no project's
+        id may still be a name: a project called "2024" is found by ``get("2024")``."""
+        text_ref = None if isinstance(ref, int) else str(ref).strip()
+        number = ref if isinstance(ref, int) else (
+            int(text_ref) if text_ref and _DIGITS.match(text_ref) else None)
+        by_id = (Project.id == number) if number is not None and 0 < number <= BIGINT_MAX \
+            else None
+        matches = [] if by_id is None else [by_id]
+        if text_ref:
+            matches += [Project.slug == text_ref.lower(),
+                        func.lower(Project.name) == text_ref.lower(),
+                        Project.slug == slugify(text_ref)]
+        if not matches:
+            raise NotFound(f"no project {ref!r}")
+        query = select(Project).where(or_(*matches))
+        if by_id is not None and len(matches) > 1:  # an id wins over a name that is a number
+            query = query.order_by(case((by_id, 0), else_=1))
         if details:
             query = query.options(selectinload(Project.jobs).selectinload(Job.runs),
                                   selectinload(Project.artifacts))
@@ -148,6 +198,17 @@ class ProjectService:
         unknown = set(changes) - allowed
         if unknown:
             raise InvalidInput(sorted(unknown)[0], "cannot be changed")
+        changes = dict(changes)
+        try:
+            if changes.get("name") is not None:
+                changes["name"] = clean_name(changes["name"])
+        except ValueError as exc:
+            raise InvalidInput("name", str(exc)) from None
+        try:
+            if changes.get("currency") is not None:
+                changes["currency"] = _currency_code(changes["currency"])
+        except ValueError as exc:
+            raise InvalidInput("currency", str(exc)) from None
         project = await self.get(ref)
         async with self.db.session() as session:
             row = await session.get(Project, project.id, with_for_update=True)
