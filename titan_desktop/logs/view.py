@@ -68,7 +68,8 @@ class LogsTab(QWidget):
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.horizontalHeader().setStretchLastSection(True)
-        for column, width in enumerate((100, 70, 160, 70, 200)):
+        time_width = self.table.fontMetrics().horizontalAdvance("2026-12-31 23:59:59.999") + 16
+        for column, width in enumerate((time_width, 70, 160, 70, 200)):
             self.table.setColumnWidth(column, width)
 
         layout = QVBoxLayout(self)
