@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     # stdout is for the smoke test's JSON line; the app's own log goes to stderr.
     configure_logging(settings.log_level, stream=sys.stderr, secrets=settings.secret_values())
 
+    from titan_desktop.output.web import prepare_web_engine
+
+    prepare_web_engine()  # before the QApplication, or the site preview falls back to plain HTML
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "titan"])
     app.setApplicationName("Titan")
     app.setOrganizationName("Titan")

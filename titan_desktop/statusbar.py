@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton, QWidget
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QStatusBar, QToolButton, QWidget
 from sqlalchemy import text
 
 from titan_desktop import fmt
 from titan_desktop.context import AppContext
+from titan_desktop.elided_label import ElidedLabel
 from titan_desktop.supervisor import WorkerInfo, WorkerSupervisor
 from titan_desktop.tasks import Reloader
 from worker.db.engine import describe_url
@@ -91,18 +92,21 @@ class StatusController(QObject):
 class StatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.database = QLabel("Database: starting…")
+        # Eliding labels: a long path or project name shortens with "…" (full text in the
+        # tooltip) instead of pushing the window wider than the screen.
+        self.database = ElidedLabel("Database: starting…", mode=Qt.TextElideMode.ElideMiddle,
+                                    minimum_chars=16)
         self.database.setObjectName("statusDatabase")
-        self.worker = QLabel("Worker: not started")
+        self.worker = ElidedLabel("Worker: not started", minimum_chars=16)
         self.worker.setObjectName("statusWorker")
-        self.queue = QLabel("")
+        self.queue = ElidedLabel("", minimum_chars=12)
         self.queue.setObjectName("statusQueue")
         self.pause_button = QToolButton(text="Pause")
         self.pause_button.setToolTip("Stop claiming new jobs (running jobs finish)")
         self.resume_button = QToolButton(text="Resume")
         self.restart_button = QToolButton(text="Restart worker")
         self.restart_button.setToolTip("Stop the worker gracefully and start a new one")
-        self.notice = QLabel("")
+        self.notice = ElidedLabel("")
         self.notice.setObjectName("statusNotice")
         self._notice_timer = QTimer(self, singleShot=True)
         self._notice_timer.timeout.connect(self.notice.clear)

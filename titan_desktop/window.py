@@ -9,7 +9,7 @@ import importlib
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         geometry = self.prefs.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+        self.fit_to_screen()
 
         self.loading = QLabel("Starting the database…")
         self.loading.setObjectName("loading")
@@ -111,6 +112,27 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         self._build_menu()
+
+    def fit_to_screen(self) -> None:
+        """Never larger than the screen's free area (whatever the default or the saved size)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        free = screen.availableGeometry()
+        frame = self.frameGeometry()
+        extra_w = max(0, frame.width() - self.width())  # the window manager's borders
+        extra_h = max(0, frame.height() - self.height())
+        width = min(self.width(), free.width() - extra_w)
+        height = min(self.height(), free.height() - extra_h)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        if not free.contains(self.frameGeometry()):
+            self.move(max(free.left(), min(self.x(), free.right() - self.frameGeometry().width())),
+                      max(free.top(), min(self.y(), free.bottom() - self.frameGeometry().height())))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.fit_to_screen()  # now the screen and the frame are known
 
     # -- start -----------------------------------------------------------------------------
 

@@ -138,6 +138,14 @@ def test_empty_tab_then_live_orders_and_the_record_dialog(qapp: Any, settings: A
             assert "Shopify (set SHOPIFY_STORE and SHOPIFY_TOKEN)" in tab.banner.text()
             assert card_values(tab)["All time"] == ["—"]
             assert tab.chart.line.count() == 0
+            # The empty chart spans this period's dates (not 1970) and says why it is empty.
+            starts = controller.series.starts
+            assert tab.chart.x_axis.min().date().toPython() == starts[0]
+            assert tab.chart.x_axis.max().date().toPython() == starts[-1]
+            assert starts[-1] == datetime.now().date()
+            assert tab.chart.chart().title() == "No paid orders in the last 30 days"
+            assert not tab.chart.y_axis.labelsVisible()
+            assert tab.chart.grab().save(str(tmp_path / "empty-chart.png"))
             assert not tab.sync_button.isEnabled()
 
             live.start()
@@ -166,6 +174,9 @@ def test_empty_tab_then_live_orders_and_the_record_dialog(qapp: Any, settings: A
             dialog.submit()
             await until(lambda: not dialog.isVisible(), "the dialog to close")
             await until(lambda: card_values(tab)["Orders"] == ["3 USD"], "the recorded order")
+            await until(lambda: tab.chart.line.count() == 30, "the chart's first points")
+            assert tab.chart.y_axis.labelsVisible()
+            assert tab.chart.chart().title() == "Revenue per day (USD)"
             assert card_values(tab)["All time"] == ["$52.50"]
             assert tab.actions_table.model().index(0, 1).data() == \
                 "Sold an order to Cleo: received $10.00 via manual entry"

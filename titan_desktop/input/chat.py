@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from PySide6.QtCore import QObject, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -33,9 +33,12 @@ from titan_desktop.context import AppContext
 from titan_desktop.models import Node, TreeModel
 from titan_desktop.watcher import ProjectEvent
 from worker.errors import TitanError
+from worker.paths import resources_dir
 
 Responder = Callable[[str], Awaitable[str]]
-EVENT_ICONS = {"started": "▶", "step_failed": "⚠", "awaiting_approval": "⏸", "published": "✔",
+# Signs common text fonts (DejaVu, Noto Sans, Liberation) all have: no emoji, which a desktop
+# without an emoji font draws as an empty box.
+EVENT_ICONS = {"started": "▶", "step_failed": "⚠", "awaiting_approval": "‖", "published": "✔",
                "failed": "✖", "rejected": "✖", "cancelled": "■"}
 _current: contextvars.ContextVar[Node | None] = contextvars.ContextVar("chat_message",
                                                                        default=None)
@@ -197,7 +200,8 @@ class ChatPanel(QWidget):
         row.addWidget(self.input, 1)
         row.addWidget(self.send_button)
         # Voice controls: disabled until Jason's voice (titan_desktop.jason.voice_qt) binds them.
-        self.talk_button = QPushButton("🎤 Hold to talk")
+        self.talk_button = QPushButton("Hold to talk")
+        self.talk_button.setIcon(QIcon(str(resources_dir() / "icons" / "microphone.svg")))
         self.talk_button.setObjectName("jasonTalk")
         self.talk_button.setToolTip("Hold while you speak a command to Jason")
         self.listen_button = QPushButton("Always listen")

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from titan_desktop.context import AppContext
+from titan_desktop.elided_label import ElidedLabel
 from titan_desktop.input.schema_form import (
     SpecField,
     build_fields,
@@ -133,9 +134,8 @@ class ProjectForm(QWidget):
         self.create_button.setObjectName("createProject")
         self.create_button.setDefault(True)
         self.create_button.clicked.connect(self.submit)
-        self.status = QLabel("")
+        self.status = ElidedLabel("")  # a long name must not widen the window
         self.status.setObjectName("formStatus")
-        self.status.setWordWrap(True)
         form_error = self._error("form")
         buttons = QHBoxLayout()
         buttons.addWidget(self.create_button)

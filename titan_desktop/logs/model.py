@@ -74,7 +74,7 @@ class LogTableModel(QAbstractTableModel):
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
-                return fmt.clock(row.ts)
+                return log_time(row.ts)
             if column == 1:
                 return row.level
             if column == 2:
@@ -88,7 +88,7 @@ class LogTableModel(QAbstractTableModel):
             return row.message
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == 0:
-                return fmt.when(row.ts)
+                return row.ts.astimezone().isoformat(timespec="microseconds")
             if column == MESSAGE_COLUMN:
                 extra = "\n".join(f"{k}: {v}" for k, v in (row.extra or {}).items())
                 return row.message + (f"\n\n{extra}" if extra else "")
@@ -166,6 +166,12 @@ class LogTableModel(QAbstractTableModel):
             self.newRows.emit(len(page))
         finally:
             self._catching_up = False
+
+
+def log_time(ts: datetime) -> str:
+    """Local date and time to the millisecond. Always with the date: a log spans days, and a
+    line from yesterday must never read like one from today (nor change look at midnight)."""
+    return ts.astimezone().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def _row(entry: Any) -> LogRow:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from titan_desktop.context import AppContext
+from titan_desktop.elided_label import ElidedLabel
 from titan_desktop.logs.controller import LogsController
 from worker.services.logquery import LEVELS
 
@@ -33,7 +34,11 @@ class LogsTab(QWidget):
         for level in LEVELS:
             self.level.addItem(f"{level} and above", level)
         self.project = QComboBox()
-        self.project.setMinimumWidth(200)
+        # Sized for ~24 characters, not for the longest project name (that widened the window).
+        self.project.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.project.setMinimumContentsLength(24)
+        self.project.view().setTextElideMode(Qt.TextElideMode.ElideRight)
         self.project.addItem("All projects", None)
         self.job = QLineEdit()
         self.job.setPlaceholderText("Job id")
@@ -45,7 +50,7 @@ class LogsTab(QWidget):
         self.follow = QCheckBox("Follow")
         self.follow.setChecked(True)
         self.follow.setToolTip("Show new lines as they are written")
-        self.counter = QLabel("")
+        self.counter = ElidedLabel("", minimum_chars=10)
         self.counter.setObjectName("logCounter")
 
         bar = QHBoxLayout()
@@ -68,7 +73,8 @@ class LogsTab(QWidget):
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.horizontalHeader().setStretchLastSection(True)
-        for column, width in enumerate((100, 70, 160, 70, 200)):
+        time_width = self.table.fontMetrics().horizontalAdvance("2026-12-31 23:59:59.999") + 16
+        for column, width in enumerate((time_width, 70, 160, 70, 200)):
             self.table.setColumnWidth(column, width)
 
         layout = QVBoxLayout(self)

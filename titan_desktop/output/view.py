@@ -6,7 +6,7 @@ import importlib
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGroupBox,
@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableView,
     QTabWidget,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -27,6 +26,7 @@ from titan_desktop import fmt
 from titan_desktop.context import AppContext
 from titan_desktop.models import KEY_ROLE, ROW_ROLE
 from titan_desktop.output.controller import OutputController
+from titan_desktop.output.web import SitePreview
 from worker.db.models import Project
 
 
@@ -107,10 +107,7 @@ class ProjectOutputPanel(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(self.feedback)
 
-        self.preview = QTextBrowser()
-        self.preview.setObjectName("sitePreview")
-        self.preview.setOpenLinks(False)
-        self.preview.setPlaceholderText("The built site's front page appears here.")
+        self.preview = SitePreview()
 
         artifacts_box = QWidget()
         artifacts_layout = QVBoxLayout(artifacts_box)
@@ -212,11 +209,7 @@ class ProjectOutputPanel(QWidget):
             self.approval_info.setText("Decisions recorded for this project:")
 
     def _show_preview(self, page: Path | None) -> None:
-        if page is None:
-            self.preview.clear()
-            return
-        self.preview.setSearchPaths([str(page.parent)])
-        self.preview.setSource(QUrl.fromLocalFile(str(page)))
+        self.preview.show_page(page)
 
 
 class OutputTab(QWidget):

@@ -162,8 +162,11 @@ class ProgressTab(QWidget):
         project = self.controller.selected
         if project is None:
             return
+        buttons = QMessageBox.StandardButton
         answer = QMessageBox.question(
             self, "Delete project",
-            f"Delete {project.name} with its jobs, runs, plan and artifacts records?")
-        if answer == QMessageBox.StandardButton.Yes:
+            f"Delete {project.name}?\n\nTitan stops its site or service, removes its work and "
+            "output folders, and deletes its jobs, runs, plan and artifact records. This cannot "
+            "be undone.", buttons.Yes | buttons.No, buttons.No)
+        if answer == buttons.Yes:
             self.controller.delete()

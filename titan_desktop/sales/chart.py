@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from PySide6.QtCharts import QAreaSeries, QChart, QChartView, QDateTimeAxis, QLineSeries, QValueAxis
 from PySide6.QtCore import QDateTime, QMargins, QPointF, Qt, QTime
@@ -49,29 +49,41 @@ class RevenueChart(QChartView):
             series.attachAxis(self.x_axis)
             series.attachAxis(self.y_axis)
         self.currency: str | None = None
+        # Until the first series arrives: the last 30 days, never the epoch (QDateTimeAxis's
+        # default range is 1970).
+        today = date.today()
+        self._show_period([today - timedelta(days=29), today], "day")
+
+    def _show_period(self, starts: list[date], bucket: str) -> None:
+        self.x_axis.setFormat(_FORMATS[bucket])
+        self.x_axis.setTickCount(max(2, min(len(starts), 7)))
+        self.x_axis.setRange(QDateTime(starts[0], QTime(0, 0)), QDateTime(starts[-1], QTime(0, 0)))
 
     def show_series(self, series: RevenueSeries, currency: str | None) -> None:
         """Plot ``currency``'s revenue per bucket (zero buckets included); None clears it."""
         self.currency = currency
         values = series.values.get(currency or "", [])
         chart = self.chart()
+        if series.starts:
+            self._show_period(series.starts, series.bucket)
         if currency is None or not values:
+            # The empty state: this period's dates along the bottom, no made-up scale.
             self.line.clear()
             self.baseline.clear()
-            chart.setTitle("No paid orders in this period")
+            self.y_axis.setRange(0, 1)
+            self.y_axis.setLabelsVisible(False)
+            self.y_axis.setTitleText("")
+            chart.setTitle(f"No paid orders in the last {len(series.starts)} {series.bucket}s")
             return
         # Plot coordinates are floats by necessity; the money itself stays exact elsewhere.
         points = [(_msecs(d), float(to_decimal(v, currency)))
                   for d, v in zip(series.starts, values, strict=True)]
         self.line.replace([_point(x, y) for x, y in points])
         self.baseline.replace([_point(x, 0.0) for x, _ in points])
-        self.x_axis.setFormat(_FORMATS[series.bucket])
-        self.x_axis.setTickCount(min(len(points), 7))
-        self.x_axis.setRange(QDateTime(series.starts[0], QTime(0, 0)),
-                             QDateTime(series.starts[-1], QTime(0, 0)))
         top = max(y for _, y in points)
         self.y_axis.setRange(0, top * 1.1 if top else 1)
         self.y_axis.applyNiceNumbers()
+        self.y_axis.setLabelsVisible(True)
         self.y_axis.setTitleText(currency)
         chart.setTitle(f"Revenue per {series.bucket} ({currency})")
 
