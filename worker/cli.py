@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--concurrency", type=_positive_int, default=4)
     w.add_argument("--batch-size", type=_positive_int, default=None)
     w.add_argument("--exit-when-idle", action="store_true",
-                   help="exit 0 once no job is queued or running")
+                   help="exit 0 once no job is running or due soon (retries included)")
     w.add_argument("--grace", type=float, default=30.0,
                    help="seconds running jobs get to finish after SIGTERM")
 

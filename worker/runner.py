@@ -21,6 +21,7 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass
+from datetime import UTC
 
 import psycopg
 
@@ -45,6 +46,19 @@ SHORT_JOB_MS = 50.0
 # average), so a worker never sits on more than a fraction of a second of other workers' jobs.
 PREFETCH_LIMIT = 500
 PREFETCH_MS_PER_SLOT = 250.0
+# --exit-when-idle waits for jobs due soon: a first attempt due within this many seconds, and
+# any retry (its backoff is capped by the retry policy). Jobs further ahead (an approval
+# timeout hours away) do not keep the worker up; the next worker runs them.
+IDLE_HORIZON_SECONDS = 30.0
+_WAITING_FOR = """
+    SELECT count(*) FILTER (WHERE status = 'running'
+                              OR run_at <= now() + make_interval(secs => %(horizon)s)
+                              OR (attempts > 0
+                                  AND run_at <= now() + make_interval(secs => %(retry)s))),
+           count(*) FILTER (WHERE status = 'queued'),
+           min(run_at) FILTER (WHERE status = 'queued')
+    FROM jobs WHERE status IN ('queued', 'running')
+"""
 
 
 @dataclass
@@ -95,6 +109,7 @@ class Worker:
         self._succeeded = 0
         self._failed = 0
         self.listening = False
+        self._idle_message = "queue is empty: exiting (--exit-when-idle)"
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -180,7 +195,7 @@ class Worker:
                 continue  # more may be due right now
             if (self.exit_when_idle and not claimed and not self._in_flight()
                     and not self._paused and not await self._has_pending(decide=True)):
-                log.info("queue is empty: exiting (--exit-when-idle)")
+                log.info(self._idle_message)
                 return
             await self._sleep(poll)
 
@@ -197,15 +212,31 @@ class Worker:
         return len(jobs)
 
     async def _has_pending(self, *, decide: bool = False) -> bool:
-        """Any job queued or running? First lets Jason decide overdue approvals, whose
-        publish jobs would otherwise be missed by a worker about to exit."""
+        """Any job running, due now or soon (see IDLE_HORIZON_SECONDS)? First lets Jason decide
+        overdue approvals, whose publish jobs would otherwise be missed by a worker about to
+        exit. Sets ``_idle_message`` for the exit line."""
         try:
             if decide and await self._decide_overdue():
                 return True
             async with self._beat_conn.use() as conn:
-                return await queue.has_pending(conn)
+                cur = await conn.execute(_WAITING_FOR, {
+                    "horizon": IDLE_HORIZON_SECONDS,
+                    "retry": self.policy.max_seconds * (1 + self.policy.jitter)})
+                row = await cur.fetchone()
         except Exception:
             return True
+        waiting, scheduled, first = row if row else (0, 0, None)
+        if waiting:
+            return True
+        if scheduled:
+            when = first.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+            jobs = "1 job scheduled for" if scheduled == 1 else \
+                f"{scheduled} jobs scheduled, the first for"
+            self._idle_message = (f"idle: nothing runnable now; {jobs} {when}; "
+                                  "exiting (--exit-when-idle)")
+        else:
+            self._idle_message = "queue is empty: exiting (--exit-when-idle)"
+        return False
 
     async def _decide_overdue(self) -> bool:
         """Let Jason decide approvals nobody answered in time. A cheap check comes first: the
