@@ -140,11 +140,15 @@ class Worker:
         ]
         self._slot_tasks = [asyncio.create_task(self._slot(), name=f"slot-{i}")
                             for i in range(self.concurrency)]
+        restoring = asyncio.create_task(self._restore_served(), name="restore")
         try:
             await self._claim_loop()
             await self._drain()
         finally:
             self._stop.set()
+            # Published sites and services must be back before a short-lived worker exits.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(restoring, 90)
             self._flush_needed.set()
             await self._write_completions()
             for task in helpers + self._slot_tasks:
@@ -156,6 +160,15 @@ class Worker:
             for conn in (self._claim_conn, self._done_conn, self._beat_conn):
                 await conn.close()
         return 0
+
+    async def _restore_served(self) -> None:
+        """Bring published sites and services back (after a reboot) and fix moved URLs."""
+        from worker.services.served import restore_served
+
+        try:
+            await restore_served(self._beat_conn.use, self.settings)
+        except Exception as exc:
+            log.warning("could not bring published projects back online", error=_short(exc))
 
     # -- claiming ----------------------------------------------------------------------------
 

@@ -382,7 +382,8 @@ def start_service(home: Path, name: str, argv: list[str], *, cwd: Path, port: in
                                 stdout=log_file, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True)
     state = {"name": name, "pid": proc.pid, "port": port, "argv": argv, "cwd": str(cwd),
-             "log": str(log_path), "url": f"http://127.0.0.1:{port}/"}
+             "log": str(log_path), "url": f"http://127.0.0.1:{port}/",
+             "health_path": health_path}
     tmp = folder / f".{name}.json.tmp"
     tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
     os.replace(tmp, folder / f"{name}.json")
@@ -413,6 +414,40 @@ def start_service(home: Path, name: str, argv: list[str], *, cwd: Path, port: in
         log(f"{name} did not answer in time; last lines of its output:\n{output_tail(output)}")
     raise RuntimeError(f"{name} did not answer {health} within {timeout:.0f}s: "
                        f"{_summary_line(output)}\n{output_tail(output)}")
+
+
+def ensure_service(home: Path, name: str, timeout: float = 30.0) -> str | None:
+    """Start a recorded service again if it does not answer (after a reboot or a crash), on
+    its old port when that is free. Returns its URL (None: no record of it)."""
+    import httpx
+
+    state = service_state(home, name)
+    if not state.get("argv") or not state.get("port"):
+        return None
+    health_path = state.get("health_path", "/health")
+    try:
+        if httpx.get(f"{state['url'].rstrip('/')}{health_path}", timeout=2.0,
+                     trust_env=False).status_code == 200:
+            return str(state["url"])
+    except httpx.HTTPError:
+        pass
+    old_port = int(state["port"])
+    port = old_port if port_is_free(old_port) else free_port()
+    argv = [str(port) if arg == str(old_port) else arg for arg in state["argv"]]
+    started = start_service(home, name, argv, cwd=Path(state["cwd"]), port=port,
+                            health_path=health_path, env=tool_env(), timeout=timeout)
+    return str(started["url"])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As servers bind (SO_REUSEADDR): a port in TIME_WAIT is free, a listening one is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def stop_service(home: Path, name: str, grace: float = 5.0) -> bool:
