@@ -141,6 +141,8 @@ class Worker:
         self._slot_tasks = [asyncio.create_task(self._slot(), name=f"slot-{i}")
                             for i in range(self.concurrency)]
         restoring = asyncio.create_task(self._restore_served(), name="restore")
+        if self.settings.embedded:
+            helpers.append(asyncio.create_task(self._watch_embedded(), name="embedded"))
         try:
             await self._claim_loop()
             await self._drain()
@@ -169,6 +171,30 @@ class Worker:
             await restore_served(self._beat_conn.use, self.settings)
         except Exception as exc:
             log.warning("could not bring published projects back online", error=_short(exc))
+
+    async def _watch_embedded(self) -> None:
+        """The embedded PostgreSQL died (a crash, an OOM kill)? Start it again: this worker
+        holds a handle on it, so nobody else may be there to (a headless worker). The
+        connections reconnect by themselves once it answers."""
+        from worker.db.embedded import embedded_server_alive, restart_embedded_server
+
+        home = self.settings.titan_home
+        delay = 1.0
+        while not self._stop.is_set():
+            await asyncio.sleep(delay)
+            if embedded_server_alive(home):
+                delay = 1.0
+                continue
+            try:
+                pid = await asyncio.to_thread(restart_embedded_server, home)
+            except Exception as exc:  # e.g. old backends still hold its shared memory
+                log.warning("embedded PostgreSQL is down; could not start it yet",
+                            error=_short(exc))
+                delay = min(delay * 2, 10.0)
+                continue
+            if pid:
+                log.warning("embedded PostgreSQL had stopped; restarted it", pid=pid)
+                self._wake.set()
 
     # -- claiming ----------------------------------------------------------------------------
 
