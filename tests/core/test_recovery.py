@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -52,11 +55,19 @@ def query(url: str, sql: str, params: tuple = ()) -> object:
 
 
 @pytest.fixture
-def embedded_env(titan_env: dict, tmp_path: Path) -> dict:
+def embedded_home() -> Iterator[Path]:
+    """A TITAN_HOME outside pytest's temp root: run as root, pgserver runs PostgreSQL as its
+    own user, and pytest resets /tmp/pytest-of-<user> to mode 0700 whenever a session starts."""
+    home = Path(tempfile.mkdtemp(prefix="titan-embedded-"))
+    os.chmod(home, 0o755)
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def embedded_env(titan_env: dict, embedded_home: Path) -> dict:
     env = {k: v for k, v in titan_env.items() if k != "DATABASE_URL"}
-    env["TITAN_HOME"] = str(tmp_path / "embedded-home")
-    Path(env["TITAN_HOME"]).mkdir()
-    os.chmod(tmp_path, 0o755)  # as root, pgserver runs PostgreSQL as its own user
+    env["TITAN_HOME"] = str(embedded_home)
     return env
 
 

@@ -58,6 +58,9 @@ def restart_embedded_server(home: Path) -> int | None:
     if server is None or embedded_server_alive(home):
         return None
     with server._lock:  # type: ignore[attr-defined]
+        # As at first start: run as root, PostgreSQL runs as its own user, which must still
+        # reach the data folder (something may have tightened a parent's mode since).
+        server.ensure_pgdata_inited()  # type: ignore[attr-defined]
         server.ensure_postgres_running()  # type: ignore[attr-defined]
     pid = server.get_pid()  # type: ignore[attr-defined]
     log.warning("embedded PostgreSQL at %s had stopped; it runs again (pid %s)", pgdata, pid)
