@@ -16,6 +16,9 @@ from worker.config import reload_settings
 from worker.sitebuild import service_state, stop_all_services
 from worker.sitehost import read_state
 
+# Real processes over tens of seconds: part of the fault suite (-m 'not slow' leaves it out).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def env(titan_env: dict) -> Iterator[dict]:

@@ -15,6 +15,9 @@ import pytest
 from tests.conftest import titan
 from worker.sitehost import stop_site_host
 
+# Real processes over tens of seconds: part of the fault suite (-m 'not slow' leaves it out).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def small_filesystem(tmp_path: Path) -> Iterator[Path]:

@@ -19,6 +19,9 @@ import pytest
 
 from tests.conftest import spawn_worker
 
+# Real processes over tens of seconds: part of the fault suite (-m 'not slow' leaves it out).
+pytestmark = pytest.mark.slow
+
 
 def postmaster(pgdata: Path) -> tuple[int, str] | None:
     """(pid, URL) of the running embedded server, read as pgserver does; None while down."""

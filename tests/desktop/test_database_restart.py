@@ -16,6 +16,9 @@ from tests.core.test_recovery import postmaster
 from tests.desktop.conftest import open_window, run, wait_until
 from worker.config import reload_settings
 
+# Real processes over tens of seconds: part of the fault suite (-m 'not slow' leaves it out).
+pytestmark = pytest.mark.slow
+
 
 def test_killed_embedded_database_comes_back_under_the_app_and_its_worker(
         titan_env: dict, qloop, monkeypatch: pytest.MonkeyPatch) -> None:
