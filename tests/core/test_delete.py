@@ -70,6 +70,7 @@ def test_delete_stops_the_service_and_site_and_removes_folders(env: dict) -> Non
     moon_id = _show(env, "moon-garden")["id"]
     with ApiServer(reload_settings()) as api:
         answer = httpx.delete(f"{api.url}/api/projects/{moon_id}?keepFiles=true",
+                              headers={"Content-Type": "application/json"},
                               trust_env=False, timeout=30)
     assert answer.status_code == 204, answer.text
     assert titan(env, "project", "show", "moon-garden").returncode == 1
