@@ -9,7 +9,8 @@ from sqlalchemy import text
 from titan_desktop import fmt
 from titan_desktop.context import AppContext
 from titan_desktop.elided_label import ElidedLabel
-from titan_desktop.supervisor import WorkerInfo, WorkerSupervisor
+from titan_desktop.live import ALL_TABLES
+from titan_desktop.supervisor import EmbeddedDatabaseWatch, WorkerInfo, WorkerSupervisor
 from titan_desktop.tasks import Reloader
 from worker.db.engine import describe_url
 
@@ -34,6 +35,10 @@ class StatusController(QObject):
         ctx.events.tablesChanged.connect(self._on_tables)
         supervisor.stateChanged.connect(lambda _s: self.changed.emit())
         supervisor.workerChanged.connect(lambda _w: self.changed.emit())
+        self.db_watch: EmbeddedDatabaseWatch | None = None
+        if ctx.settings.embedded:
+            self.db_watch = EmbeddedDatabaseWatch(ctx.settings.titan_home, self)
+            self.db_watch.restarted.connect(self._on_database_restarted)
         self._timer = QTimer(self, interval=2000)
         self._timer.timeout.connect(self._reload.request)
         self._timer.start()
@@ -41,6 +46,13 @@ class StatusController(QObject):
 
     def _on_online(self, online: bool) -> None:
         self.online = online
+        self.changed.emit()
+
+    def _on_database_restarted(self, _when: object) -> None:
+        # Whatever changed while it was down (or was lost with it): every tab reloads now
+        # rather than when the event listener's backoff lets it reconnect.
+        self.ctx.events.tablesChanged.emit(set(ALL_TABLES))
+        self._reload.request()
         self.changed.emit()
 
     def _on_tables(self, tables: set[str]) -> None:
@@ -64,6 +76,9 @@ class StatusController(QObject):
 
     def database_text(self) -> str:
         state = "online" if self.online else "offline (polling)"
+        restarted = self.db_watch.restarted_at if self.db_watch else None
+        if restarted is not None:
+            state += f" · restarted at {restarted:%H:%M}"
         return f"Database: {self.database} · {state}"
 
     def worker_text(self) -> str:
@@ -132,6 +147,10 @@ class StatusBar(QStatusBar):
             lambda: controller.ctx.spawn(sup.send_command("resume")))
         self.restart_button.clicked.connect(lambda: controller.ctx.spawn(sup.restart()))
         controller.changed.connect(self.refresh)
+        if controller.db_watch is not None:
+            controller.db_watch.restarted.connect(lambda when: self.say(
+                f"Database restarted at {when:%H:%M}: the embedded PostgreSQL had stopped",
+                seconds=30))
         # Heartbeat age ticks between refreshes.
         self._tick = QTimer(self, interval=1000)
         self._tick.timeout.connect(self.refresh)

@@ -9,6 +9,7 @@ heartbeat, the supervisor shows it and spawns nothing unless asked.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
@@ -70,6 +72,7 @@ class WorkerSupervisor(QObject):
         self._restart_timer = QTimer(self, singleShot=True)
         self._restart_timer.timeout.connect(self.spawn)
         self._buffer = b""
+        self._restoring: asyncio.Future[None] | None = None
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -111,7 +114,10 @@ class WorkerSupervisor(QObject):
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def ensure_worker(self) -> None:
-        """Spawn a worker unless another one already serves this database."""
+        """Spawn a worker unless another one already serves this database. Published sites
+        and services come back online too (a worker does the same when it starts; the one
+        that comes second finds them running)."""
+        self._restoring = asyncio.ensure_future(self.restore_served())
         others = await self.live_workers()
         if others:
             self.info = others[0]
@@ -121,6 +127,16 @@ class WorkerSupervisor(QObject):
                      worker=others[0].id)
             return
         self.spawn()
+
+    async def restore_served(self) -> None:
+        from worker.config import get_settings
+        from worker.services.served import restore_served
+
+        try:
+            await restore_served(self.db.session, get_settings())
+        except Exception as exc:
+            log.warning("could not bring published projects back online",
+                        error=f"{type(exc).__name__}: {exc}")
 
     def spawn(self) -> None:
         if self.spawned():
@@ -189,8 +205,6 @@ class WorkerSupervisor(QObject):
 
     async def stop(self) -> None:
         """SIGTERM; kill after ``stop_timeout``. Returns once the process is gone."""
-        import asyncio
-
         self._restart_timer.stop()
         self._stopping = True
         process = self._process
@@ -247,3 +261,46 @@ class WorkerSupervisor(QObject):
         if state != self.state:
             self.state = state
             self.stateChanged.emit(state)
+
+
+class EmbeddedDatabaseWatch(QObject):
+    """Starts the embedded PostgreSQL again when it dies (a crash, an OOM kill) while the app
+    runs. The app holds a handle on it, as its worker does; whichever notices first starts it
+    (pgserver's lock), the other finds it running. Connections then reconnect by themselves."""
+
+    restarted = Signal(object)  # datetime (local) at which the server ran again
+
+    def __init__(self, home: Path, parent: QObject | None = None,
+                 interval_ms: int = 1000) -> None:
+        super().__init__(parent)
+        self.home = home
+        self.restarted_at: datetime | None = None
+        self._busy = False
+        self._task: asyncio.Future[None] | None = None
+        self._timer = QTimer(self, interval=interval_ms)
+        self._timer.timeout.connect(self._check)
+        self._timer.start()
+
+    def _check(self) -> None:
+        from worker.db.embedded import embedded_server_alive
+
+        if self._busy or embedded_server_alive(self.home):
+            return
+        self._busy = True
+        self._task = asyncio.ensure_future(self._restart())
+
+    async def _restart(self) -> None:
+        from worker.db.embedded import restart_embedded_server
+
+        try:
+            pid = await asyncio.to_thread(restart_embedded_server, self.home)
+        except Exception as exc:  # old backends may still hold its memory: next tick
+            log.warning("embedded PostgreSQL is down; could not start it yet",
+                        error=f"{type(exc).__name__}: {exc}")
+            return
+        finally:
+            self._busy = False
+        if pid:
+            self.restarted_at = datetime.now().astimezone()
+            log.warning("embedded PostgreSQL had stopped; it runs again", pid=pid)
+            self.restarted.emit(self.restarted_at)

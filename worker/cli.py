@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--concurrency", type=_positive_int, default=4)
     w.add_argument("--batch-size", type=_positive_int, default=None)
     w.add_argument("--exit-when-idle", action="store_true",
-                   help="exit 0 once no job is queued or running")
+                   help="exit 0 once no job is running or due soon (retries included)")
     w.add_argument("--grace", type=float, default=30.0,
                    help="seconds running jobs get to finish after SIGTERM")
 
@@ -64,10 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("show", "status, stage, jobs, artifacts, url"),
                        ("retry", "run a failed project's failed step again"),
                        ("cancel", "cancel a project and its jobs"),
-                       ("delete", "delete a project and its history")):
+                       ("delete", "delete a project and its history, stop its service, "
+                                  "remove its folders")):
         cmd = psub.add_parser(name, help=text)
         cmd.add_argument("ref", metavar="ID_OR_SLUG")
         cmd.add_argument("--json", action="store_true")
+        if name == "delete":
+            cmd.add_argument("--keep-files", action="store_true",
+                             help="keep its work and output folders")
     for name in ("approve", "reject"):
         cmd = psub.add_parser(name, help=f"{name} a project awaiting approval")
         cmd.add_argument("ref", metavar="ID_OR_SLUG")
@@ -259,8 +263,10 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
             project = await service.cancel(args.ref)
             _emit(args, project_dict(project), f"cancelled {project.slug}")
         elif cmd == "delete":
-            await service.delete(args.ref)
-            _emit(args, {"deleted": args.ref}, f"deleted {args.ref}")
+            done = await service.delete(args.ref, keep_files=args.keep_files)
+            _emit(args, {"deleted": done.slug, "stopped": done.stopped,
+                         "removed": [str(p) for p in done.removed],
+                         "kept": [str(p) for p in done.kept]}, done.describe())
         elif cmd in ("approve", "reject"):
             project = await service.decide(
                 args.ref, "approved" if cmd == "approve" else "rejected", decided_by="person",

@@ -21,6 +21,7 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass
+from datetime import UTC
 
 import psycopg
 
@@ -45,6 +46,19 @@ SHORT_JOB_MS = 50.0
 # average), so a worker never sits on more than a fraction of a second of other workers' jobs.
 PREFETCH_LIMIT = 500
 PREFETCH_MS_PER_SLOT = 250.0
+# --exit-when-idle waits for jobs due soon: a first attempt due within this many seconds, and
+# any retry (its backoff is capped by the retry policy). Jobs further ahead (an approval
+# timeout hours away) do not keep the worker up; the next worker runs them.
+IDLE_HORIZON_SECONDS = 30.0
+_WAITING_FOR = """
+    SELECT count(*) FILTER (WHERE status = 'running'
+                              OR run_at <= now() + make_interval(secs => %(horizon)s)
+                              OR (attempts > 0
+                                  AND run_at <= now() + make_interval(secs => %(retry)s))),
+           count(*) FILTER (WHERE status = 'queued'),
+           min(run_at) FILTER (WHERE status = 'queued')
+    FROM jobs WHERE status IN ('queued', 'running')
+"""
 
 
 @dataclass
@@ -95,6 +109,7 @@ class Worker:
         self._succeeded = 0
         self._failed = 0
         self.listening = False
+        self._idle_message = "queue is empty: exiting (--exit-when-idle)"
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -125,11 +140,17 @@ class Worker:
         ]
         self._slot_tasks = [asyncio.create_task(self._slot(), name=f"slot-{i}")
                             for i in range(self.concurrency)]
+        restoring = asyncio.create_task(self._restore_served(), name="restore")
+        if self.settings.embedded:
+            helpers.append(asyncio.create_task(self._watch_embedded(), name="embedded"))
         try:
             await self._claim_loop()
             await self._drain()
         finally:
             self._stop.set()
+            # Published sites and services must be back before a short-lived worker exits.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(restoring, 90)
             self._flush_needed.set()
             await self._write_completions()
             for task in helpers + self._slot_tasks:
@@ -141,6 +162,39 @@ class Worker:
             for conn in (self._claim_conn, self._done_conn, self._beat_conn):
                 await conn.close()
         return 0
+
+    async def _restore_served(self) -> None:
+        """Bring published sites and services back (after a reboot) and fix moved URLs."""
+        from worker.services.served import restore_served
+
+        try:
+            await restore_served(self._beat_conn.use, self.settings)
+        except Exception as exc:
+            log.warning("could not bring published projects back online", error=_short(exc))
+
+    async def _watch_embedded(self) -> None:
+        """The embedded PostgreSQL died (a crash, an OOM kill)? Start it again: this worker
+        holds a handle on it, so nobody else may be there to (a headless worker). The
+        connections reconnect by themselves once it answers."""
+        from worker.db.embedded import embedded_server_alive, restart_embedded_server
+
+        home = self.settings.titan_home
+        delay = 1.0
+        while not self._stop.is_set():
+            await asyncio.sleep(delay)
+            if embedded_server_alive(home):
+                delay = 1.0
+                continue
+            try:
+                pid = await asyncio.to_thread(restart_embedded_server, home)
+            except Exception as exc:  # e.g. old backends still hold its shared memory
+                log.warning("embedded PostgreSQL is down; could not start it yet",
+                            error=_short(exc))
+                delay = min(delay * 2, 10.0)
+                continue
+            if pid:
+                log.warning("embedded PostgreSQL had stopped; restarted it", pid=pid)
+                self._wake.set()
 
     # -- claiming ----------------------------------------------------------------------------
 
@@ -180,7 +234,7 @@ class Worker:
                 continue  # more may be due right now
             if (self.exit_when_idle and not claimed and not self._in_flight()
                     and not self._paused and not await self._has_pending(decide=True)):
-                log.info("queue is empty: exiting (--exit-when-idle)")
+                log.info(self._idle_message)
                 return
             await self._sleep(poll)
 
@@ -197,15 +251,31 @@ class Worker:
         return len(jobs)
 
     async def _has_pending(self, *, decide: bool = False) -> bool:
-        """Any job queued or running? First lets Jason decide overdue approvals, whose
-        publish jobs would otherwise be missed by a worker about to exit."""
+        """Any job running, due now or soon (see IDLE_HORIZON_SECONDS)? First lets Jason decide
+        overdue approvals, whose publish jobs would otherwise be missed by a worker about to
+        exit. Sets ``_idle_message`` for the exit line."""
         try:
             if decide and await self._decide_overdue():
                 return True
             async with self._beat_conn.use() as conn:
-                return await queue.has_pending(conn)
+                cur = await conn.execute(_WAITING_FOR, {
+                    "horizon": IDLE_HORIZON_SECONDS,
+                    "retry": self.policy.max_seconds * (1 + self.policy.jitter)})
+                row = await cur.fetchone()
         except Exception:
             return True
+        waiting, scheduled, first = row if row else (0, 0, None)
+        if waiting:
+            return True
+        if scheduled:
+            when = first.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+            jobs = "1 job scheduled for" if scheduled == 1 else \
+                f"{scheduled} jobs scheduled, the first for"
+            self._idle_message = (f"idle: nothing runnable now; {jobs} {when}; "
+                                  "exiting (--exit-when-idle)")
+        else:
+            self._idle_message = "queue is empty: exiting (--exit-when-idle)"
+        return False
 
     async def _decide_overdue(self) -> bool:
         """Let Jason decide approvals nobody answered in time. A cheap check comes first: the

@@ -4,6 +4,7 @@ build tools with their output kept, venvs, rendered source trees and long-runnin
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import html
 import json
@@ -82,6 +83,38 @@ def check_links(site: Path) -> list[str]:
     return problems
 
 
+class DiskFull(RuntimeError):
+    """No space left where output goes. Retried like any passing failure: freeing space is
+    enough, and the next attempt (or ``titan project retry``) publishes."""
+
+
+def copy_to_output(source: Path, staging: Path, output_root: Path, **copytree: Any) -> None:
+    """``shutil.copytree`` into OUTPUT_DIR, with one readable line instead of its list of
+    per-file errors. A partial copy is removed (it would only hold on to the space)."""
+    try:
+        shutil.copytree(source, staging, **copytree)
+    except (OSError, shutil.Error) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise output_error(exc, output_root) from None
+
+
+def output_error(exc: BaseException, output_root: Path) -> Exception:
+    """What went wrong writing to OUTPUT_DIR, said in one line."""
+    if isinstance(exc, shutil.Error):  # args[0]: [(src, dst, "[Errno N] reason: 'path'"), ...]
+        problems = [p for p in exc.args[0] if isinstance(p, tuple) and len(p) == 3] \
+            if exc.args and isinstance(exc.args[0], list) else []
+        if any(f"[Errno {errno.ENOSPC}]" in str(p[2]) for p in problems):
+            return DiskFull(f"no space left on OUTPUT_DIR ({output_root})")
+        if problems:
+            first = problems[0]
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            return RuntimeError(f"could not copy {first[0]} to {first[1]}: {first[2]}{more}")
+        return RuntimeError(str(exc))
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull(f"no space left on OUTPUT_DIR ({output_root})")
+    return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+
+
 def serve_and_url(dist: Path, output_dir: Path, slug: str, settings: Any) -> str:
     """Copy the built site to OUTPUT_DIR/<slug>/ and return its URL on the loopback site host."""
     from worker.sitehost import ensure_site_host
@@ -91,7 +124,7 @@ def serve_and_url(dist: Path, output_dir: Path, slug: str, settings: Any) -> str
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = output_dir.with_name(f".{output_dir.name}.deploy-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(dist, staging)
+    copy_to_output(dist, staging, output_dir.parent)
     replace_dir(staging, output_dir)
     base = ensure_site_host(output_dir.parent, settings.titan_home)
     return urljoin(base, f"{slug}/")
@@ -124,11 +157,15 @@ def publish_archive(dist: Path, output_dir: Path, slug: str, label: str = "site"
     archive = output_dir / f"{slug}-{label}.zip"
     partial = archive.with_suffix(".zip.partial")
     skip = {"__pycache__", ".pytest_cache"}
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(p for p in dist.rglob("*") if p.is_file()):
-            relative = path.relative_to(dist)
-            if skip.isdisjoint(relative.parts):
-                zf.write(path, relative.as_posix())
+    try:
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(p for p in dist.rglob("*") if p.is_file()):
+                relative = path.relative_to(dist)
+                if skip.isdisjoint(relative.parts):
+                    zf.write(path, relative.as_posix())
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise output_error(exc, output_dir.parent) from None
     os.replace(partial, archive)
     return archive
 
@@ -345,7 +382,8 @@ def start_service(home: Path, name: str, argv: list[str], *, cwd: Path, port: in
                                 stdout=log_file, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True)
     state = {"name": name, "pid": proc.pid, "port": port, "argv": argv, "cwd": str(cwd),
-             "log": str(log_path), "url": f"http://127.0.0.1:{port}/"}
+             "log": str(log_path), "url": f"http://127.0.0.1:{port}/",
+             "health_path": health_path}
     tmp = folder / f".{name}.json.tmp"
     tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
     os.replace(tmp, folder / f"{name}.json")
@@ -376,6 +414,40 @@ def start_service(home: Path, name: str, argv: list[str], *, cwd: Path, port: in
         log(f"{name} did not answer in time; last lines of its output:\n{output_tail(output)}")
     raise RuntimeError(f"{name} did not answer {health} within {timeout:.0f}s: "
                        f"{_summary_line(output)}\n{output_tail(output)}")
+
+
+def ensure_service(home: Path, name: str, timeout: float = 30.0) -> str | None:
+    """Start a recorded service again if it does not answer (after a reboot or a crash), on
+    its old port when that is free. Returns its URL (None: no record of it)."""
+    import httpx
+
+    state = service_state(home, name)
+    if not state.get("argv") or not state.get("port"):
+        return None
+    health_path = state.get("health_path", "/health")
+    try:
+        if httpx.get(f"{state['url'].rstrip('/')}{health_path}", timeout=2.0,
+                     trust_env=False).status_code == 200:
+            return str(state["url"])
+    except httpx.HTTPError:
+        pass
+    old_port = int(state["port"])
+    port = old_port if port_is_free(old_port) else free_port()
+    argv = [str(port) if arg == str(old_port) else arg for arg in state["argv"]]
+    started = start_service(home, name, argv, cwd=Path(state["cwd"]), port=port,
+                            health_path=health_path, env=tool_env(), timeout=timeout)
+    return str(started["url"])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As servers bind (SO_REUSEADDR): a port in TIME_WAIT is free, a listening one is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def stop_service(home: Path, name: str, grace: float = 5.0) -> bool:

@@ -126,6 +126,26 @@ class _Handler(SimpleHTTPRequestHandler):
             return
         super().do_GET()
 
+    def send_head(self):  # type: ignore[no-untyped-def]
+        """Only files inside the root: no symlink out of it (a published site could otherwise
+        expose any file the host can read)."""
+        path = Path(self.translate_path(self.path))
+        root = Path(self.directory).resolve()
+        served = [path, path / "index.html", path / "index.htm"] if path.is_dir() else [path]
+        try:
+            inside = all(p.resolve().is_relative_to(root) for p in served)
+        except (OSError, RuntimeError):  # a symlink loop
+            inside = False
+        if not inside:
+            self.send_error(404, "File not found")
+            return None
+        return super().send_head()
+
+    def list_directory(self, path: str | os.PathLike[str]):  # type: ignore[no-untyped-def]
+        """A folder without index.html is not a page: no listing of what else lies there."""
+        self.send_error(404, "File not found")
+        return None
+
     def log_message(self, format: str, *args: object) -> None:  # keep the log file small
         pass
 

@@ -81,9 +81,14 @@ async def update_project(project_id: ProjectId, body: ProjectUpdate, db: DB,
     return project_dict(await _service(db, settings).update(project_id, changes))
 
 
-@router.delete("/{project_id}", status_code=204, summary="delete a project (cancels its jobs)")
-async def delete_project(project_id: ProjectId, db: DB, settings: SettingsDep) -> Response:
-    await _service(db, settings).delete(project_id)
+@router.delete("/{project_id}", status_code=204,
+               summary="delete a project: cancel its jobs, stop its service, remove its folders")
+async def delete_project(
+    project_id: ProjectId, db: DB, settings: SettingsDep,
+    keep_files: Annotated[bool, Query(alias="keepFiles",
+                                      description="keep its work and output folders")] = False,
+) -> Response:
+    await _service(db, settings).delete(project_id, keep_files=keep_files)
     return Response(status_code=204)
 
 

@@ -34,6 +34,49 @@ def embedded_url(home: Path) -> str:
     return to_sqlalchemy_url(server.get_uri())  # type: ignore[attr-defined]
 
 
+def embedded_server_alive(home: Path) -> bool:
+    """Cheap (no database round trip): is the postmaster this process knows of still alive?
+    True also when this process holds no embedded server (nothing to watch)."""
+    server = _servers.get((home / "pgdata").resolve())
+    info = getattr(server, "_postmaster_info", None)
+    process = getattr(info, "process", None)
+    if process is None:
+        return server is None
+    return _alive(process)
+
+
+def restart_embedded_server(home: Path) -> int | None:
+    """Blocking. If the embedded server under ``home`` died (a crash, an OOM kill), start it
+    again in the same data folder (same socket: URLs stay valid) and return the new postmaster's
+    pid; None if it was running or this process holds no handle on it.
+
+    Every process with a handle (the desktop, its worker, a headless worker) watches; pgserver's
+    lock makes one of them start it and the others find it running.
+    """
+    pgdata = (home / "pgdata").resolve()
+    server = _servers.get(pgdata)
+    if server is None or embedded_server_alive(home):
+        return None
+    with server._lock:  # type: ignore[attr-defined]
+        # As at first start: run as root, PostgreSQL runs as its own user, which must still
+        # reach the data folder (something may have tightened a parent's mode since).
+        server.ensure_pgdata_inited()  # type: ignore[attr-defined]
+        server.ensure_postgres_running()  # type: ignore[attr-defined]
+    pid = server.get_pid()  # type: ignore[attr-defined]
+    log.warning("embedded PostgreSQL at %s had stopped; it runs again (pid %s)", pgdata, pid)
+    return int(pid) if pid else None
+
+
+def _alive(process: object) -> bool:
+    import psutil
+
+    try:
+        return bool(process.is_running()  # type: ignore[attr-defined]
+                    and process.status() != psutil.STATUS_ZOMBIE)  # type: ignore[attr-defined]
+    except psutil.Error:
+        return False
+
+
 def to_sqlalchemy_url(url: str) -> str:
     """``postgresql://`` / ``postgres://`` -> ``postgresql+psycopg://`` (psycopg 3 driver)."""
     for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):

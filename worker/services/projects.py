@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -96,16 +98,37 @@ def parse_create(data: dict[str, Any]) -> ProjectCreate:
 
 
 @dataclass
+class Deleted:
+    """What ``ProjectService.delete`` did besides removing the rows."""
+
+    slug: str
+    stopped: list[str] = field(default_factory=list)  # "service", "site host"
+    removed: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+
+    def describe(self) -> str:
+        parts = [f"deleted {self.slug}"]
+        if self.stopped:
+            parts.append("stopped its " + " and the ".join(self.stopped))
+        if self.removed:
+            parts.append("removed " + ", ".join(map(str, self.removed)))
+        if self.kept:
+            parts.append("kept " + ", ".join(map(str, self.kept)))
+        return "; ".join(parts)
+
+
+@dataclass
 class ProjectService:
     db: Database
     templates: TemplateRegistry
     default_requires_approval: bool = False
     default_approval_timeout: int = 7200
+    settings: Any = None  # where delete finds the project's folders and processes
 
     @classmethod
     def from_settings(cls, db: Database, settings: Any) -> ProjectService:
         return cls(db, TemplateRegistry.from_settings(settings),
-                   settings.require_approval, settings.approval_timeout_seconds)
+                   settings.require_approval, settings.approval_timeout_seconds, settings)
 
     async def create(self, request: ProjectCreate | dict[str, Any]) -> Project:
         if isinstance(request, dict):
@@ -228,11 +251,23 @@ class ProjectService:
                 WHERE id = :id"""), {"id": project.id})
         return await self.get(project.id)
 
-    async def delete(self, ref: int | str) -> None:
+    async def delete(self, ref: int | str, *, keep_files: bool = False) -> Deleted:
+        """Delete a project and its history, cancel its jobs, stop what it started (its
+        service; the site host when it serves nothing else) and, unless ``keep_files``,
+        remove its work and output folders on this machine."""
         project = await self.get(ref)
         async with self.db.session() as session:
             await queue.cancel(session, project_id=project.id)
             await session.execute(delete(Project).where(Project.id == project.id))
+            still_served = bool(await session.scalar(
+                select(func.count()).select_from(Project).where(Project.url.is_not(None))))
+        if self.settings is None:  # no file system to act on (a bare service in a test)
+            return Deleted(project.slug)
+        from worker.services.cleanup import remove_project_files
+
+        return Deleted(project.slug, *await asyncio.to_thread(
+            remove_project_files, self.settings, project.slug, keep_files=keep_files,
+            stop_site_host=not still_served))
 
     async def retry(self, ref: int | str) -> int:
         """Run the failed step again. Returns the job id."""

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from worker.sitebuild import (
+    copy_to_output,
     free_port,
     make_venv,
     publish_archive,
@@ -82,9 +83,9 @@ class FastapiService(Template):
         stop_service(home, ctx.project.slug)
         staging = ctx.output_dir.with_name(f".{ctx.output_dir.name}.deploy")
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(src, staging, ignore=shutil.ignore_patterns(
-            "__pycache__", ".pytest_cache", "tests"))
         ctx.output_dir.parent.mkdir(parents=True, exist_ok=True)
+        copy_to_output(src, staging, ctx.output_dir.parent, ignore=shutil.ignore_patterns(
+            "__pycache__", ".pytest_cache", "tests"))
         replace_dir(staging, ctx.output_dir)
         port = free_port()
         state = start_service(

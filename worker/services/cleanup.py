@@ -1,0 +1,38 @@
+"""What deleting a project leaves behind on this machine: its service process, the site host
+(when nothing else is published), its work and output folders."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from worker.sitebuild import stop_service
+
+
+def remove_project_files(settings: Any, slug: str, *, keep_files: bool = False,
+                         stop_site_host: bool = False) -> tuple[list[str], list[Path],
+                                                                list[Path]]:
+    """Blocking. Returns (what was stopped, folders removed, folders kept)."""
+    from worker import sitehost
+
+    stopped: list[str] = []
+    if slug and stop_service(settings.titan_home, slug):
+        stopped.append("service")
+    if stop_site_host and sitehost.stop_site_host(settings.titan_home):
+        stopped.append("site host")
+    removed: list[Path] = []
+    kept: list[Path] = []
+    for parent in (settings.work_dir, settings.projects_dir):
+        folder = parent / slug
+        # A slug never holds a path separator; the check guards against a corrupted row.
+        if not slug or folder.resolve().parent != parent.resolve() or not folder.exists():
+            continue
+        if keep_files:
+            kept.append(folder)
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        for leftover in parent.glob(f".{slug}.deploy*"):  # an interrupted deploy's staging
+            shutil.rmtree(leftover, ignore_errors=True)
+        removed.append(folder)
+    return stopped, removed, kept
