@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -179,13 +180,32 @@ def smoke_test(executable: Path, timeout: float = 300.0) -> dict:
         result = _last_json_line(done.stdout)
         if done.returncode != 0 or result is None or result.get("status") != "published":
             tail = "\n".join(done.stderr.strip().splitlines()[-30:])
+            hint = locked_parent_hint(executable)
             raise BuildFailed(f"the bundle's smoke test failed (exit {done.returncode}): "
                               f"{done.stdout.strip() or 'no output'}\n--- stderr (last lines):"
-                              f"\n{tail}")
+                              f"\n{tail}" + (f"\n{hint}" if hint else ""))
         return result
     finally:
         _stop_site_host(home)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def locked_parent_hint(executable: Path) -> str | None:
+    """Why pgserver's PostgreSQL may not reach the bundle, when run as root; None otherwise.
+
+    As root, pgserver runs PostgreSQL's programs as its own ``pgserver`` user and opens the
+    bundle's parent folders to others (o+rx) when it starts. A folder that something closes again
+    meanwhile (pytest resets ``/tmp/pytest-of-root`` to 0700 whenever a session starts) makes
+    initdb/pg_ctl fail with "Permission denied".
+    """
+    if WINDOWS or os.geteuid() != 0:
+        return None
+    for folder in executable.resolve().parents:
+        if not folder.stat().st_mode & stat.S_IXOTH:
+            return (f"hint: run as root, pgserver starts PostgreSQL as the 'pgserver' user, which "
+                    f"cannot enter {folder} (mode {stat.S_IMODE(folder.stat().st_mode):o}); "
+                    "build into a folder other users can enter (--dist)")
+    return None
 
 
 def _last_json_line(stdout: str) -> dict | None:
