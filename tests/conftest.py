@@ -7,8 +7,10 @@ pgserver started for the session; ``TITAN_TEST_PG=embedded|server`` forces one.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,15 +52,20 @@ def _with_database(admin_url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def embedded_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """An embedded pgserver for the whole session (what a new user gets)."""
+def embedded_admin_url() -> Iterator[str]:
+    """An embedded pgserver for the whole session (what a new user gets).
+
+    Its home is outside pytest's temp root: run as root, pgserver runs PostgreSQL as its own
+    user, and any pytest session starting on the machine resets /tmp/pytest-of-root to 0700.
+    """
     from worker.db.embedded import _servers, embedded_url
 
-    home = tmp_path_factory.mktemp("embedded-pg")
+    home = Path(tempfile.mkdtemp(prefix="titan-test-embedded-"))
     yield embedded_url(home)
     server = _servers.pop((home / "pgdata").resolve(), None)
     if server is not None:  # stop it now rather than trust the exit hook
         server.cleanup()  # type: ignore[attr-defined]
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
