@@ -163,6 +163,12 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _JsonFileSource(settings_cls)
 
+    @field_validator("api_token", "ops_approver_token", mode="before")
+    @classmethod
+    def _empty_token_is_unset(cls, value: Any) -> Any:
+        # ``TITAN_API_TOKEN=`` must not count as a token everybody knows (the empty string).
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("allowed_paths", "protected_paths", "api_allowed_hosts", mode="before")
     @classmethod
     def _split_globs(cls, value: Any) -> Any:
