@@ -8,6 +8,7 @@ import json
 import os
 import pty
 import re
+import select
 import subprocess
 import sys
 import time
@@ -95,3 +96,26 @@ def test_an_unknown_log_format_is_a_usage_error(titan_env: dict) -> None:
     done = subprocess.run([sys.executable, "-m", "worker.cli", "worker", "--log-format", "xml"],
                           env=titan_env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_titan_api_logs_readable_lines_on_a_terminal(titan_env: dict) -> None:
+    from worker.ops.canary import free_port
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "worker.cli", "api", "--port",
+                             str(free_port())], env=titan_env, cwd=ROOT,
+                            stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
+                            close_fds=True)
+    os.close(follower)
+    shown = ""
+    try:
+        deadline = time.monotonic() + 60
+        while "Uvicorn running on" not in shown and time.monotonic() < deadline:
+            if select.select([leader], [], [], 1)[0]:
+                shown += os.read(leader, 65536).decode(errors="replace")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        os.close(leader)
+    started = next(line for line in shown.splitlines() if "Uvicorn running on" in line)
+    assert TEXT_LINE.match(started), shown

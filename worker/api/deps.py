@@ -91,3 +91,7 @@ def require_approver(request: Request, caller: Caller) -> OpsCaller:
         how = "send OPS_APPROVER_TOKEN in X-OPS-TOKEN"
     raise HTTPException(403, f"the proposer's token cannot approve or reject changes "
                              f"(separation of duties): {how}")
+
+
+# The old name: any valid ops credential (proposer or approver) passes.
+require_ops_token = ops_caller
