@@ -170,11 +170,14 @@ async def test_change_nobody_decides_on_times_out_and_rolls_back(
         with ApiServer(settings) as api:
             change_id = await _propose(api, "docs/notes.md", "notes\n")
             change = await _wait_for(db, change_id, "rolled_back", "promoted", "failed")
+            shown = (await _call(api, "GET", f"/api/ops/changes/{change_id}")).json()
     finally:
         worker.request_stop()
         await asyncio.wait_for(task, 30)
     assert change.status == "rolled_back"
     assert change.reason.startswith("approval timed out after 1 s")
+    assert shown["decidedBy"] == "jason (timeout)"  # the timeout's decision says who made it
+    assert [a["decision"] for a in shown["approvals"]] == ["rejected"]
     assert git(tiny_repo, "branch", "--list", "titan/ops-*").strip() == ""
 
 
