@@ -127,7 +127,7 @@ def test_foreign_host_headers_are_refused(http: httpx.Client, host: str) -> None
 
 
 def test_loopback_and_allowed_host_headers_are_answered(env: dict) -> None:
-    with TitanApiProcess({**env, "TITAN_API_ALLOWED_HOSTS": "titan.example.com, *.corp.test"}
+    with TitanApiProcess({**env, "TITAN_API_ALLOWED_HOSTS": "titan.example.com:443, *.corp.test"}
                          ) as api, httpx.Client(base_url=api.url, trust_env=False) as client:
         for host in ("localhost", f"localhost:{api.port}", "127.0.0.1", f"[::1]:{api.port}",
                      "titan.example.com", "TITAN.example.com:443", "ci.corp.test"):

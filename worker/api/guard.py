@@ -61,7 +61,7 @@ class HostPolicy:
     """Which Host names the API answers: loopback, the bind address, TITAN_API_ALLOWED_HOSTS."""
 
     def __init__(self, allowed: Iterable[str], bind_host: str | None = None) -> None:
-        names = {n.strip().lower().strip("[]").rstrip(".") for n in allowed if n.strip()}
+        names = {_host_name(n) for n in allowed if n.strip()}
         if bind_host and bind_host.strip("[]") not in WILDCARD_BINDS:
             names.add(bind_host.strip("[]").lower())
         self.exact = {n for n in names if not n.startswith("*.")}
@@ -75,6 +75,15 @@ class HostPolicy:
             return ipaddress.ip_address(name).is_loopback
         except ValueError:
             return False
+
+
+def _host_name(entry: str) -> str:
+    """An allowed-hosts entry without a port: ``Titan.example.com:443`` -> ``titan.example.com``."""
+    entry = entry.strip().lower()
+    if entry.startswith("*."):
+        return entry.rstrip(".")
+    parsed = split_host(entry)
+    return parsed[0] if parsed else entry.strip("[]").rstrip(".")
 
 
 def same_secret(given: str, expected: str) -> bool:
