@@ -143,6 +143,10 @@ class Queue:
     async def reset(self) -> None: ...
     async def enqueue_bulk(self, n: int) -> None: ...
     async def enqueue_one(self, stamp: str) -> Any: ...
+
+    def stamp_folder(self, tmp: Path) -> Path:
+        """Where the handler may write its stamps."""
+        return tmp
     def command(self, settings: dict[str, int], drain: bool) -> list[str]: ...
     async def done_count(self) -> int: ...
 
@@ -198,6 +202,11 @@ class TitanQueue(Queue):
         if settings.get("batch"):
             cmd += ["--batch-size", str(settings["batch"])]
         return cmd + (["--exit-when-idle"] if drain else [])
+
+    def stamp_folder(self, tmp: Path) -> Path:
+        folder = self.home / "titan" / "work"  # Titan's noop writes only in its work folder
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def env(self) -> dict[str, str]:
         env = {**os.environ, "DATABASE_URL": self.dsn, "TITAN_HOME": str(self.home / "titan")}
@@ -342,7 +351,7 @@ async def drain_seconds(q: Queue, settings: dict[str, int], jobs: int) -> float:
 async def pickup_latencies(q: Queue, settings: dict[str, int], jobs: int, tmp: Path) -> list[float]:
     """Enqueue -> handler start (ms) for ``jobs`` single jobs on an idle worker."""
     await q.reset()
-    stamps = tmp / f"stamps-{q.name}-{time.monotonic_ns()}.txt"
+    stamps = q.stamp_folder(tmp) / f"stamps-{q.name}-{time.monotonic_ns()}.txt"
     stamps.touch()
     proc = _spawn(q, settings, drain=False)
     try:

@@ -156,7 +156,8 @@ def titan_env(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> I
                 "RENDER_DEPLOY_HOOK_API", "RENDER_DEPLOY_HOOK_WORKER", "ALLOWED_PATHS",
                 "PROTECTED_PATHS", "TITAN_REQUIRE_APPROVAL", "TITAN_API_TOKEN", "STRIPE_API_KEY",
                 "SHOPIFY_STORE", "SHOPIFY_TOKEN", "JASON_LLM_URL", "JASON_LLM_MODEL",
-                "OPS_REPO_PATH", "OPS_TEST_COMMAND"):
+                "OPS_REPO_PATH", "OPS_TEST_COMMAND", "OPS_APPROVER_TOKEN",
+                "TITAN_API_ALLOWED_HOSTS"):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import importlib
 import json
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -45,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="exit 0 once no job is running or due soon (retries included)")
     w.add_argument("--grace", type=float, default=30.0,
                    help="seconds running jobs get to finish after SIGTERM")
+    _log_format_option(w)
 
     proj = sub.add_parser("project", help="create and inspect projects")
     psub = proj.add_subparsers(dest="project_command", required=True, parser_class=_Parser)
@@ -88,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api", help="serve the REST API")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=_port, default=3000)
+    _log_format_option(api)
 
     sh = sub.add_parser("site-host", help=argparse.SUPPRESS)
     sh.add_argument("--root", type=Path, required=True)
@@ -106,6 +107,12 @@ def _parser() -> argparse.ArgumentParser:
 # Feature packages add their own subcommands: ``add_commands(subparsers, commands)`` registers
 # parsers and puts ``name -> handler(args, settings) -> int`` into ``commands``.
 PLUGIN_MODULES = ("worker.templates_cli", "worker.ops.cli", "worker.sales.cli")
+
+
+def _log_format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-format", choices=["auto", "json", "text"], default="auto",
+                        help="log lines on stdout: readable text on a terminal and JSON "
+                             "otherwise (auto, the default), or always json / text")
 
 
 def _positive_int(value: str) -> int:
@@ -198,7 +205,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from worker.pipeline.jobs import repair_output_dirs
     from worker.runner import Worker
 
-    configure_logging(settings.log_level, secrets=settings.secret_values())
+    configure_logging(settings.log_level, secrets=settings.secret_values(),
+                      log_format=args.log_format)
     sink = DatabaseLogSink(level=logging.INFO)
     logging.getLogger().addHandler(sink)
 
@@ -225,8 +233,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 # -- project ----------------------------------------------------------------------------------
 
 def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.services.principals import os_user
     from worker.services.projects import ProjectService, check_status, parse_create
-    from worker.services.serialize import project_dict
+    from worker.services.serialize import approval_dict, project_dict
     from worker.templates import TemplateRegistry
 
     if args.project_command == "create":
@@ -255,7 +264,11 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
                           f"{p.url or ''}")
         elif cmd == "show":
             project = await service.get(args.ref, details=True)
-            _emit(args, project_dict(project, details=True), _describe(project))
+            approvals = await service.approvals(project.id)
+            data = project_dict(project, details=True)
+            data["approvals"] = [approval_dict(a) for a in approvals]
+            data["decidedBy"] = approvals[-1].principal if approvals else None
+            _emit(args, data, _describe(project, approvals))
         elif cmd == "retry":
             job_id = await service.retry(args.ref)
             _emit(args, {"jobId": job_id}, f"queued job {job_id}")
@@ -270,7 +283,8 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
         elif cmd in ("approve", "reject"):
             project = await service.decide(
                 args.ref, "approved" if cmd == "approve" else "rejected", decided_by="person",
-                actor=os.environ.get("USER", "cli"), comment=args.comment)
+                actor=os_user().removeprefix("user:"), comment=args.comment,
+                principal=os_user())
             _emit(args, project_dict(project), f"{project.slug} is now {project.status}")
         return 0
 
@@ -306,7 +320,7 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
     print(json.dumps(data, indent=2) if getattr(args, "json", False) else text)
 
 
-def _describe(project: Any) -> str:
+def _describe(project: Any, approvals: list[Any] | None = None) -> str:
     lines = [f"{project.name} ({project.slug}, id {project.id})",
              f"  status:   {project.status}  stage: {project.stage or '-'}  "
              f"progress: {project.progress:.0%}",
@@ -315,6 +329,9 @@ def _describe(project: Any) -> str:
              f"  output:   {project.output_dir or '-'}"]
     if project.last_error:
         lines.append(f"  error:    {project.last_error}")
+    for a in approvals or []:
+        lines.append(f"  {a.decision + ':':<9} by {a.principal or a.decided_by} at "
+                     f"{a.created_at:%Y-%m-%d %H:%M:%S}" + (f"  {a.comment}" if a.comment else ""))
     lines.append("  jobs:")
     for job in sorted(project.jobs, key=lambda j: j.id):
         lines.append(f"    #{job.id:<6} {job.kind:<10} {job.status:<10} attempts {job.attempts}"
@@ -381,7 +398,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
         print(f"titan: the REST API is not installed ({exc}); install titan[api]",
               file=sys.stderr)
         return EXIT_USAGE
-    return serve(settings, host=args.host, port=args.port)
+    return serve(settings, host=args.host, port=args.port, log_format=args.log_format)
 
 
 def cmd_site_host(args: argparse.Namespace, settings: Settings) -> int:

@@ -109,7 +109,8 @@ class Settings(BaseSettings):
     )
     # GitHub Enterprise (or a test server) lives elsewhere than api.github.com.
     github_api_url: str = Field("https://api.github.com", validation_alias="GITHUB_API_URL")
-    # Sales: the REST API's own bearer token (unset: no token needed) and pulled sources.
+    # The REST API's bearer token. Set: every /api request and /metrics need it, and the API
+    # may bind beyond loopback. Unset: loopback only, no token asked. Then the sales sources.
     api_token: SecretStr | None = Field(None, validation_alias="TITAN_API_TOKEN")
     stripe_api_key: SecretStr | None = Field(None, validation_alias="STRIPE_API_KEY")
     stripe_api_base: str = Field("https://api.stripe.com", validation_alias="STRIPE_API_BASE")
@@ -138,6 +139,14 @@ class Settings(BaseSettings):
         7200, ge=1, validation_alias="TITAN_APPROVAL_TIMEOUT_SECONDS"
     )
     log_level: str = Field("INFO", validation_alias="TITAN_LOG_LEVEL")
+
+    # -- security: who may do what through the API (docs/security.md) --
+    # OPS_TOKEN proposes ops changes; approving or rejecting them through the API takes this
+    # other credential (unset: only a person at the desktop or CLI decides).
+    ops_approver_token: SecretStr | None = Field(None, validation_alias="OPS_APPROVER_TOKEN")
+    # Host names the API answers besides the loopback names (behind a proxy: its public name).
+    api_allowed_hosts: PathList = Field(default_factory=list,
+                                        validation_alias="TITAN_API_ALLOWED_HOSTS")
     # Optional: an OpenAI-compatible chat endpoint (e.g. a local Ollama) for Jason's free-form
     # questions. With nothing set, Jason answers with what it can do.
     jason_llm_url: str | None = Field(None, validation_alias="JASON_LLM_URL")
@@ -154,7 +163,13 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _JsonFileSource(settings_cls)
 
-    @field_validator("allowed_paths", "protected_paths", mode="before")
+    @field_validator("api_token", "ops_approver_token", mode="before")
+    @classmethod
+    def _empty_token_is_unset(cls, value: Any) -> Any:
+        # ``TITAN_API_TOKEN=`` must not count as a token everybody knows (the empty string).
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("allowed_paths", "protected_paths", "api_allowed_hosts", mode="before")
     @classmethod
     def _split_globs(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -185,7 +200,7 @@ class Settings(BaseSettings):
         values = []
         for name in ("database_url", "ops_token", "github_token", "render_deploy_hook_api",
                      "render_deploy_hook_worker", "api_token", "stripe_api_key",
-                     "shopify_token"):
+                     "shopify_token", "ops_approver_token"):
             secret = getattr(self, name)
             if secret is not None and len(secret.get_secret_value()) >= 4:
                 values.append(secret.get_secret_value())

@@ -1,4 +1,5 @@
-"""Structured logging: JSON lines on stdout and batched rows in ``log_entries``.
+"""Structured logging: JSON lines (readable text on a terminal) on stdout and batched rows in
+``log_entries``.
 
 Ids (project, job, run, worker) travel in a context variable, so a handler's log lines carry
 them without passing them around; ``asyncio`` tasks and ``asyncio.to_thread`` copy the context.
@@ -76,14 +77,39 @@ def get_logger(name: str) -> StructLogger:
 
 
 class _Scrubber:
+    """Replaces configured secret values by ``***``: in raw text before it is encoded (so a
+    secret with ``"``, ``\\`` or a newline is caught before JSON escapes it), and in its
+    JSON-escaped form too (a field that already holds JSON text)."""
+
     def __init__(self) -> None:
         self.secrets: list[str] = []
+
+    def configure(self, secrets: list[str] | None) -> None:
+        forms = set()
+        for secret in secrets or []:
+            forms.add(secret)
+            forms.add(json.dumps(secret)[1:-1])
+            forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+        self.secrets = sorted((f for f in forms if f), key=len, reverse=True)
 
     def __call__(self, value: str) -> str:
         for secret in self.secrets:
             if secret in value:
                 value = value.replace(secret, "***")
         return value
+
+    def tree(self, value: Any) -> Any:
+        """A copy of a JSON-ready structure with every string (keys too) scrubbed; other
+        objects become their scrubbed ``str()``, as ``json.dumps(default=str)`` would show them."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {self(str(k)): self.tree(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.tree(v) for v in value]
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        return self(str(value))
 
 
 scrub = _Scrubber()
@@ -113,7 +139,32 @@ class JsonFormatter(logging.Formatter):
         }
         if fields["extra"]:
             line["extra"] = fields["extra"]
-        return scrub(json.dumps(line, default=str, ensure_ascii=False))
+        return json.dumps(scrub.tree(line), ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """What a person at a terminal reads: time, level, project, message, then the details.
+
+    ``2026-12-07 03:04:05 INFO    project 12  Rendered pages  pages=5 job=40``
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = scrub.tree(record_fields(record))
+        ids, extra = fields["ids"], fields["extra"]
+        when = datetime.fromtimestamp(record.created).strftime("%Y-%m-%d %H:%M:%S")
+        project = f"project {ids['project_id']}  " if ids.get("project_id") is not None else ""
+        details = [f"{k}={_plain(v)}" for k, v in extra.items()]
+        details += [f"{k.removesuffix('_id')}={v}" for k, v in ids.items()
+                    if k != "project_id" and v is not None]
+        message = " ".join(scrub(record.getMessage()).splitlines()) or "-"
+        return (f"{when} {record.levelname:<7} {project}{message}"
+                + (f"  {' '.join(details)}" if details else ""))
+
+
+def _plain(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return json.dumps(text, ensure_ascii=False) if (not text or any(
+        c.isspace() for c in text)) else text
 
 
 class DatabaseLogSink(logging.Handler):
@@ -137,7 +188,7 @@ class DatabaseLogSink(logging.Handler):
                 datetime.fromtimestamp(record.created, UTC), record.levelname, record.name[:100],
                 scrub(record.getMessage()), ids.get("project_id"), ids.get("job_id"),
                 ids.get("run_id"), ids.get("worker_id"),
-                scrub(json.dumps(fields["extra"], default=str)),
+                json.dumps(scrub.tree(fields["extra"])),
             )
         except Exception:  # a log line must never break the code that wrote it
             self.handleError(record)
@@ -224,20 +275,38 @@ class _BackgroundStreamHandler(logging.handlers.QueueHandler):
         super().close()
 
 
+LOG_FORMATS = ("auto", "json", "text")
+
+
+def use_json_lines(log_format: str, stream: TextIO) -> bool:
+    """``auto``: JSON lines for programs (a pipe or file), readable text for a terminal."""
+    if log_format == "json":
+        return True
+    if log_format == "text":
+        return False
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):  # a closed or unusual stream
+        return True
+
+
 def configure_logging(
-    level: str | int = "INFO", *, stream: TextIO | None = None, json_lines: bool = True,
-    secrets: list[str] | None = None,
+    level: str | int = "INFO", *, stream: TextIO | None = None, json_lines: bool | None = None,
+    secrets: list[str] | None = None, log_format: str = "auto",
 ) -> None:
-    """Root logging for a Titan process: JSON (or plain) lines on ``stream`` (stdout)."""
-    scrub.secrets = sorted(set(secrets or []), key=len, reverse=True)
+    """Root logging for a Titan process: JSON (or readable text) lines on ``stream`` (stdout).
+
+    ``json_lines`` forces the choice; otherwise ``log_format`` (auto, json, text) decides."""
+    scrub.configure(secrets)
+    stream = stream or sys.stdout
+    if json_lines is None:
+        json_lines = use_json_lines(log_format, stream)
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_titan_stream", False):
             root.removeHandler(handler)
             handler.close()
-    handler = _BackgroundStreamHandler(
-        JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(message)s"),
-        stream or sys.stdout)
+    handler = _BackgroundStreamHandler(JsonFormatter() if json_lines else TextFormatter(), stream)
     handler._titan_stream = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level if isinstance(level, int) else level.upper())

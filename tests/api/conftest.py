@@ -8,12 +8,15 @@ from tests.api.server import ApiServer
 from worker.config import reload_settings
 
 TOKEN = "your-ops-token"
+APPROVER_TOKEN = "your-approver-token"
 
 
 @pytest.fixture
 def api(titan_env: dict, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiServer]:
-    """The API on a loopback port, with OPS_TOKEN set (the original spec's example token)."""
-    monkeypatch.setenv("OPS_TOKEN", TOKEN)
-    titan_env["OPS_TOKEN"] = TOKEN
+    """The API on a loopback port, with OPS_TOKEN set (the original spec's example token) and
+    OPS_APPROVER_TOKEN, the other credential that decides on ops changes."""
+    for name, value in (("OPS_TOKEN", TOKEN), ("OPS_APPROVER_TOKEN", APPROVER_TOKEN)):
+        monkeypatch.setenv(name, value)
+        titan_env[name] = value
     with ApiServer(reload_settings()) as server:
         yield server

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.api.conftest import TOKEN
+from tests.api.conftest import APPROVER_TOKEN, TOKEN
 from tests.api.server import ApiServer
 from tests.conftest import ROOT
 from worker.config import reload_settings
@@ -31,12 +31,15 @@ PROPOSAL = {"title": "Update README", "description": "Add deployment instruction
 
 @pytest.fixture
 def client(api: ApiServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=api.url, trust_env=False, timeout=30) as http:
+    # Requests that change something must say they send JSON, even without a body.
+    with httpx.Client(base_url=api.url, trust_env=False, timeout=30,
+                      headers={"Content-Type": "application/json"}) as http:
         yield http
 
 
-def ops(client: httpx.Client, method: str, path: str, **kwargs: object) -> httpx.Response:
-    return client.request(method, path, headers={"X-OPS-TOKEN": TOKEN}, **kwargs)
+def ops(client: httpx.Client, method: str, path: str, *, token: str = TOKEN,
+        **kwargs: object) -> httpx.Response:
+    return client.request(method, path, headers={"X-OPS-TOKEN": token}, **kwargs)
 
 
 def _port_free(port: int) -> bool:
@@ -252,8 +255,9 @@ def test_ops_token_is_required(client: httpx.Client) -> None:
 
 
 def test_ops_endpoints_answer_503_when_no_token_is_configured(titan_env: dict) -> None:
-    with ApiServer(reload_settings()) as server, httpx.Client(base_url=server.url,
-                                                              trust_env=False) as http:
+    with ApiServer(reload_settings()) as server, httpx.Client(
+            base_url=server.url, trust_env=False,
+            headers={"Content-Type": "application/json"}) as http:
         for headers in ({}, {"X-OPS-TOKEN": ""}, {"X-OPS-TOKEN": "anything"}):
             assert http.post("/api/ops/propose", json=PROPOSAL,
                              headers=headers).status_code == 503
@@ -272,11 +276,15 @@ def test_propose_list_show_and_decisions(client: httpx.Client) -> None:
     shown = ops(client, "GET", f"/api/ops/changes/{change_id}").json()
     assert [j["kind"] for j in shown["jobs"]] == ["ops.diff"]
     assert shown["approvals"] == [] and shown["status"] == "proposed"
+    assert shown["proposedBy"] == "api:ops-token" and shown["decidedBy"] is None
     # Not at the approval gate yet: deciding now is a conflict.
-    assert ops(client, "POST", f"/api/ops/changes/{change_id}/approve").status_code == 409
-    assert ops(client, "POST", f"/api/ops/changes/{change_id}/reject").status_code == 409
+    for verb in ("approve", "reject"):
+        response = ops(client, "POST", f"/api/ops/changes/{change_id}/{verb}",
+                       token=APPROVER_TOKEN)
+        assert response.status_code == 409, response.text
     assert ops(client, "GET", "/api/ops/changes/999").status_code == 404
-    assert ops(client, "POST", "/api/ops/changes/999/approve").status_code == 404
+    assert ops(client, "POST", "/api/ops/changes/999/approve",
+               token=APPROVER_TOKEN).status_code == 404
 
 
 def test_propose_rejects_bad_paths_with_422_naming_path_and_rule(client: httpx.Client) -> None:

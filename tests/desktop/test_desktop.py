@@ -120,7 +120,7 @@ def test_supervisor_restarts_a_killed_worker_and_the_stuck_job_completes(
     # Short leases so the killed worker's job is reclaimed within seconds.
     monkeypatch.setenv("TITAN_JOB_LEASE_SECONDS", "2")
     monkeypatch.setenv("TITAN_HEARTBEAT_SECONDS", "0.5")
-    marker = tmp_path / "ran.txt"
+    marker = Path(titan_env["TITAN_HOME"]) / "work" / "ran.txt"  # noop writes only there
 
     async def body() -> None:
         async with open_window(reload_settings()) as window:

@@ -11,6 +11,7 @@ import pytest
 from worker.config import reload_settings
 
 TOKEN = "ops-test-token"
+APPROVER_TOKEN = "ops-approver-token"  # decides; OPS_TOKEN only proposes
 
 SERVE_PY = '''\
 """The tiny repo's "titan api": /health answers 200 while client/health.txt says ok."""
@@ -69,6 +70,7 @@ def ops_env(titan_env: dict, tiny_repo: Path, monkeypatch: pytest.MonkeyPatch) -
     """titan_env pointing the ops loop at the tiny repo, its tests and its health server."""
     extra = {
         "OPS_TOKEN": TOKEN,
+        "OPS_APPROVER_TOKEN": APPROVER_TOKEN,
         "OPS_REPO_PATH": str(tiny_repo),
         "OPS_TEST_COMMAND": "python -m pytest -q -x -p no:cacheprovider tests",
         "OPS_CANARY_COMMAND": "{python} serve.py {port}",

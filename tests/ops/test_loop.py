@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.api.server import ApiServer
-from tests.ops.conftest import TOKEN, git
+from tests.ops.conftest import APPROVER_TOKEN, TOKEN, git
 from worker.config import reload_settings
 from worker.db.engine import Database
 from worker.db.models import OpsChange
@@ -50,8 +50,11 @@ async def worker_and_api(db: Database, *, concurrency: int) -> AsyncIterator[Api
 
 
 async def _call(api: ApiServer, method: str, path: str, **kwargs: object) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=api.url, trust_env=False, timeout=30) as client:
-        return await client.request(method, path, headers={"X-OPS-TOKEN": TOKEN}, **kwargs)
+    # OPS_TOKEN proposes; deciding takes the other credential.
+    token = APPROVER_TOKEN if path.endswith(("/approve", "/reject")) else TOKEN
+    async with httpx.AsyncClient(base_url=api.url, trust_env=False, timeout=30,
+                                 headers={"Content-Type": "application/json"}) as client:
+        return await client.request(method, path, headers={"X-OPS-TOKEN": token}, **kwargs)
 
 
 async def _wait_for(db: Database, change_id: int, *statuses: str, timeout: float = 90
@@ -167,11 +170,14 @@ async def test_change_nobody_decides_on_times_out_and_rolls_back(
         with ApiServer(settings) as api:
             change_id = await _propose(api, "docs/notes.md", "notes\n")
             change = await _wait_for(db, change_id, "rolled_back", "promoted", "failed")
+            shown = (await _call(api, "GET", f"/api/ops/changes/{change_id}")).json()
     finally:
         worker.request_stop()
         await asyncio.wait_for(task, 30)
     assert change.status == "rolled_back"
     assert change.reason.startswith("approval timed out after 1 s")
+    assert shown["decidedBy"] == "jason (timeout)"  # the timeout's decision says who made it
+    assert [a["decision"] for a in shown["approvals"]] == ["rejected"]
     assert git(tiny_repo, "branch", "--list", "titan/ops-*").strip() == ""
 
 

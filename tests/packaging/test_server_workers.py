@@ -31,6 +31,7 @@ class Machine:
 
     def __init__(self, env: dict, home: Path) -> None:
         home.mkdir(parents=True)
+        self.home = home
         self.log = home / "worker.log"  # a file, not a pipe: a full pipe would stall the worker
         with self.log.open("w") as out:
             self.process = subprocess.Popen(
@@ -67,14 +68,14 @@ async def test_two_server_workers_split_2000_jobs_and_run_none_twice(
         db_url: str, titan_env: dict, tmp_path: Path) -> None:
     if not make_url(db_url).host:
         pytest.skip("needs a PostgreSQL server over TCP (127.0.0.1:5432), not the embedded one")
-    executions = tmp_path / "executions.txt"  # every job appends a line here when it runs
+    # Every job appends a line to executions.txt in its machine's work folder when it runs.
     machines = [Machine(titan_env, tmp_path / name) for name in ("machine-a", "machine-b")]
     db = Database(db_url)
     try:
         # Both are up and listening before the work arrives, so either may take any job.
         await wait_until(db, "SELECT count(*) FROM workers WHERE status = 'running'", 2, machines)
         async with db.session() as s:
-            await queue.enqueue_many(s, "noop", [{"touch": str(executions)}] * JOBS)
+            await queue.enqueue_many(s, "noop", [{"touch": "executions.txt"}] * JOBS)
         await wait_until(db, "SELECT count(*) FROM jobs WHERE status = 'succeeded'", JOBS,
                          machines)
 
@@ -83,7 +84,8 @@ async def test_two_server_workers_split_2000_jobs_and_run_none_twice(
         codes = [m.process.wait(timeout=60) for m in machines]
         assert codes == [0, 0], [m.tail() for m in machines]
 
-        ran = Counter(line.split()[0] for line in executions.read_text().splitlines())
+        ran = Counter(line.split()[0] for m in machines
+                      for line in (m.home / "work" / "executions.txt").read_text().splitlines())
         assert len(ran) == JOBS
         assert [job for job, times in ran.items() if times > 1] == []
         async with db.session() as s:

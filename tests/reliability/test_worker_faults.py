@@ -36,7 +36,7 @@ async def test_10000_jobs_survive_random_sigkills(titan_env: dict, db: Database,
     """4 workers; every ~1.5 s one is SIGKILLed at random and a new one started in its place.
     Every job completes exactly once (one succeeded run); none is left running."""
     env = {**titan_env, "TITAN_JOB_LEASE_SECONDS": "2", "TITAN_HEARTBEAT_SECONDS": "0.5"}
-    marker = tmp_path / "executions.txt"
+    marker = Path(titan_env["TITAN_HOME"]) / "work" / "executions.txt"  # noop writes only there
     async with db.session() as s:
         await queue.enqueue_many(s, "noop", [{"sleep": 0.004, "touch": str(marker)}] * 10_000,
                                  max_attempts=10)

@@ -92,7 +92,7 @@ async def test_api_answers_422_naming_the_field(settings: Settings, db: Database
     app_module = pytest.importorskip("worker.api.app")
     app = app_module.create_app(settings, db)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://titan") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         response = await client.post("/api/projects", json={
             "name": "Tool", "templateRef": "python/cli", "spec": {"version": "one"}})
     assert response.status_code == 422

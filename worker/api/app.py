@@ -1,4 +1,6 @@
-"""The FastAPI application: ``create_app(settings, db=None)``.
+"""The FastAPI application: ``create_app(settings, db=None, bind_host=None)``.
+
+Every request passes ``Guard`` first (Host, Origin, Content-Type, bearer token; see guard.py).
 
 Without ``db`` the app opens (and migrates) the configured database when it starts and closes it
 when it stops, on the server's own event loop.
@@ -15,6 +17,7 @@ from fastapi import FastAPI
 from worker import __version__
 from worker.api import health, ops, projects
 from worker.api.errors import BodyLimit, install_error_handlers
+from worker.api.guard import Guard
 from worker.config import Settings
 from worker.db.engine import Database
 from worker.logs import get_logger
@@ -22,7 +25,8 @@ from worker.logs import get_logger
 log = get_logger("titan.api")
 
 
-def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
+def create_app(settings: Settings, db: Database | None = None, *,
+               bind_host: str | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = None
@@ -38,7 +42,10 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     app = FastAPI(title="Titan", version=__version__, lifespan=lifespan,
                   description="Create and follow projects; propose and approve Titan's own "
-                              "code changes (ops endpoints need X-OPS-TOKEN).")
+                              "code changes. With TITAN_API_TOKEN set, send Authorization: "
+                              "Bearer <token>; ops endpoints take X-OPS-TOKEN (OPS_TOKEN "
+                              "proposes, OPS_APPROVER_TOKEN decides). Changes need "
+                              "Content-Type: application/json.")
     app.state.settings = settings
     app.state.db = db
     app.state.started = time.monotonic()
@@ -48,6 +55,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(ops.router)
     _include_optional_routers(app)
     app.add_middleware(BodyLimit)
+    # Added last, so it runs first: nothing reaches a route (or the body limit) unchecked.
+    app.add_middleware(Guard, settings=settings, bind_host=bind_host)
     return app
 
 

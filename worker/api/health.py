@@ -33,8 +33,11 @@ async def _snapshot(db: Any) -> dict[str, Any]:
     return {"jobs": jobs, "durations": durations, "workers": workers}
 
 
-@router.get("/health", summary="status, uptime, version, database, workers, queue depth")
+@router.get("/health", summary="status, uptime, version, database, workers, queue depth "
+                            "(with TITAN_API_TOKEN set, only status without the bearer token)")
 async def health(request: Request, db: DB) -> JSONResponse:
+    if not getattr(request.state, "api_authenticated", False):
+        return JSONResponse({"status": "ok"})  # liveness only: a stranger learns nothing more
     body: dict[str, Any] = {
         "status": "ok", "version": __version__,
         "uptimeSeconds": round(time.monotonic() - request.app.state.started, 3),

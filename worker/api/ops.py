@@ -1,4 +1,5 @@
-"""``/api/ops``: propose self-edits and decide on them. Every route needs ``X-OPS-TOKEN``."""
+"""``/api/ops``: propose self-edits and decide on them. Every route needs ``X-OPS-TOKEN``:
+``OPS_TOKEN`` proposes, ``OPS_APPROVER_TOKEN`` approves or rejects; both may read."""
 
 from __future__ import annotations
 
@@ -6,23 +7,33 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from worker.api.deps import DB, SettingsDep, require_ops_token
+from worker.api.deps import (
+    DB,
+    OpsCaller,
+    SettingsDep,
+    ops_caller,
+    require_approver,
+    require_proposer,
+)
 from worker.api.errors import reject_unstorable_text
 from worker.api.projects import Decision
 from worker.db.models import OPS_STATUSES
 from worker.services.ops import OpsService, ProposeRequest, change_dict
 
-router = APIRouter(prefix="/api/ops", tags=["ops"], dependencies=[Depends(require_ops_token)])
+router = APIRouter(prefix="/api/ops", tags=["ops"], dependencies=[Depends(ops_caller)])
 ChangeId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the ops change's id")]
 Status = Literal[OPS_STATUSES]  # type: ignore[valid-type]
+Proposer = Annotated[OpsCaller, Depends(require_proposer)]
+Approver = Annotated[OpsCaller, Depends(require_approver)]
 
 
 @router.post("/propose", status_code=201,
              summary="propose a change to Titan's own code (validated, then diff -> ... -> "
                      "approval -> canary -> promote)")
-async def propose(body: ProposeRequest, db: DB, settings: SettingsDep) -> dict[str, Any]:
+async def propose(body: ProposeRequest, db: DB, settings: SettingsDep,
+                  caller: Proposer) -> dict[str, Any]:
     reject_unstorable_text(body.model_dump())
-    change = await OpsService(db, settings).propose(body)
+    change = await OpsService(db, settings).propose(body, proposed_by=caller.principal)
     return change_dict(change)
 
 
@@ -45,19 +56,21 @@ async def get_change(change_id: ChangeId, db: DB, settings: SettingsDep) -> dict
 
 @router.post("/changes/{change_id}/approve", summary="approve a change awaiting approval")
 async def approve(change_id: ChangeId, db: DB, settings: SettingsDep,
-                  body: Decision | None = None) -> dict[str, Any]:
+                  caller: Approver, body: Decision | None = None) -> dict[str, Any]:
     body = body or Decision()
     reject_unstorable_text(body.model_dump())
     change = await OpsService(db, settings).decide(change_id, "approved", decided_by="api",
-                                                   actor=body.actor, comment=body.comment)
+                                                   actor=body.actor, comment=body.comment,
+                                                   principal=caller.principal)
     return change_dict(change)
 
 
 @router.post("/changes/{change_id}/reject", summary="reject a change (it is rolled back)")
 async def reject(change_id: ChangeId, db: DB, settings: SettingsDep,
-                 body: Decision | None = None) -> dict[str, Any]:
+                 caller: Approver, body: Decision | None = None) -> dict[str, Any]:
     body = body or Decision()
     reject_unstorable_text(body.model_dump())
     change = await OpsService(db, settings).decide(change_id, "rejected", decided_by="api",
-                                                   actor=body.actor, comment=body.comment)
+                                                   actor=body.actor, comment=body.comment,
+                                                   principal=caller.principal)
     return change_dict(change)

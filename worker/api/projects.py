@@ -7,12 +7,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from worker.api.deps import DB, SettingsDep
+from worker.api.deps import DB, Principal, SettingsDep
 from worker.api.errors import reject_unstorable_text
 from worker.db.models import PROJECT_STATUSES
 from worker.errors import InvalidInput
 from worker.services.projects import ProjectCreate, ProjectService
-from worker.services.serialize import project_dict
+from worker.services.serialize import approval_dict, project_dict
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
 ProjectId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the project's id")]
@@ -64,8 +64,12 @@ async def list_projects(
 
 @router.get("/{project_id}", summary="a project with its jobs, runs and artifacts")
 async def get_project(project_id: ProjectId, db: DB, settings: SettingsDep) -> dict[str, Any]:
-    return project_dict(await _service(db, settings).get(project_id, details=True),
-                        details=True)
+    service = _service(db, settings)
+    data = project_dict(await service.get(project_id, details=True), details=True)
+    approvals = await service.approvals(project_id)
+    data["approvals"] = [approval_dict(a) for a in approvals]
+    data["decidedBy"] = approvals[-1].principal if approvals else None
+    return data
 
 
 @router.patch("/{project_id}", summary="edit a project's name, approval settings or price")
@@ -100,17 +104,21 @@ async def retry_project(project_id: ProjectId, db: DB, settings: SettingsDep) ->
 
 @router.post("/{project_id}/approve", summary="approve a project awaiting approval")
 async def approve_project(project_id: ProjectId, db: DB, settings: SettingsDep,
-                          body: Decision | None = None) -> dict[str, Any]:
+                          principal: Principal, body: Decision | None = None
+                          ) -> dict[str, Any]:
     body = body or Decision()
     reject_unstorable_text(body.model_dump())
     return project_dict(await _service(db, settings).decide(
-        project_id, "approved", decided_by="api", actor=body.actor, comment=body.comment))
+        project_id, "approved", decided_by="api", actor=body.actor, comment=body.comment,
+        principal=principal))
 
 
 @router.post("/{project_id}/reject", summary="reject a project awaiting approval")
 async def reject_project(project_id: ProjectId, db: DB, settings: SettingsDep,
-                         body: Decision | None = None) -> dict[str, Any]:
+                         principal: Principal, body: Decision | None = None
+                         ) -> dict[str, Any]:
     body = body or Decision()
     reject_unstorable_text(body.model_dump())
     return project_dict(await _service(db, settings).decide(
-        project_id, "rejected", decided_by="api", actor=body.actor, comment=body.comment))
+        project_id, "rejected", decided_by="api", actor=body.actor, comment=body.comment,
+        principal=principal))

@@ -143,6 +143,8 @@ class OpsChange(Base):
     canary_url: Mapped[str | None] = mapped_column(Text)
     canary_probes: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
     reason: Mapped[str | None] = mapped_column(Text)
+    # Who proposed it: "api:ops-token", "user:alice" (0003).
+    proposed_by: Mapped[str] = mapped_column(String(200), server_default="")
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 
@@ -165,6 +167,8 @@ class Approval(Base):
     )
     decided_by: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(200), server_default="")
+    # Who really decided: "api:approver-token", "user:alice", "jason (timeout)" (0003).
+    principal: Mapped[str] = mapped_column(String(200), server_default="")
     decision: Mapped[str] = mapped_column(String(20))
     comment: Mapped[str] = mapped_column(Text, server_default="")
     created_at: Mapped[datetime] = _now()

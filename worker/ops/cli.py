@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,6 +56,7 @@ def _patches(specs: list[str]) -> list[dict[str, str]]:
 def cmd_ops(args: argparse.Namespace, settings: Any) -> int:
     from worker.cli import _emit, _with_db
     from worker.services.ops import OpsService, change_dict, parse_propose
+    from worker.services.principals import os_user
 
     request = None
     if args.ops_command == "propose":
@@ -68,7 +68,7 @@ def cmd_ops(args: argparse.Namespace, settings: Any) -> int:
         service = OpsService(db, settings)
         cmd = args.ops_command
         if cmd == "propose":
-            change = await service.propose(request)
+            change = await service.propose(request, proposed_by=os_user())
             _emit(args, change_dict(change), f"proposed ops change {change.id}: "
                   f"{change.title}; a worker takes it from here")
         elif cmd == "list":
@@ -83,7 +83,8 @@ def cmd_ops(args: argparse.Namespace, settings: Any) -> int:
         else:
             change = await service.decide(
                 args.change_id, "approved" if cmd == "approve" else "rejected",
-                decided_by="person", actor=os.environ.get("USER", "cli"), comment=args.comment)
+                decided_by="person", actor=os_user().removeprefix("user:"),
+                comment=args.comment, principal=os_user())
             _emit(args, change_dict(change), f"ops change {change.id} is now {change.status}")
         return 0
 
@@ -93,11 +94,15 @@ def cmd_ops(args: argparse.Namespace, settings: Any) -> int:
 def _describe(data: dict[str, Any]) -> str:
     lines = [f"ops change {data['id']}: {data['title']}",
              f"  status:  {data['status']}" + (f"  ({data['reason']})" if data["reason"] else ""),
+             f"  proposed by: {data.get('proposedBy') or '-'}",
              f"  paths:   {', '.join(data['paths'])}",
              f"  branch:  {data['branch'] or '-'}  base: {data['baseRef'] or '-'}"
              + (f"  PR #{data['prNumber']} {data['prUrl']}" if data["prNumber"] else ""),
              f"  tests:   {data['testSummary'] or '-'}",
              f"  canary:  {len(data['canaryProbes'])} probes of {data['canaryUrl'] or '-'}"]
+    for a in data.get("approvals", []):
+        lines.append(f"  {a['decision']} by {a['principal'] or a['decidedBy']} at "
+                     f"{a['createdAt']}" + (f": {a['comment']}" if a["comment"] else ""))
     for job in data["jobs"]:
         lines.append(f"    #{job['id']:<6} {job['kind']:<18} {job['status']:<10}"
                      + (f"  {job['lastError']}" if job["lastError"] else ""))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, update
 
 from worker.db.engine import Database
-from worker.db.models import Artifact, Job, OpsChange
+from worker.db.models import Approval, Artifact, Job, OpsChange
 from worker.handlers import JobContext, PermanentError, Registry
 from worker.logs import get_logger, log_context
 from worker.ops import canary
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 from worker.ops.gitrepo import LocalRepo, branch_name, default_repo_path
 from worker.ops.paths import PathPolicy, PathRejected, check_paths, disk_symlinks, either
 from worker.services.ops import FINISHED, ops_job
+from worker.services.principals import JASON_TIMEOUT
 
 log = get_logger("titan.ops")
 TEST_OUTPUT_LIMIT = 200_000
@@ -252,7 +253,16 @@ async def expire_step(ctx: JobContext) -> None:
         return
     reason = (f"approval timed out after {ctx.settings.approval_timeout_seconds} s "
               "without a decision")
-    await _set(ctx.db, change.id, status="rejected", reason=reason)
+    async with ctx.db.session() as session:  # only if nobody decided meanwhile
+        expired = await session.execute(
+            update(OpsChange).where(OpsChange.id == change.id,
+                                    OpsChange.status == "awaiting_approval")
+            .values(status="rejected", reason=reason, updated_at=func.now()))
+        if not expired.rowcount:
+            return
+        # The timeout's decision is recorded like anyone's: who (Jason, by timeout) and why.
+        session.add(Approval(ops_change_id=change.id, decided_by="jason", actor="Jason",
+                             decision="rejected", comment=reason, principal=JASON_TIMEOUT))
     _rollback(ctx, change.id, reason)
 
 

@@ -5,7 +5,8 @@
   units already. A charge's ``metadata.project`` (a Titan project slug) links it to a project.
 - Shopify: ``GET {SHOPIFY_API_BASE or https://SHOPIFY_STORE}/admin/api/2024-01/orders.json
   ?status=any&limit=250`` with ``X-Shopify-Access-Token: SHOPIFY_TOKEN``; pages through the
-  ``Link: <...>; rel="next"`` header; prices are decimal strings in the order's currency. A line
+  ``Link: <...>; rel="next"`` header (only on the store's own host: a link elsewhere is refused,
+  so the token never leaves it); prices are decimal strings in the order's currency. A line
   item whose SKU is a project slug links the order to that project.
 
 A sync upserts: new charges/orders are added, and ones that changed since (refunded) are
@@ -18,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -119,14 +121,27 @@ def stripe_order(charge: dict[str, Any]) -> tuple[NewOrder, str | None] | None:
 async def shopify_orders(client: httpx.AsyncClient, base: str, token: str
                          ) -> AsyncIterator[dict[str, Any]]:
     url: str | None = f"{base.rstrip('/')}/admin/api/{SHOPIFY_API_VERSION}/orders.json"
+    store = _origin(url)
     params: dict[str, Any] | None = {"status": "any", "limit": 250}
     while url:
         response = await client.get(url, params=params,
                                     headers={"X-Shopify-Access-Token": token})
         for order in _json(response, "Shopify").get("orders") or []:
             yield order
-        # The next page's URL carries its own page_info cursor and limit.
+        # The next page's URL carries its own page_info cursor and limit. It must stay on the
+        # store's host: the token goes with every request.
         url, params = response.links.get("next", {}).get("url"), None
+        if url is not None:
+            url = urljoin(str(response.url), url)
+            if _origin(url) != store:
+                raise SyncError(f"Shopify's next-page link leads to another host "
+                                f"({urlsplit(url).netloc[:100]}, not {store[1]}); Titan does "
+                                "not send the store's token there")
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 _SHOPIFY_STATUS = {"paid": "paid", "partially_refunded": "paid", "refunded": "refunded",

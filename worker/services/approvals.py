@@ -15,6 +15,7 @@ from worker.db.engine import Database
 from worker.db.models import Project
 from worker.logs import get_logger
 from worker.services.overdue import OVERDUE
+from worker.services.principals import JASON_TIMEOUT
 from worker.services.projects import apply_decision
 
 POLICY = ("When nobody answers an approval in time, I approve output that passed verification "
@@ -56,7 +57,7 @@ async def decide_overdue(db: Database) -> list[Decision]:
         for project in overdue:
             decision, reason = judge(list(project.flags or []))
             await apply_decision(session, project, decision, decided_by="jason", actor=JASON,
-                                 comment=reason)
+                                 comment=reason, principal=JASON_TIMEOUT)
             decisions.append(Decision(project.id, project.slug, project.name, decision, reason))
     for d in decisions:
         messages.info(d.announcement(), project_id=d.project_id, kind="jason_decision",

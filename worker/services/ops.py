@@ -22,6 +22,7 @@ from worker.errors import Conflict, InvalidInput, NotFound
 from worker.ops.gitrepo import default_repo_path
 from worker.ops.paths import PathPolicy, check_paths, disk_symlinks
 from worker.queue import NewJob
+from worker.services.principals import default_principal, os_user
 from worker.services.serialize import artifact_dict, job_dict
 
 MAX_PATCHES = 200
@@ -75,7 +76,8 @@ class OpsService:
     db: Database
     settings: Any
 
-    async def propose(self, request: ProposeRequest | dict[str, Any]) -> OpsChange:
+    async def propose(self, request: ProposeRequest | dict[str, Any], *,
+                      proposed_by: str = "") -> OpsChange:
         if not isinstance(request, ProposeRequest):
             request = parse_propose(request)
         repo = default_repo_path(self.settings)
@@ -86,6 +88,7 @@ class OpsService:
             patches=[p.model_dump() for p in request.patches], status="proposed",
             backend="github" if self.settings.github_repo else "local",
             test_command=self.settings.ops_test_command,
+            proposed_by=proposed_by or os_user(),
         )
         async with self.db.session() as session:
             session.add(change)
@@ -137,11 +140,13 @@ class OpsService:
         data["artifacts"] = [artifact_dict(a) for a in artifacts]
         data["approvals"] = [
             {"decision": a.decision, "decidedBy": a.decided_by, "actor": a.actor,
-             "comment": a.comment, "createdAt": _ts(a.created_at)} for a in approvals]
+             "principal": a.principal, "comment": a.comment, "createdAt": _ts(a.created_at)}
+            for a in approvals]
+        data["decidedBy"] = approvals[-1].principal if approvals else None
         return data
 
     async def decide(self, change_id: int, decision: str, *, decided_by: str = "person",
-                     actor: str = "", comment: str = "") -> OpsChange:
+                     actor: str = "", comment: str = "", principal: str = "") -> OpsChange:
         """Approve (the canary deploy starts) or reject (the change is rolled back)."""
         if decision not in ("approved", "rejected"):
             raise InvalidInput("decision", "must be 'approved' or 'rejected'")
@@ -155,7 +160,8 @@ class OpsService:
                 raise Conflict(f"ops change {change_id} is not awaiting approval "
                                f"(it is {change.status})")
             session.add(Approval(ops_change_id=change_id, decided_by=decided_by, actor=actor,
-                                 decision=decision, comment=comment))
+                                 decision=decision, comment=comment,
+                                 principal=principal or default_principal(decided_by)))
             # The decision makes the approval-timeout job pointless.
             await session.execute(text("""
                 UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now()
@@ -189,5 +195,6 @@ def change_dict(change: OpsChange) -> dict[str, Any]:
         "testCommand": change.test_command, "testPassed": change.test_passed,
         "testSummary": change.test_summary, "canaryUrl": change.canary_url,
         "canaryProbes": change.canary_probes, "reason": change.reason,
+        "proposedBy": change.proposed_by,
         "createdAt": _ts(change.created_at), "updatedAt": _ts(change.updated_at),
     }

@@ -28,6 +28,7 @@ from worker.db.models import (
 )
 from worker.errors import Conflict, InvalidInput, NotFound
 from worker.queue import NewJob
+from worker.services.principals import default_principal
 from worker.sitebuild import slugify
 from worker.templates import PlanNode, TemplateRegistry
 
@@ -294,7 +295,7 @@ class ProjectService:
         return retried
 
     async def decide(self, ref: int | str, decision: str, *, decided_by: str = "person",
-                     actor: str = "", comment: str = "") -> Project:
+                     actor: str = "", comment: str = "", principal: str = "") -> Project:
         """Approve (enqueue publish) or reject a project waiting in awaiting_approval."""
         if decision not in ("approved", "rejected"):
             raise InvalidInput("decision", "must be 'approved' or 'rejected'")
@@ -305,7 +306,7 @@ class ProjectService:
                 raise Conflict(f"project {project.slug} is not awaiting approval "
                                f"(it is {row.status if row else 'gone'})")
             await apply_decision(session, row, decision, decided_by=decided_by, actor=actor,
-                                 comment=comment)
+                                 comment=comment, principal=principal)
         return await self.get(project.id)
 
     async def artifacts(self, project_id: int) -> list[Artifact]:
@@ -316,10 +317,11 @@ class ProjectService:
 
 
 async def apply_decision(session: AsyncSession, row: Project, decision: str, *, decided_by: str,
-                         actor: str, comment: str) -> None:
+                         actor: str, comment: str, principal: str = "") -> None:
     """Record a decision on a locked project row awaiting approval and act on it."""
     session.add(Approval(project_id=row.id, decided_by=decided_by, actor=actor,
-                         decision=decision, comment=comment))
+                         decision=decision, comment=comment,
+                         principal=principal or default_principal(decided_by)))
     if decision == "approved":
         row.status, row.stage = "publish", "publish"
         await queue.enqueue(session, step_job(row.id, "publish"))

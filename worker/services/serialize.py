@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from worker.db.models import Artifact, Job, Project, Run
+from worker.db.models import Approval, Artifact, Job, Project, Run
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -55,3 +55,10 @@ def artifact_dict(artifact: Artifact) -> dict[str, Any]:
             "name": artifact.name, "path": artifact.path, "uri": artifact.uri,
             "sizeBytes": artifact.size_bytes, "sha256": artifact.sha256,
             "createdAt": _ts(artifact.created_at)}
+
+
+def approval_dict(approval: Approval) -> dict[str, Any]:
+    """A decision: ``principal`` is who made it ("api:approver-token", "user:alice", ...)."""
+    return {"decision": approval.decision, "decidedBy": approval.decided_by,
+            "actor": approval.actor, "principal": approval.principal,
+            "comment": approval.comment, "createdAt": _ts(approval.created_at)}
