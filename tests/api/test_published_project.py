@@ -24,6 +24,7 @@ PROJECT_FIELDS = {
     "id", "name", "slug", "type", "templateRef", "spec", "status", "stage", "progress", "url",
     "outputDir", "lastError", "requiresApproval", "approvalTimeoutSeconds", "priceMinor",
     "currency", "flags", "createdAt", "updatedAt", "publishedAt", "jobs", "artifacts",
+    "approvals", "decidedBy",
 }
 JOB_FIELDS = {"id", "kind", "status", "attempts", "maxAttempts", "lastError", "runAt",
               "createdAt", "finishedAt", "runs"}
@@ -54,6 +55,8 @@ def _check_published(project: dict[str, Any], started: datetime, projects_dir: P
     assert project["name"] == "Field Guide" and project["slug"] == "field-guide"
     assert project["type"] == "web-app"  # persona/basic's manifest type; none was given
     assert project["templateRef"] == "persona/basic"
+    # published without waiting for a person: nobody decided
+    assert project["approvals"] == [] and project["decidedBy"] is None
     assert project["spec"]["description"] == "Birds of the valley"
     assert project["spec"]["features"] == ["Owls", "Herons"]
     assert project["spec"]["persona"] == {}  # the schema's default
