@@ -130,6 +130,22 @@ class LocalRepo:
         if self.branch_exists(branch):
             self.git("update-ref", "-d", f"refs/heads/{branch}")
 
+    def export(self, sha: str, where: Path) -> None:
+        """Write the files of commit ``sha`` into ``where`` (no .git: nothing leads back here)."""
+        import io
+        import tarfile
+
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        for key in ("GIT_DIR", "GIT_WORK_TREE"):
+            env.pop(key, None)
+        done = subprocess.run(["git", "archive", "--format=tar", sha], cwd=self.root, env=env,
+                              capture_output=True, timeout=300)
+        if done.returncode != 0:
+            raise GitError(f"git archive {sha[:10]} failed: "
+                           f"{done.stderr.decode('utf-8', 'replace').strip()[-1500:]}")
+        with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
+            archive.extractall(where, filter="data")
+
     def add_worktree(self, sha: str, where: Path) -> Path:
         self.git("worktree", "add", "--detach", "--force", str(where), sha)
         return where
