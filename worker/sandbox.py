@@ -6,8 +6,8 @@ ipc and uts namespaces:
 - the whole system, Titan's own environment (the venv) included, is mounted read-only;
 - the only writable place for the tree is a throwaway copy on the size-limited /tmp tmpfs,
   filled from a read-only export of the tree; the original repository is hidden;
-- ``/tmp``, ``HOME``, ``TITAN_HOME``, the user's folders and PostgreSQL's socket folders are
-  empty tmpfs (nothing of theirs is visible);
+- ``/tmp`` and ``HOME`` are tmpfs; ``TITAN_HOME``, the user's home and data folders, the
+  repository and PostgreSQL's socket folders are empty read-only tmpfs (nothing of theirs shows);
 - the network namespace has only its own loopback: no route to the host's PostgreSQL, the API
   or the outside;
 - the environment is built from an allow-list (never DATABASE_URL, tokens or keys);
@@ -151,7 +151,7 @@ def hidden_paths(settings: Any) -> list[Path]:
     """Folders the sandbox must not see, even read-only: secrets, settings, databases."""
     import platformdirs
 
-    candidates = [Path.home(), Path(settings.titan_home), Path("/var/tmp"), Path("/dev/shm"),
+    candidates = [Path.home(), Path(settings.titan_home), Path("/var/tmp"),
                   Path("/run/postgresql"), Path("/var/run/postgresql"),
                   Path(platformdirs.user_config_dir()), Path(platformdirs.user_data_dir()),
                   Path(platformdirs.user_cache_dir()), Path(f"/run/user/{os.getuid()}")]
@@ -162,7 +162,8 @@ def hidden_paths(settings: Any) -> list[Path]:
     seen: list[Path] = []
     for path in candidates:
         real = Path(os.path.realpath(path))
-        if real not in (Path("/"), Path("/tmp")) and real.is_dir() and real not in seen:
+        if real not in (Path("/"), Path("/tmp"), Path("/dev/shm")) and real.is_dir() \
+                and real not in seen:
             seen.append(real)
     # Outer folders first: a mount inside a hidden folder must come after the folder's tmpfs.
     return sorted(seen, key=lambda p: len(p.parts))
@@ -190,11 +191,17 @@ def _bwrap_argv(settings: Any, source: Path, argv: Sequence[str], limits: Limits
     size = str(limits.disk_bytes)
     args = [bwrap, *_namespaces(), "--die-with-parent", "--new-session", "--ro-bind", "/", "/",
             "--dev", "/dev", "--proc", "/proc", "--size", size, "--tmpfs", "/tmp"]
-    for path in hidden_paths(settings):
+    hidden = hidden_paths(settings)
+    for path in hidden:
         args += ["--tmpfs", str(path)]
     # Titan's own interpreter and packages stay readable (read-only) even under a hidden folder.
     for keep in sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}):
         args += ["--ro-bind", str(keep), str(keep)]
+    # Hidden folders are empty and read-only: a write there fails instead of vanishing later.
+    for path in reversed(hidden):
+        args += ["--remount-ro", str(path)]
+    # Shared memory stays writable (multiprocessing needs it), within the space limit.
+    args += ["--size", size, "--tmpfs", "/dev/shm"]
     args += ["--ro-bind", str(source), SOURCE, "--chdir", "/tmp", "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
