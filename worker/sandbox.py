@@ -155,10 +155,14 @@ def hidden_paths(settings: Any) -> list[Path]:
                   Path("/run/postgresql"), Path("/var/run/postgresql"),
                   Path(platformdirs.user_config_dir()), Path(platformdirs.user_data_dir()),
                   Path(platformdirs.user_cache_dir()), Path(f"/run/user/{os.getuid()}")]
-    for optional in ("ops_repo_path", "output_dir"):
-        value = getattr(settings, optional, None)
-        if value:
-            candidates.append(Path(value))
+    from worker.ops.gitrepo import default_repo_path
+
+    # The repository the ops loop edits (OPS_REPO_PATH, else Titan's own checkout).
+    repo = default_repo_path(settings)
+    if repo is not None:
+        candidates.append(repo)
+    if getattr(settings, "output_dir", None):
+        candidates.append(Path(settings.output_dir))
     seen: list[Path] = []
     for path in candidates:
         real = Path(os.path.realpath(path))

@@ -236,7 +236,14 @@ class OpsPanel(QWidget):
         probes = change["canaryProbes"]
         canary = (f"{len(probes)} probes of {change['canaryUrl']}, last "
                   f"{probes[-1].get('status', probes[-1].get('error'))}" if probes else "-")
+        if change["status"] == AWAITING_RUN_APPROVAL:
+            tests = ("not run: no sandbox on this machine, so they wait until you read the "
+                     "diff and press Run its tests")
+        elif change["testSummary"]:
+            tests = f"{change['testCommand'] or '-'}: {change['testSummary']}"
+        else:
+            tests = "not run yet"
         self.details.setPlainText(
             f"{change['description']}\n\n"
-            f"Tests: {change['testCommand'] or '-'}: {change['testSummary'] or 'not run yet'}\n"
+            f"Tests: {tests}\n"
             f"Canary: {canary}\n\n{change['diff'] or '(diff not computed yet)'}")

@@ -2,9 +2,9 @@
 
 Branches are built with plumbing (a private index, ``commit-tree``, ``update-ref``), so proposing,
 patching and rolling back never touch the checkout a person may be working in. Tests and the
-canary run in throwaway ``git worktree``s. Only promotion changes the base branch: a ``--no-ff``
-merge, done in the worktree that has the branch checked out (git refuses when that would
-overwrite someone's uncommitted work) or in a temporary one.
+canary run in the sandbox on an export of the branch (``export``: no ``.git``). Only promotion
+changes the base branch: a ``--no-ff`` merge, done in the worktree that has the branch checked
+out (git refuses when that would overwrite someone's uncommitted work) or in a temporary one.
 """
 
 from __future__ import annotations
