@@ -12,7 +12,7 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -125,6 +125,20 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_PROTECTED_PATHS), validation_alias="PROTECTED_PATHS"
     )
 
+    # The sandbox for proposed and generated code (docs/sandbox.md). TITAN_SANDBOX: auto (bwrap
+    # when it works here, else approve-first), bwrap (refuse to run without it) or
+    # approve-first (nothing proposed runs before a person approves running it). Limits apply
+    # to each run: CPU seconds, address space, processes, one file's size, and the tmpfs size
+    # of the writable copy and /tmp.
+    sandbox: Literal["auto", "bwrap", "approve-first"] = Field(
+        "auto", validation_alias="TITAN_SANDBOX"
+    )
+    sandbox_cpu_seconds: int = Field(900, ge=1, validation_alias="TITAN_SANDBOX_CPU_SECONDS")
+    sandbox_memory_mb: int = Field(2048, ge=64, validation_alias="TITAN_SANDBOX_MEMORY_MB")
+    sandbox_processes: int = Field(256, ge=8, validation_alias="TITAN_SANDBOX_PROCESSES")
+    sandbox_file_mb: int = Field(256, ge=1, validation_alias="TITAN_SANDBOX_FILE_MB")
+    sandbox_disk_mb: int = Field(1024, ge=16, validation_alias="TITAN_SANDBOX_DISK_MB")
+
     # Queue tuning.
     job_lease_seconds: float = Field(30.0, gt=0, validation_alias="TITAN_JOB_LEASE_SECONDS")
     heartbeat_seconds: float = Field(
@@ -175,6 +189,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("sandbox", mode="before")
+    @classmethod
+    def _sandbox_mode(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("titan_home", "output_dir", "templates_dir", "ops_repo_path", mode="after")
     @classmethod

@@ -25,7 +25,7 @@ from datetime import UTC
 
 import psycopg
 
-from worker import __version__, queue
+from worker import __version__, queue, sandbox
 from worker.config import Settings
 from worker.db.engine import Database
 from worker.db.raw import WorkerConnection, libpq_url
@@ -156,6 +156,8 @@ class Worker:
             for task in helpers + self._slot_tasks:
                 task.cancel()
             await asyncio.gather(*helpers, *self._slot_tasks, return_exceptions=True)
+            # A cancelled job's sandbox kills its own process group; this catches any left.
+            sandbox.terminate_all()
             await self._unregister()
             log.info("worker stopped", succeeded=self._succeeded, failed=self._failed)
             await self._flush_logs()

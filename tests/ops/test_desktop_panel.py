@@ -78,3 +78,56 @@ def test_panel_lists_changes_and_decides(
             await db.dispose()
 
     run(qloop, scenario())
+
+
+def test_panel_shows_why_tests_wait_and_runs_them_when_the_person_approves(
+        titan_env: dict, db_url: str,
+        qloop: asyncio.AbstractEventLoop,  # noqa: F811 (the imported fixture)
+) -> None:
+    """No sandbox here: the change's tests wait for a person, who lets them run from the UI."""
+    from titan_desktop.context import AppContext
+    from titan_desktop.ops.view import OpsPanel
+    from worker.services.ops import RUN_APPROVAL_MARK
+
+    async def scenario() -> None:
+        settings = reload_settings()
+        db = Database(db_url)
+        service = OpsService(db, settings)
+        change = await service.propose({"title": "Touch docs", "patches": [
+            {"path": "docs/x.md", "content": "x"}]})
+        async with db.session() as session:  # as the ops.test step leaves it with no sandbox
+            await session.execute(text("UPDATE ops_changes SET status = 'patched', reason = :r"),
+                                  {"r": RUN_APPROVAL_MARK + "no sandbox on this machine"})
+        ctx = AppContext(settings, db)
+        panel = OpsPanel(ctx)
+        panel.show()
+        try:
+            model = panel.controller.changes
+            await wait_until(lambda: model.rowCount() == 1, what="the change listed")
+            status_column = 2
+            assert model.index(0, status_column).data() == "awaiting run approval"
+            panel.table.selectRow(0)
+            await wait_until(lambda: panel.controller.selected is not None, what="details")
+            assert "no sandbox on this machine" in panel.summary.text()
+            assert panel.run_button.isVisible() and not panel.approve_button.isEnabled()
+            panel.run_button.click()
+            await wait_until(lambda: "without a sandbox" in panel.status.text(),
+                             what="run message")
+            details = await service.details(change.id)
+            assert details["status"] == "patched"
+            assert details["reason"].startswith("running its tests without a sandbox")
+            assert "approved by" in details["reason"]
+            async with db.session() as session:
+                payload = (await session.execute(text(
+                    "SELECT payload FROM jobs WHERE kind = 'ops.test' AND status = 'queued'"
+                ))).scalar_one()
+            assert payload["run_approved_by"] and payload["change_id"] == change.id
+            await wait_until(lambda: not panel.run_button.isVisible(), what="button hidden")
+        finally:
+            panel.close()
+            await ctx.cancel_tasks()
+            panel.deleteLater()
+            await asyncio.sleep(0.05)
+            await db.dispose()
+
+    run(qloop, scenario())

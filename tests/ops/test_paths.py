@@ -175,3 +175,20 @@ def test_symlink_committed_in_the_tree_is_caught_without_a_checkout(tmp_path: Pa
         check_path("worker/up/etc/x", POLICY,
                    symlink_target=local.symlink_in_tree(local.resolve("main")))
     assert caught.value.rule == "symlink" and "leaves the repository" in str(caught.value)
+
+
+@pytest.mark.parametrize("path", [".ci/run", ".CI/venv/bin/python", "migrations/env.py",
+                                  "Migrations/versions/0009_evil.py", ".git/hooks/pre-commit"])
+@pytest.mark.parametrize("protected", ["", "secrets/**"])
+def test_git_ci_and_migrations_stay_protected_whatever_protected_paths_says(
+        path: str, protected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PROTECTED_PATHS= (empty) or a list without them used to open .ci/run and migrations/."""
+    from worker.config import Settings
+
+    monkeypatch.setenv("ALLOWED_PATHS", "**,.ci/**,.git/**")
+    monkeypatch.setenv("PROTECTED_PATHS", protected)
+    policy = PathPolicy.from_settings(Settings())
+    with pytest.raises(PathRejected) as caught:
+        check_path(path, policy)
+    assert caught.value.rule in ("protected", "git-internal")
+    assert check_path("worker/fine.py", policy) == "worker/fine.py"

@@ -1,5 +1,6 @@
 """Ops panel (a sub-tab of Output): proposed self-changes, their diff, tests and canary,
-and Approve / Reject for a change waiting at the approval gate.
+Approve / Reject for a change waiting at the approval gate, and Run tests for a change whose
+tests wait for a person because no sandbox exists on this machine (docs/sandbox.md).
 
 Follows the tab convention: constructed as ``OpsPanel(ctx)``, loads through ``OpsService`` as
 coroutines on the qasync loop, and reloads when ``ops_changes`` (or its jobs/approvals) change.
@@ -32,12 +33,13 @@ from titan_desktop.models import RowTableModel
 from titan_desktop.tasks import Reloader
 from worker.db.models import OpsChange
 from worker.errors import TitanError
-from worker.services.ops import OpsService
+from worker.services.ops import AWAITING_RUN_APPROVAL, OpsService, shown_status
 
 WATCHED = {"ops_changes", "approvals", "jobs", "artifacts"}
 # How ops statuses map onto the colours the rest of the app uses.
 _COLOUR_AS = {"promoted": "published", "rolled_back": "failed", "awaiting_approval":
-              "awaiting_approval", "rejected": "rejected", "failed": "failed"}
+              "awaiting_approval", AWAITING_RUN_APPROVAL: "awaiting_approval",
+              "rejected": "rejected", "failed": "failed"}
 
 
 def _user() -> str:
@@ -58,8 +60,9 @@ class OpsController(QObject):
         self.changes = RowTableModel([
             Col("#", lambda c: c.id, align_right=True),
             Col("Change", lambda c: c.title, tooltip=lambda c: c.description),
-            Col("Status", lambda c: c.status.replace("_", " "),
-                foreground=lambda c: fmt.status_color(_COLOUR_AS.get(c.status, "queued"))),
+            Col("Status", lambda c: shown_status(c).replace("_", " "),
+                foreground=lambda c: fmt.status_color(_COLOUR_AS.get(shown_status(c),
+                                                                      "queued"))),
             Col("Files", lambda c: ", ".join(p.get("path", "") for p in c.patches)),
             Col("Reason", lambda c: fmt.one_line(c.reason), tooltip=lambda c: c.reason),
         ], parent=self)
@@ -120,6 +123,25 @@ class OpsController(QObject):
 
         self.ctx.spawn(run())
 
+    def approve_run(self) -> None:
+        """The person lets the selected change's tests run without a sandbox."""
+        change_id = self.selected_id
+        if change_id is None:
+            return
+
+        async def run() -> None:
+            try:
+                change = await self.service.approve_run(change_id, actor=_user())
+            except TitanError as exc:
+                self.message.emit(f"Could not approve running it: {exc}")
+                return
+            self.message.emit(f"Running the tests of #{change.id} {change.title} "
+                              "without a sandbox.")
+            self._list.request()
+            self._details.request()
+
+        self.ctx.spawn(run())
+
 
 class OpsPanel(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -150,6 +172,11 @@ class OpsPanel(QWidget):
         self.approve_button.setObjectName("opsApprove")
         self.reject_button = QPushButton("Reject")
         self.reject_button.setObjectName("opsReject")
+        self.run_button = QPushButton("Run its tests")
+        self.run_button.setObjectName("opsApproveRun")
+        self.run_button.setToolTip("No sandbox on this machine: the change's tests run with your "
+                                   "rights. Read the diff first.")
+        self.run_button.clicked.connect(c.approve_run)
         self.approve_button.clicked.connect(lambda: self._decide("approved"))
         self.reject_button.clicked.connect(lambda: self._decide("rejected"))
         self.status = QLabel("")
@@ -159,6 +186,7 @@ class OpsPanel(QWidget):
 
         decide_row = QHBoxLayout()
         decide_row.addWidget(self.comment, 1)
+        decide_row.addWidget(self.run_button)
         decide_row.addWidget(self.approve_button)
         decide_row.addWidget(self.reject_button)
         lower = QWidget()
@@ -195,6 +223,8 @@ class OpsPanel(QWidget):
         waiting = change is not None and change["status"] == "awaiting_approval"
         self.approve_button.setEnabled(waiting)
         self.reject_button.setEnabled(waiting)
+        self.run_button.setVisible(change is not None
+                                   and change["status"] == AWAITING_RUN_APPROVAL)
         if change is None:
             self.details.setPlainText("")
             return
@@ -206,7 +236,14 @@ class OpsPanel(QWidget):
         probes = change["canaryProbes"]
         canary = (f"{len(probes)} probes of {change['canaryUrl']}, last "
                   f"{probes[-1].get('status', probes[-1].get('error'))}" if probes else "-")
+        if change["status"] == AWAITING_RUN_APPROVAL:
+            tests = ("not run: no sandbox on this machine, so they wait until you read the "
+                     "diff and press Run its tests")
+        elif change["testSummary"]:
+            tests = f"{change['testCommand'] or '-'}: {change['testSummary']}"
+        else:
+            tests = "not run yet"
         self.details.setPlainText(
             f"{change['description']}\n\n"
-            f"Tests: {change['testCommand'] or '-'}: {change['testSummary'] or 'not run yet'}\n"
+            f"Tests: {tests}\n"
             f"Canary: {canary}\n\n{change['diff'] or '(diff not computed yet)'}")

@@ -1,8 +1,9 @@
 """Canary deploys: start the patched code somewhere and probe its health URL.
 
-Local (the default): run ``OPS_CANARY_COMMAND`` (``titan api`` of the patched tree) in a worktree
-on a free loopback port and probe ``/health``. Render: call the deploy hooks
-(``RENDER_DEPLOY_HOOK_API``, ``RENDER_DEPLOY_HOOK_WORKER``) with ``ref=<commit>`` and probe
+Local (the default): run ``OPS_CANARY_COMMAND`` (``titan api`` of the patched tree) on a copy of
+the branch in the sandbox (docs/sandbox.md) and probe ``/health`` on the sandbox's own loopback.
+Render: call the deploy hooks (``RENDER_DEPLOY_HOOK_API``, ``RENDER_DEPLOY_HOOK_WORKER``) with
+``ref=<commit>`` and probe
 ``OPS_CANARY_HEALTH_URL``. Every probe is recorded; healthy means an HTTP 200.
 """
 
@@ -10,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import json
 import shlex
-import signal
 import socket
 import sys
 import time
@@ -72,35 +72,85 @@ async def probe_until_healthy(url: str, timeout: float,
             await asyncio.sleep(PROBE_INTERVAL_SECONDS)
 
 
-async def run_local_canary(tree: Path, command: str, timeout: float, log_file: Path
-                           ) -> CanaryResult:
-    """Start ``command`` in ``tree`` on a free loopback port, probe /health, then stop it."""
+# Runs inside the sandbox (Titan's interpreter, isolated mode): starts the canary, probes its
+# /health on the sandbox's own loopback, prints one marked JSON line per probe, then stops it.
+# The probe has to run in there: the sandbox's network namespace is unreachable from outside.
+PROBE_MARK = "@@titan-canary-probe@@ "
+_PROBE_SCRIPT = r"""
+import json, os, signal, subprocess, sys, time, urllib.error, urllib.request
+from datetime import datetime, timezone
+port, timeout, interval = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+mark = sys.argv[4]
+child = subprocess.Popen(sys.argv[5:], stdout=sys.stderr, stderr=sys.stderr,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+url = "http://127.0.0.1:%d/health" % port
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+deadline = time.monotonic() + timeout
+n = 0
+while True:
+    n += 1
+    probe = {"n": n, "at": datetime.now(timezone.utc).isoformat(), "url": url}
+    try:
+        with opener.open(url, timeout=5) as answer:
+            probe["status"] = answer.status
+    except urllib.error.HTTPError as exc:
+        probe["status"] = exc.code
+    except Exception as exc:
+        probe["error"] = ("%s: %s" % (type(exc).__name__, exc))[:300]
+    probe["ok"] = probe.get("status") == 200
+    if not probe["ok"] and child.poll() is not None:
+        probe["exited"] = child.returncode
+    sys.stdout.write(mark + json.dumps(probe) + "\n")
+    sys.stdout.flush()
+    if probe["ok"] or "exited" in probe or time.monotonic() >= deadline:
+        break
+    time.sleep(interval)
+try:
+    os.killpg(child.pid, signal.SIGTERM)
+    child.wait(5)
+except Exception:
+    pass
+"""
+
+
+async def run_local_canary(settings: Any, source: Path, command: str, timeout: float,
+                           log_file: Path, *, unsandboxed: bool = False) -> CanaryResult:
+    """Start ``command`` on a copy of ``source`` in the sandbox, probe /health, then stop it."""
+    from worker import sandbox
+
     port = free_port()
     argv = shlex.split(command.replace("{python}", shlex.quote(sys.executable))
                        .replace("{port}", str(port)))
-    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONUNBUFFERED": "1"}
+    if not argv:
+        return CanaryResult(False, "", detail="the canary command (OPS_CANARY_COMMAND) is empty")
+    probe = [sys.executable, "-I", "-c", _PROBE_SCRIPT, str(port), str(timeout),
+             str(PROBE_INTERVAL_SECONDS), PROBE_MARK, *argv]
+    # The probes' own timeout ends the run; the wall limit is only a backstop.
+    limits = sandbox.Limits.from_settings(settings, timeout + 30)
+    ran = await sandbox.run(settings, probe, source, limits, unsandboxed=unsandboxed,
+                            env={"PYTHONPATH": "."})
+    result = CanaryResult(False, f"http://127.0.0.1:{port}/health")
+    lines = []
+    for line in ran.output.split("\n"):
+        if line.startswith(PROBE_MARK):
+            with contextlib.suppress(ValueError):
+                result.probes.append(json.loads(line[len(PROBE_MARK):]))
+        else:
+            lines.append(line)
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            *argv, cwd=tree, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True)
-        try:
-            return await probe_until_healthy(f"http://127.0.0.1:{port}/health", timeout, process)
-        finally:
-            await stop_process(process)
-
-
-async def stop_process(process: asyncio.subprocess.Process, grace: float = 5.0) -> None:
-    if process.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        await asyncio.wait_for(process.wait(), grace)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        await process.wait()
+    log_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    last = result.probes[-1] if result.probes else None
+    if last is not None and last.get("ok"):
+        result.healthy, result.detail = True, f"healthy after {len(result.probes)} probes"
+    elif last is not None and "exited" in last:
+        result.detail = f"the canary process exited with code {last['exited']}"
+    elif last is None:
+        result.detail = f"the canary never ran (exit code {ran.returncode}): " \
+                        f"{(lines or ['no output'])[-1][:300]}"
+    else:
+        result.detail = (f"not healthy within {timeout:g}s ({len(result.probes)} probes, "
+                         f"last: {last.get('status', last.get('error'))})")
+    return result
 
 
 def render_hooks(settings: Any) -> list[str]:

@@ -1,4 +1,4 @@
-"""``titan ops propose|list|show|approve|reject``: the ops loop from the command line."""
+"""``titan ops propose|list|show|approve|reject|approve-run``: the ops loop from a terminal."""
 
 from __future__ import annotations
 
@@ -34,6 +34,10 @@ def add_commands(subparsers: Any, commands: dict[str, Callable[..., int]]) -> No
         cmd.add_argument("change_id", type=int, metavar="ID")
         cmd.add_argument("--comment", default="")
         cmd.add_argument("--json", action="store_true")
+    run = sub.add_parser("approve-run", help="let a change's tests run without a sandbox "
+                                             "(where none exists: docs/sandbox.md)")
+    run.add_argument("change_id", type=int, metavar="ID")
+    run.add_argument("--json", action="store_true")
     commands["ops"] = cmd_ops
 
 
@@ -55,7 +59,7 @@ def _patches(specs: list[str]) -> list[dict[str, str]]:
 
 def cmd_ops(args: argparse.Namespace, settings: Any) -> int:
     from worker.cli import _emit, _with_db
-    from worker.services.ops import OpsService, change_dict, parse_propose
+    from worker.services.ops import OpsService, change_dict, parse_propose, shown_status
     from worker.services.principals import os_user
 
     request = None
@@ -76,10 +80,14 @@ def cmd_ops(args: argparse.Namespace, settings: Any) -> int:
             if args.json:
                 print(json.dumps([change_dict(c) for c in changes], indent=2))
             for c in [] if args.json else changes:
-                print(f"{c.id:>5}  {c.status:<18} {c.title[:50]:<50} {c.reason or ''}")
+                print(f"{c.id:>5}  {shown_status(c):<21} {c.title[:50]:<50} {c.reason or ''}")
         elif cmd == "show":
             data = await service.details(args.change_id)
             _emit(args, data, _describe(data))
+        elif cmd == "approve-run":
+            change = await service.approve_run(args.change_id, actor=os_user())
+            _emit(args, change_dict(change), f"ops change {change.id}: its tests run now, "
+                  "without a sandbox")
         else:
             change = await service.decide(
                 args.change_id, "approved" if cmd == "approve" else "rejected",

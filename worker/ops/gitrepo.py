@@ -2,9 +2,9 @@
 
 Branches are built with plumbing (a private index, ``commit-tree``, ``update-ref``), so proposing,
 patching and rolling back never touch the checkout a person may be working in. Tests and the
-canary run in throwaway ``git worktree``s. Only promotion changes the base branch: a ``--no-ff``
-merge, done in the worktree that has the branch checked out (git refuses when that would
-overwrite someone's uncommitted work) or in a temporary one.
+canary run in the sandbox on an export of the branch (``export``: no ``.git``). Only promotion
+changes the base branch: a ``--no-ff`` merge, done in the worktree that has the branch checked
+out (git refuses when that would overwrite someone's uncommitted work) or in a temporary one.
 """
 
 from __future__ import annotations
@@ -129,6 +129,22 @@ class LocalRepo:
     def delete_branch(self, branch: str) -> None:
         if self.branch_exists(branch):
             self.git("update-ref", "-d", f"refs/heads/{branch}")
+
+    def export(self, sha: str, where: Path) -> None:
+        """Write the files of commit ``sha`` into ``where`` (no .git: nothing leads back here)."""
+        import io
+        import tarfile
+
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        for key in ("GIT_DIR", "GIT_WORK_TREE"):
+            env.pop(key, None)
+        done = subprocess.run(["git", "archive", "--format=tar", sha], cwd=self.root, env=env,
+                              capture_output=True, timeout=300)
+        if done.returncode != 0:
+            raise GitError(f"git archive {sha[:10]} failed: "
+                           f"{done.stderr.decode('utf-8', 'replace').strip()[-1500:]}")
+        with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
+            archive.extractall(where, filter="data")
 
     def add_worktree(self, sha: str, where: Path) -> Path:
         self.git("worktree", "add", "--detach", "--force", str(where), sha)

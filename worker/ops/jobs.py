@@ -12,19 +12,17 @@ reclaim) does its work once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import difflib
 import hashlib
-import os
 import shlex
 import shutil
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, update
 
+from worker import sandbox
 from worker.db.engine import Database
 from worker.db.models import Approval, Artifact, Job, OpsChange
 from worker.handlers import JobContext, PermanentError, Registry
@@ -35,11 +33,10 @@ if TYPE_CHECKING:
     from worker.ops.github import GitHubRemote
 from worker.ops.gitrepo import LocalRepo, branch_name, default_repo_path
 from worker.ops.paths import PathPolicy, PathRejected, check_paths, disk_symlinks, either
-from worker.services.ops import FINISHED, ops_job
+from worker.services.ops import FINISHED, RUN_APPROVAL_MARK, ops_job
 from worker.services.principals import JASON_TIMEOUT
 
 log = get_logger("titan.ops")
-TEST_OUTPUT_LIMIT = 200_000
 KINDS = ("ops.diff", "ops.patch", "ops.test", "ops.pr", "ops.expire", "ops.deploy-canary",
          "ops.promote", "ops.rollback")
 
@@ -196,31 +193,57 @@ async def patch_step(ctx: JobContext) -> None:
 
 
 async def test_step(ctx: JobContext) -> None:
-    """Run the test command in a worktree of the branch; store the output as an artifact."""
+    """Run the worker's OPS_TEST_COMMAND on a copy of the branch, in the sandbox.
+
+    Where no sandbox exists the change waits (status shown as awaiting_run_approval) until a
+    person approves running it; that approval queues this step again with its name.
+    """
     change = await _load(ctx)
     if change.status != "patched":
         return
+    choice = _sandbox_choice(ctx)
+    approved_by = ctx.job.payload.get("run_approved_by")
+    if choice.mode != "bwrap" and not approved_by:
+        await _set(ctx.db, change.id, reason=RUN_APPROVAL_MARK + choice.reason)
+        log.warning(f"ops change {change.id} waits for a person to approve running its tests: "
+                    f"{choice.reason}")
+        return
     repo = _repo(ctx)
     folder = _ops_dir(ctx, change.id)
-    tree = folder / "test-tree"
-    await asyncio.to_thread(_fresh_worktree, repo, change.branch, tree)
-    command = change.test_command or ctx.settings.ops_test_command
+    folder.mkdir(parents=True, exist_ok=True)
+    # The worker's configuration decides what runs, not the proposer's environment.
+    command = ctx.settings.ops_test_command
+    argv = _argv(command)
+    limits = sandbox.Limits.from_settings(ctx.settings, ctx.settings.ops_test_timeout_seconds)
+    source = await asyncio.to_thread(_export_branch, repo, change.branch)
     try:
-        code, output = await _run_command(command, tree, ctx.settings.ops_test_timeout_seconds)
+        result = await sandbox.run(ctx.settings, argv, source, limits,
+                                   unsandboxed=choice.mode != "bwrap")
     finally:
-        await asyncio.to_thread(repo.remove_worktree, tree)
+        await asyncio.to_thread(shutil.rmtree, source, True)
+    where = "in the sandbox" if result.sandboxed else f"without a sandbox (approved by " \
+                                                       f"{approved_by})"
     report = folder / "test-output.txt"
-    report.write_text(f"$ {command}\n{output}\n[exit code {code}]\n", encoding="utf-8")
+    report.write_text(f"$ {command}   # {where}\n{result.output}\n"
+                      f"[exit code {result.returncode}]\n", encoding="utf-8")
     await _save_artifact(ctx, change.id, "ops.test", "test-output", report)
-    summary = _summary(output, code)
-    passed = code == 0
-    await _set(ctx.db, change.id, status="tested", test_passed=passed, test_summary=summary)
+    summary = _summary(result.output, result.returncode)
+    passed = result.returncode == 0
+    await _set(ctx.db, change.id, status="tested", test_passed=passed, test_summary=summary,
+               test_command=command, reason=None)
     if passed:
-        log.info(f"tests passed for ops change {change.id}: {summary}")
+        log.info(f"tests passed for ops change {change.id} ({where}): {summary}")
         ctx.then(ops_job(change.id, "ops.pr"))
     else:
-        log.warning(f"tests failed for ops change {change.id}: {summary}")
+        log.warning(f"tests failed for ops change {change.id} ({where}): {summary}")
         _rollback(ctx, change.id, f"tests failed: {summary}")
+
+
+def _sandbox_choice(ctx: JobContext) -> sandbox.Choice:
+    try:
+        return sandbox.choose(ctx.settings)
+    except sandbox.SandboxUnavailable as exc:
+        raise PermanentError(str(exc)) from exc
 
 
 async def pr_step(ctx: JobContext) -> None:
@@ -283,15 +306,17 @@ async def canary_step(ctx: JobContext) -> None:
         deployed = True
         result = await canary.probe_until_healthy(health, timeout)
     else:
+        # Approving the change approved running it, so without a sandbox it runs now too.
+        choice = _sandbox_choice(ctx)
         repo = _repo(ctx)
-        tree = _ops_dir(ctx, change.id) / "canary-tree"
-        await asyncio.to_thread(_fresh_worktree, repo, change.branch, tree)
+        source = await asyncio.to_thread(_export_branch, repo, change.branch)
         try:
             result = await canary.run_local_canary(
-                tree, ctx.settings.ops_canary_command, timeout,
-                _ops_dir(ctx, change.id) / "canary-output.txt")
+                ctx.settings, source, ctx.settings.ops_canary_command, timeout,
+                _ops_dir(ctx, change.id) / "canary-output.txt",
+                unsandboxed=choice.mode != "bwrap")
         finally:
-            await asyncio.to_thread(repo.remove_worktree, tree)
+            await asyncio.to_thread(shutil.rmtree, source, True)
     await _set(ctx.db, change.id, canary_url=result.url, canary_probes=result.probes)
     if result.healthy:
         log.info(f"canary of ops change {change.id} is {result.detail}")
@@ -366,50 +391,24 @@ async def _step_died(db: Database, job_id: int, error: str, payload: dict[str, A
 
 # -- processes ----------------------------------------------------------------------------------
 
-def _fresh_worktree(repo: LocalRepo, branch: str | None, where: Path) -> None:
+def _export_branch(repo: LocalRepo, branch: str | None) -> Path:
+    """The branch's files in a fresh temporary folder (the sandbox copies it again)."""
     if branch is None or not repo.branch_exists(branch):
         raise PermanentError(f"the change's branch {branch} does not exist")
     sha = repo.resolve(f"refs/heads/{branch}")
-    if where.exists():
-        repo.remove_worktree(where)
-        shutil.rmtree(where, ignore_errors=True)
-    where.parent.mkdir(parents=True, exist_ok=True)
-    repo.add_worktree(sha, where)
+    return sandbox.export_tree(lambda where: repo.export(sha, where))
 
 
-def _child_env() -> dict[str, str]:
-    """The test command's environment: ours minus the secrets it has no business seeing."""
-    env = dict(os.environ)
-    for key in ("OPS_TOKEN", "GITHUB_TOKEN", "RENDER_DEPLOY_HOOK_API",
-                "RENDER_DEPLOY_HOOK_WORKER", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
-        env.pop(key, None)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
-
-
-async def _run_command(command: str, cwd: Path, timeout: float) -> tuple[int, str]:
-    argv = shlex.split(command)
+def _argv(command: str) -> list[str]:
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise PermanentError(f"OPS_TEST_COMMAND cannot be parsed: {exc}") from exc
     if not argv:
-        raise PermanentError("the test command is empty")
+        raise PermanentError("the test command (OPS_TEST_COMMAND) is empty")
     if argv[0] in ("python", "python3"):  # the interpreter Titan runs on, with its packages
         argv[0] = sys.executable
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *argv, cwd=cwd, env=_child_env(), stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True)
-    except OSError as exc:
-        return 127, f"cannot run {argv[0]!r}: {exc.strerror}"
-    try:
-        out, _ = await asyncio.wait_for(process.communicate(), timeout)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        out = b""
-        with contextlib.suppress(Exception):
-            out = (await asyncio.wait_for(process.communicate(), 5))[0] or b""
-        text = out.decode("utf-8", "replace")[-TEST_OUTPUT_LIMIT:]
-        return 124, f"{text}\n[timed out after {timeout:g}s]"
-    return process.returncode or 0, out.decode("utf-8", "replace")[-TEST_OUTPUT_LIMIT:]
+    return argv
 
 
 def _summary(output: str, code: int) -> str:

@@ -1,7 +1,8 @@
 """Which files the ops loop may write: the security boundary of Titan's self-edits.
 
 A patch path must be a plain, relative, normalized POSIX path inside the repository that matches
-an ``ALLOWED_PATHS`` glob and no ``PROTECTED_PATHS`` glob, and must not pass through a symlink.
+an ``ALLOWED_PATHS`` glob and no ``PROTECTED_PATHS`` glob (``.git/**``, ``.ci/**`` and
+``migrations/**`` are always protected), and must not pass through a symlink.
 Every rule has a name; a rejection says which path broke which rule, so a caller can fix it.
 
 Globs are gitignore-style: ``*`` and ``?`` never cross ``/``, ``**`` matches any number of
@@ -23,6 +24,9 @@ from pathlib import Path
 
 from worker.errors import InvalidInput
 
+# Protected whatever PROTECTED_PATHS says (an empty setting used to remove every protection):
+# the repository's history, CI (which runs with the machine's rights) and the schema.
+ALWAYS_PROTECTED = (".git/**", ".ci/**", "migrations/**")
 MAX_PATH_CHARS = 1024
 MAX_COMPONENT_BYTES = 255
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -42,6 +46,10 @@ class PathRejected(InvalidInput):
 class PathPolicy:
     allowed: tuple[str, ...]
     protected: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        extra = tuple(glob for glob in ALWAYS_PROTECTED if glob not in self.protected)
+        object.__setattr__(self, "protected", (*self.protected, *extra))
 
     @classmethod
     def from_settings(cls, settings: object) -> PathPolicy:

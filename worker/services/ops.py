@@ -28,6 +28,20 @@ from worker.services.serialize import artifact_dict, job_dict
 MAX_PATCHES = 200
 # Terminal states: nothing more happens to such a change.
 FINISHED = ("promoted", "rolled_back", "failed")
+# Where no sandbox exists a patched change waits until a person approves running its tests.
+# The stored status stays 'patched' (the schema's status list predates this wait); the reason
+# carries the marker and front ends show AWAITING_RUN_APPROVAL.
+AWAITING_RUN_APPROVAL = "awaiting_run_approval"
+RUN_APPROVAL_MARK = "awaiting run approval: "
+
+
+def awaiting_run_approval(change: OpsChange) -> bool:
+    return change.status == "patched" and (change.reason or "").startswith(RUN_APPROVAL_MARK)
+
+
+def shown_status(change: OpsChange) -> str:
+    """The status a person sees: the stored one, or AWAITING_RUN_APPROVAL."""
+    return AWAITING_RUN_APPROVAL if awaiting_run_approval(change) else change.status
 
 
 class Patch(BaseModel):
@@ -87,9 +101,8 @@ class OpsService:
             title=request.title.strip() or request.title, description=request.description,
             patches=[p.model_dump() for p in request.patches], status="proposed",
             backend="github" if self.settings.github_repo else "local",
-            test_command=self.settings.ops_test_command,
             proposed_by=proposed_by or os_user(),
-        )
+        )  # The test command is the worker's (OPS_TEST_COMMAND where ops.test runs).
         async with self.db.session() as session:
             session.add(change)
             await session.flush()
@@ -98,17 +111,24 @@ class OpsService:
 
     async def list(self, *, status: str | None = None, limit: int = 100, offset: int = 0
                    ) -> list[OpsChange]:
-        if status is not None and status not in OPS_STATUSES:
-            raise InvalidInput("status", f"must be one of {', '.join(OPS_STATUSES)}")
+        statuses = (*OPS_STATUSES, AWAITING_RUN_APPROVAL)
+        if status is not None and status not in statuses:
+            raise InvalidInput("status", f"must be one of {', '.join(statuses)}")
         query = select(OpsChange).order_by(OpsChange.id.desc()).limit(limit).offset(offset)
-        if status:
+        if status == AWAITING_RUN_APPROVAL:
+            query = query.where(OpsChange.status == "patched",
+                                OpsChange.reason.startswith(RUN_APPROVAL_MARK))
+        elif status:
             query = query.where(OpsChange.status == status)
         async with self.db.session() as session:
             return list((await session.scalars(query)).all())
 
     async def count(self, *, status: str | None = None) -> int:
         query = select(func.count()).select_from(OpsChange)
-        if status:
+        if status == AWAITING_RUN_APPROVAL:
+            query = query.where(OpsChange.status == "patched",
+                                OpsChange.reason.startswith(RUN_APPROVAL_MARK))
+        elif status:
             query = query.where(OpsChange.status == status)
         async with self.db.session() as session:
             return int(await session.scalar(query) or 0)
@@ -179,6 +199,28 @@ class OpsService:
             change.updated_at = func.now()
         return await self.get(change_id)
 
+    async def approve_run(self, change_id: int, *, actor: str = "") -> OpsChange:
+        """A person lets a change's tests run without a sandbox (none exists on this machine).
+
+        Only a person does this (the desktop or the CLI, as their OS user); who approved is kept
+        in the change's reason and in the ops.test job's payload.
+        """
+        async with self.db.session() as session:
+            change = await session.get(OpsChange, change_id, with_for_update=True)
+            if change is None:
+                raise NotFound(f"no ops change {change_id}")
+            if not awaiting_run_approval(change):
+                raise Conflict(f"ops change {change_id} is not waiting for approval to run "
+                               f"(it is {shown_status(change)})")
+            who = actor or "a person"
+            if actor and actor == change.proposed_by:
+                raise Conflict(f"{actor} proposed ops change {change_id}; "
+                                "another person must approve running it")
+            change.reason = f"running its tests without a sandbox, as approved by {who}"
+            change.updated_at = func.now()
+            await queue.enqueue(session, ops_job(change_id, "ops.test", run_approved_by=who))
+        return await self.get(change_id)
+
 
 def _ts(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
@@ -187,7 +229,7 @@ def _ts(value: datetime | None) -> str | None:
 def change_dict(change: OpsChange) -> dict[str, Any]:
     return {
         "id": change.id, "title": change.title, "description": change.description,
-        "status": change.status, "backend": change.backend,
+        "status": shown_status(change), "backend": change.backend,
         "paths": [p.get("path") for p in change.patches],
         "patches": change.patches, "diff": change.diff,
         "baseRef": change.base_ref, "baseSha": change.base_sha, "branch": change.branch,
