@@ -1,0 +1,90 @@
+"""The wire path against a real llama.cpp server (llama-cpp-python[server]) with SmolLM2-135M.
+
+The session fixture starts ``python -m llama_cpp.server`` on loopback the way Titan does when
+nothing is configured. The model is tiny: these tests check protocol, schemas and the ledger,
+never what it writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import BaseModel, Field
+
+from worker.ai import AIClient
+from worker.ai.local import LOCAL_MODEL
+from worker.db.engine import Database
+from worker.services.ai_calls import list_calls
+
+pytestmark = pytest.mark.slow
+
+
+class Greeting(BaseModel):
+    name: str = Field(max_length=30)
+    friendly: bool
+
+
+async def test_answers_stream_in_pieces(local_client: AIClient, db: Database) -> None:
+    pieces: list[str] = []
+    done = await local_client.chat([{"role": "user", "content": "Name three fruits."}],
+                                   purpose="stream test", max_tokens=24, temperature=0,
+                                   on_delta=pieces.append)
+    assert len(pieces) > 1
+    assert "".join(pieces) == done.text
+    assert done.time_to_first_token_ms is not None and done.completion_tokens
+
+
+async def test_schema_constrained_answer_validates(local_client: AIClient, db: Database) -> None:
+    answer = await local_client.ask_structured(
+        [{"role": "user", "content": "Greet Ada. Answer in JSON."}], Greeting,
+        purpose="schema test", max_tokens=60, temperature=0)
+    assert isinstance(answer, Greeting)
+    [row] = await list_calls(db)
+    assert row.error is None and row.purpose == "schema test"
+
+
+async def test_ledger_tokens_match_the_servers_usage(local_client: AIClient, llama_server: str,
+                                                     db: Database) -> None:
+    request: dict[str, Any] = {"model": LOCAL_MODEL, "temperature": 0, "max_tokens": 12,
+                               "seed": 1,
+                               "messages": [{"role": "user", "content": "Say hello."}]}
+    done = await local_client.chat(request["messages"], purpose="usage test",
+                                   max_tokens=12, temperature=0)
+    # The same request, unstreamed, straight to the server: its own usage figures.
+    async with httpx.AsyncClient(timeout=120) as http:
+        usage = (await http.post(f"{llama_server}/chat/completions", json=request)
+                 ).json()["usage"]
+    [row] = await list_calls(db)
+    assert (row.prompt_tokens, row.completion_tokens) == (
+        usage["prompt_tokens"], usage["completion_tokens"])
+    assert (done.prompt_tokens, done.completion_tokens) == (row.prompt_tokens,
+                                                           row.completion_tokens)
+
+
+async def test_cancelling_mid_stream_stops_it_and_records_cancelled(
+        local_client: AIClient, db: Database) -> None:
+    pieces: list[str] = []
+    enough = asyncio.Event()
+
+    def on_delta(text: str) -> None:
+        pieces.append(text)
+        if len(pieces) >= 3:
+            enough.set()
+
+    task = asyncio.create_task(local_client.chat(
+        [{"role": "user", "content": "Write a very long story about a bakery."}],
+        purpose="cancel test", max_tokens=2000, on_delta=on_delta))
+    await enough.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    count = len(pieces)
+    [row] = await list_calls(db)
+    assert row.error == "cancelled" and row.completion_tokens == count
+    # The server is free again (it stopped generating): the next call goes through.
+    done = await local_client.chat([{"role": "user", "content": "Hi"}], purpose="after",
+                                   max_tokens=4)
+    assert done.completion_tokens and len(pieces) == count
