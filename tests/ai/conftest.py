@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from worker.ai.local import LocalServer
 from worker.config import reload_settings
 
 AI_ENV = ("TITAN_AI_URL", "TITAN_AI_MODEL", "TITAN_AI_KEY", "JASON_LLM_URL", "JASON_LLM_MODEL",
@@ -25,14 +26,14 @@ def _no_ai_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """llama.cpp's own OpenAI-compatible server with SmolLM2-135M, for the whole session.
 
     Skipped (with the reason) only when the ai-local extra is not installed.
     """
     import asyncio
 
-    from worker.ai.local import LocalServer, local_unavailable_reason
+    from worker.ai.local import local_unavailable_reason
 
     reason = local_unavailable_reason()
     if reason is not None:
@@ -40,21 +41,18 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = LocalServer(log_path=tmp_path_factory.mktemp("llama") / "server.log")
     loop = asyncio.new_event_loop()
     try:
-        endpoint = loop.run_until_complete(server.start(timeout=180))
-        yield endpoint.url
+        loop.run_until_complete(server.start(timeout=180))
+        yield server
     finally:
         loop.run_until_complete(server.stop())
         loop.close()
 
 
 @pytest.fixture
-async def local_client(llama_server: str, db: object) -> AsyncIterator[object]:
+async def local_client(llama_server: LocalServer, db: object) -> AsyncIterator[object]:
     from worker.ai import AIClient
-    from worker.ai.endpoint import Endpoint
-    from worker.ai.local import LOCAL_MODEL
 
-    client = AIClient(Endpoint(llama_server, LOCAL_MODEL, local=True), db=db,  # type: ignore[arg-type]
-                      timeout_seconds=120)
+    client = AIClient(llama_server.endpoint(), db=db, timeout_seconds=120)  # type: ignore[arg-type]
     yield client
     await client.close()
 

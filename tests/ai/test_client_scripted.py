@@ -257,3 +257,13 @@ async def test_cancelling_mid_stream_hangs_up_and_records_cancelled(db: Database
     [row] = await list_calls(db)
     assert row.error == "cancelled" and row.purpose == "story"
     assert row.completion_tokens is not None and row.completion_tokens >= 1
+
+
+async def test_the_local_model_gets_the_schema_in_llama_cpp_pythons_dialect(db: Database
+                                                                           ) -> None:
+    with ScriptedAI() as server:
+        server.then(Answer([json.dumps({"title": "Menu", "sections": []})]))
+        async with AIClient(Endpoint(server.url, "scripted", local=True), db=db) as ai:
+            await ai.ask_structured(HELLO, Page, purpose="plan")
+    assert server.requests[0].body["response_format"] == {
+        "type": "json_object", "schema": Page.model_json_schema()}

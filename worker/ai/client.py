@@ -136,7 +136,7 @@ class AIClient:
                              temperature: float | None = None) -> T:
         """An answer that validates against ``model``: requested with its JSON Schema, checked
         with pydantic, repaired once (quoting the validation error), else ``AIInvalidAnswer``."""
-        response_format = json_schema_format(model)
+        response_format = json_schema_format(model, local=self.endpoint.local)
 
         def parse(text: str) -> T:
             try:
@@ -333,7 +333,8 @@ class _Recorder:
             return
         completion = self.completion_tokens
         if completion is None and self.streamed_chunks:
-            # No usage from the server (a cancelled stream): count what arrived, a token a chunk.
+            # No usage from the server (a cancelled stream, or llama-cpp-python's server, which
+            # ignores stream_options): count what arrived; llama.cpp streams a token a chunk.
             completion = self.streamed_chunks
         await ai_calls.record(client.db, ai_calls.CallRecord(
             purpose=self.purpose, model=client.endpoint.model,
@@ -347,10 +348,17 @@ class _Recorder:
             error=error))
 
 
-def json_schema_format(model: type[BaseModel]) -> dict[str, Any]:
-    """``response_format`` asking for JSON that matches the pydantic model's schema."""
-    return {"type": "json_schema",
-            "json_schema": {"name": model.__name__, "schema": model.model_json_schema()}}
+def json_schema_format(model: type[BaseModel], *, local: bool = False) -> dict[str, Any]:
+    """``response_format`` asking for JSON that matches the pydantic model's schema.
+
+    llama-cpp-python's server (the local model) takes the schema in its own dialect,
+    ``{"type": "json_object", "schema": ...}``, and turns it into a grammar; it rejects
+    ``json_schema``.
+    """
+    schema = model.model_json_schema()
+    if local:
+        return {"type": "json_object", "schema": schema}
+    return {"type": "json_schema", "json_schema": {"name": model.__name__, "schema": schema}}
 
 
 def validation_summary(exc: ValidationError, limit: int = 5) -> str:
