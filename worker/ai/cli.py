@@ -71,6 +71,10 @@ async def _status(db: Any, args: argparse.Namespace, settings: Settings) -> int:
     return _print_status(args, report, 0)
 
 
+def _count(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
 def _round(value: float | None) -> float | None:
     return round(value, 1) if value is not None else None
 
@@ -115,7 +119,7 @@ async def _calls(db: Any, args: argparse.Namespace) -> int:
         print("no AI calls yet")
         return 0
     for row in rows:
-        tokens = f"{row.prompt_tokens or 0}+{row.completion_tokens or 0} tok"
+        tokens = f"{_count(row.prompt_tokens)}+{_count(row.completion_tokens)} tok"
         cost = f" {row.cost}" if row.cost is not None else ""
         outcome = f"  ERROR {row.error}" if row.error else ""
         print(f"{row.id:>6}  {row.created_at:%Y-%m-%d %H:%M:%S}  "

@@ -239,6 +239,8 @@ class AIClient:
         finally:
             # Closing the response is what tells the server to stop generating.
             await stream.close()
+        if record.completion_tokens is None and chunks:
+            record.completion_tokens = chunks  # no usage sent: llama.cpp streams a token a chunk
         return Completion(
             text="".join(pieces), model=self.endpoint.model,
             prompt_tokens=record.prompt_tokens, completion_tokens=record.completion_tokens,
