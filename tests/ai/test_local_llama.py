@@ -8,6 +8,7 @@ never what it writes.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -99,3 +100,20 @@ async def test_cancelling_mid_stream_stops_it_and_records_cancelled(
     done = await local_client.chat([{"role": "user", "content": "Hi"}], purpose="after",
                                    max_tokens=4)
     assert done.completion_tokens and len(pieces) == count
+
+
+def test_status_with_nothing_configured_serves_the_local_model(llama_server: LocalServer,
+                                                               titan_env: dict) -> None:
+    """``titan ai status`` starts its own llama.cpp server on loopback, probes it, stops it."""
+    from tests.ai.conftest import child_env
+    from tests.conftest import titan
+
+    result = titan(child_env(titan_env), "ai", "status", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["local"] and report["answers"] and report["model"] == LOCAL_MODEL
+    assert report["endpoint"].startswith("http://127.0.0.1:")
+    assert report["tokensPerSecond"] > 0
+    calls = json.loads(titan(child_env(titan_env), "ai", "calls", "--json").stdout)
+    assert [c["purpose"] for c in calls] == ["status probe"]
+    assert calls[0]["completionTokens"] == report["completionTokens"]
