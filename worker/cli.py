@@ -106,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
 
 # Feature packages add their own subcommands: ``add_commands(subparsers, commands)`` registers
 # parsers and puts ``name -> handler(args, settings) -> int`` into ``commands``.
-PLUGIN_MODULES = ("worker.templates_cli", "worker.ops.cli", "worker.sales.cli")
+PLUGIN_MODULES = ("worker.templates_cli", "worker.ops.cli", "worker.sales.cli",
+                  "worker.ai.cli")
 
 
 def _log_format_option(parser: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -165,6 +166,28 @@ class Settings(BaseSettings):
     # questions. With nothing set, Jason answers with what it can do.
     jason_llm_url: str | None = Field(None, validation_alias="JASON_LLM_URL")
     jason_llm_model: str | None = Field(None, validation_alias="JASON_LLM_MODEL")
+    # AI (issue 17): one OpenAI-compatible chat endpoint (Ollama, llama.cpp, vLLM, a hosted API).
+    # JASON_LLM_URL / JASON_LLM_MODEL are older names for the same thing. With no URL, Titan
+    # serves the small local model when the ai-local extra is installed (TITAN_AI_LOCAL=0: never).
+    ai_url: str | None = Field(
+        None, validation_alias=AliasChoices("TITAN_AI_URL", "JASON_LLM_URL"))
+    ai_model: str | None = Field(
+        None, validation_alias=AliasChoices("TITAN_AI_MODEL", "JASON_LLM_MODEL"))
+    ai_key: SecretStr | None = Field(None, validation_alias="TITAN_AI_KEY")
+    ai_local: bool = Field(True, validation_alias="TITAN_AI_LOCAL")
+    ai_timeout_seconds: float = Field(120.0, gt=0, validation_alias="TITAN_AI_TIMEOUT_SECONDS")
+    # Retries on 429 and 5xx, with exponential backoff (Retry-After is honoured).
+    ai_max_retries: int = Field(3, ge=0, validation_alias="TITAN_AI_MAX_RETRIES")
+    ai_retry_base_seconds: float = Field(
+        0.5, ge=0, validation_alias="TITAN_AI_RETRY_BASE_SECONDS")
+    # Prompt + completion tokens one project may spend; unset: no limit.
+    ai_max_tokens_per_project: int | None = Field(
+        None, ge=1, validation_alias="TITAN_AI_MAX_TOKENS_PER_PROJECT")
+    # Price per million tokens (in your currency); the ledger records a cost when one is set.
+    ai_price_per_mtok_in: Decimal | None = Field(
+        None, ge=0, validation_alias="TITAN_AI_PRICE_PER_MTOK_IN")
+    ai_price_per_mtok_out: Decimal | None = Field(
+        None, ge=0, validation_alias="TITAN_AI_PRICE_PER_MTOK_OUT")
 
     @classmethod
     def settings_customise_sources(
@@ -219,7 +242,7 @@ class Settings(BaseSettings):
         values = []
         for name in ("database_url", "ops_token", "github_token", "render_deploy_hook_api",
                      "render_deploy_hook_worker", "api_token", "stripe_api_key",
-                     "shopify_token", "ops_approver_token"):
+                     "shopify_token", "ops_approver_token", "ai_key"):
             secret = getattr(self, name)
             if secret is not None and len(secret.get_secret_value()) >= 4:
                 values.append(secret.get_secret_value())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -344,4 +346,33 @@ class Order(Base):
     source: Mapped[str] = mapped_column(String(30), server_default="manual")
     external_id: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, server_default="")
+    created_at: Mapped[datetime] = _now()
+
+
+class AICall(Base):
+    """One call to the AI endpoint (the ledger): who asked, what it cost, how it went.
+
+    ``endpoint`` is the base URL with any credentials removed; the key is never stored.
+    """
+
+    __tablename__ = "ai_calls"
+    __table_args__ = (
+        Index("ix_ai_calls_project_id", "project_id",
+              postgresql_where=text("project_id IS NOT NULL")),
+        Index("ix_ai_calls_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="SET NULL"))
+    job_id: Mapped[int | None] = mapped_column(BigInteger)
+    purpose: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str] = mapped_column(String(200))
+    endpoint: Mapped[str] = mapped_column(Text)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    time_to_first_token_ms: Mapped[float | None] = mapped_column(Float)
+    total_ms: Mapped[float | None] = mapped_column(Float)
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 6))
+    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()

@@ -1,0 +1,88 @@
+"""The AI call ledger: every call to the AI endpoint leaves one row (success or failure).
+
+``record`` writes a row, ``list_calls`` reads them back newest first, ``tokens_used`` sums a
+project's tokens for its budget. Endpoints are stored without credentials; keys never reach here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+
+from worker.db.engine import Database
+from worker.db.models import AICall
+
+MTOK = Decimal(1_000_000)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """What one call cost and how it went (``error`` is None on success)."""
+
+    purpose: str
+    model: str
+    endpoint: str
+    project_id: int | None = None
+    job_id: int | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    time_to_first_token_ms: float | None = None
+    total_ms: float | None = None
+    cost: Decimal | None = None
+    error: str | None = None
+
+
+def price(prompt_tokens: int | None, completion_tokens: int | None,
+          per_mtok_in: Decimal | None, per_mtok_out: Decimal | None) -> Decimal | None:
+    """The call's cost when a price is configured (an unset side counts as free), else None."""
+    if per_mtok_in is None and per_mtok_out is None:
+        return None
+    cost = (Decimal(prompt_tokens or 0) * (per_mtok_in or 0)
+            + Decimal(completion_tokens or 0) * (per_mtok_out or 0)) / MTOK
+    return cost.quantize(Decimal("0.000001"))
+
+
+async def record(db: Database, call: CallRecord) -> int:
+    row = AICall(**call.__dict__)
+    async with db.session() as session:
+        session.add(row)
+        await session.flush()
+        return row.id
+
+
+async def list_calls(db: Database, *, project_id: int | None = None, limit: int = 100
+                     ) -> list[AICall]:
+    query = select(AICall).order_by(AICall.id.desc()).limit(limit)
+    if project_id is not None:
+        query = query.where(AICall.project_id == project_id)
+    async with db.session() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def tokens_used(db: Database, project_id: int) -> int:
+    """Prompt + completion tokens the project has spent so far."""
+    total = func.coalesce(func.sum(func.coalesce(AICall.prompt_tokens, 0)
+                                   + func.coalesce(AICall.completion_tokens, 0)), 0)
+    async with db.session() as session:
+        return int(await session.scalar(
+            select(total).where(AICall.project_id == project_id)) or 0)
+
+
+def call_dict(row: AICall) -> dict[str, Any]:
+    """The JSON form (``titan ai calls --json``, later the API and the GUI)."""
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "id": row.id, "projectId": row.project_id, "jobId": row.job_id, "purpose": row.purpose,
+        "model": row.model, "endpoint": row.endpoint, "promptTokens": row.prompt_tokens,
+        "completionTokens": row.completion_tokens,
+        "timeToFirstTokenMs": row.time_to_first_token_ms, "totalMs": row.total_ms,
+        "cost": str(row.cost) if row.cost is not None else None, "error": row.error,
+        "createdAt": iso(row.created_at),
+    }
