@@ -17,6 +17,7 @@ from titan_desktop.jason.commands import (
     BY_NAME,
     COMMANDS,
     FILLERS,
+    SLOT_INTRODUCERS,
     phrase_example,
     slot_vocabulary,
     spoken,
@@ -50,12 +51,19 @@ def _alternation(words: tuple[str, ...]) -> str:
 
 
 def _phrase_regex(phrase: str, slot_types: dict[str, str], vocab: Vocab, free: bool) -> str:
+    toks = tokens(phrase)
+    present = {tok.slot for tok in toks if tok.slot}
+    # Words that would introduce a slot this phrase leaves out end a trailing free-text name.
+    stops = [w for slot, st in slot_types.items() if slot not in present
+             for w in SLOT_INTRODUCERS.get(st, ())]
     parts = []
-    for tok in tokens(phrase):
+    for i, tok in enumerate(toks):
         if tok.slot:
             st = slot_types.get(tok.slot, tok.slot)
             if (free and st in FREE_SLOTS) or st == "new_project":
-                body = rf"(?P<{tok.slot}>(?:\S+ )+?)"
+                last = i == len(toks) - 1
+                word = rf"(?!{_alternation(tuple(stops))})\S+ " if stops and last else r"\S+ "
+                body = rf"(?P<{tok.slot}>(?:{word})+?)"
             elif vocab.get(st):
                 forms = sorted(vocab[st], key=len, reverse=True)
                 body = f"(?P<{tok.slot}>{_alternation(tuple(forms))})"
@@ -130,7 +138,10 @@ def _slots(name: str, m: re.Match[str], orig: str, vocab: Vocab) -> dict[str, st
         st = cmd.slots.get(slot, slot)
         spoken_form = value.strip()
         known = vocab.get(st, {}).get(spoken_form) or vocab.get("project", {}).get(spoken_form)
-        slots[slot] = known or orig[m.start(slot):m.end(slot)].strip()
+        typed = orig[m.start(slot):m.end(slot)].strip()
+        if st == "new_project" and not known and typed.islower():
+            typed = typed.title()  # all lower case, as a decoder or a hurried hand writes it
+        slots[slot] = known or typed
     return slots
 
 
