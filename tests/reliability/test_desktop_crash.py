@@ -8,11 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from sqlalchemy import text
 
 from tests.conftest import ROOT
+from tests.helpers import wait_until
 from worker import queue
 from worker.db.engine import Database
 
@@ -23,13 +23,8 @@ async def _scalar(db: Database, sql: str) -> object:
 
 
 async def _until(db: Database, sql: str, check, timeout: float = 60) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await _scalar(db, sql)
-        if check(value):
-            return value
-        assert time.monotonic() < deadline, f"{sql!r} stayed {value!r}"
-        await asyncio.sleep(0.2)
+    return await wait_until(lambda: _scalar(db, sql), timeout, repr(sql), done=check,
+                            interval=0.2)
 
 
 def _desktop(env: dict) -> subprocess.Popen[bytes]:
