@@ -36,6 +36,7 @@ TYPED = [
      {"project": "Sun Tower", "template": "persona/basic"}),
     ("create a project called sun tower using persona basic", "create_project",
      {"project": "Sun Tower", "template": "persona/basic"}),
+    ("create a project called sun tower please", "create_project", {"project": "Sun Tower"}),
     ("create a project called Sun Tower using the fancy template", "create_project",
      {"project": "Sun Tower", "template": "fancy"}),  # unknown: the brain says so
     ("how is shop 2 doing", "status_project", {"project": "shop2"}),

@@ -27,6 +27,8 @@ from titan_desktop.jason.commands import (
 from titan_desktop.jason.grammar import Vocab
 
 FREE_SLOTS = ("project", "new_project", "template")  # may be free text when typed
+# Typed politeness after a trailing free-text name is not part of it ("... Moon Garden please").
+TAIL_FILLERS = ("please", "thanks", "thank you", "for me")
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ def _alternation(words: tuple[str, ...]) -> str:
     return "(?:" + "|".join(re.escape(w) + " " for w in words) + ")"
 
 
-def _phrase_regex(phrase: str, slot_types: dict[str, str], vocab: Vocab, free: bool) -> str:
+def _phrase_regex(phrase: str, slot_types: dict[str, str], vocab: Vocab, free: bool,
+                  typed: bool = False) -> str:
     toks = tokens(phrase)
     present = {tok.slot for tok in toks if tok.slot}
     # Words that would introduce a slot this phrase leaves out end a trailing free-text name.
@@ -64,6 +67,8 @@ def _phrase_regex(phrase: str, slot_types: dict[str, str], vocab: Vocab, free: b
                 last = i == len(toks) - 1
                 word = rf"(?!{_alternation(tuple(stops))})\S+ " if stops and last else r"\S+ "
                 body = rf"(?P<{tok.slot}>(?:{word})+?)"
+                if last and typed:
+                    body += f"{_alternation(TAIL_FILLERS)}*"
             elif vocab.get(st):
                 forms = sorted(vocab[st], key=len, reverse=True)
                 body = f"(?P<{tok.slot}>{_alternation(tuple(forms))})"
@@ -82,7 +87,7 @@ def _compiled(key: tuple[tuple[str, ...], ...], free: bool,
     out = []
     for cmd in COMMANDS:
         for phrase in (*cmd.phrases, *cmd.typed) if typed else cmd.phrases:
-            rx = _phrase_regex(phrase, cmd.slots, vocab, free)
+            rx = _phrase_regex(phrase, cmd.slots, vocab, free, typed)
             if rx:
                 out.append((cmd.name, re.compile(rx)))
     return out
