@@ -104,7 +104,7 @@ def test_invalid_form_shows_field_error_and_writes_nothing(titan_env: dict, qloo
             assert "duplicate" in error.text().lower()
             assert not form.errors["name"].isVisibleTo(form)
 
-            qtbot.mouseClick(form.json_box, LEFT)  # ticks it
+            form.json_box.setChecked(True)
             form.json_edit.setPlainText('{"description": ')
             qtbot.mouseClick(form.create_button, LEFT)
             assert "not valid JSON" in form.errors["spec"].text()
