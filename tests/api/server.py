@@ -15,6 +15,7 @@ from types import TracebackType
 
 import uvicorn
 
+from tests.helpers import wait_until_blocking
 from worker.api.app import create_app
 from worker.config import Settings
 from worker.ops.canary import free_port
@@ -34,11 +35,9 @@ class ApiServer:
 
     def __enter__(self) -> ApiServer:
         self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.02)
+        wait_until_blocking(lambda: self.server.started, 60, "the API server to start",
+                            interval=0.02,
+                            give_up=lambda: None if self.thread.is_alive() else "it stopped")
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,

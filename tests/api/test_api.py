@@ -7,7 +7,6 @@ import shlex
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -17,6 +16,7 @@ from sqlalchemy import text
 from tests.api.conftest import APPROVER_TOKEN, TOKEN
 from tests.api.server import ApiServer
 from tests.conftest import ROOT
+from tests.helpers import wait_until_blocking
 from worker.config import reload_settings
 from worker.db.engine import Database
 
@@ -47,27 +47,25 @@ def _port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url + "/health", trust_env=False, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def test_the_original_specs_curl_requests_work_against_titan_api(titan_env: dict) -> None:
     """`titan api` on port 3000, then the two curl commands exactly as the spec writes them."""
-    deadline = time.monotonic() + 30
-    while not _port_free(3000):  # another test run may hold it for a moment
-        assert time.monotonic() < deadline, "port 3000 is taken"
-        time.sleep(0.5)
+    # another test run may hold it for a moment
+    wait_until_blocking(lambda: _port_free(3000), 30, "port 3000 to be free", interval=0.5)
     env = {**titan_env, "OPS_TOKEN": "your-ops-token"}
     server = subprocess.Popen([sys.executable, "-m", "titan_desktop.launcher", "api"], env=env,
                               cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get("http://127.0.0.1:3000/health", trust_env=False).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, server.stdout.read()
-            assert time.monotonic() < deadline, "titan api did not come up"
-            time.sleep(0.2)
+        wait_until_blocking(lambda: _healthy("http://127.0.0.1:3000"), 60, "titan api",
+                            interval=0.2, give_up=lambda: None if server.poll() is None
+                            else f"it exited: {server.stdout.read()}")
         created = subprocess.run([*shlex.split(CURL_PROJECT), "-s", "-w", "\n%{http_code}"],
                                  capture_output=True, text=True, timeout=30)
         body, status = created.stdout.rsplit("\n", 1)

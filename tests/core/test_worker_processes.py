@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import text
 
 from tests.conftest import spawn_worker
+from tests.helpers import wait_until
 from worker import queue
 from worker.db.engine import Database
 from worker.queue import NewJob
@@ -24,14 +24,9 @@ async def _scalar(db: Database, sql: str, **params: object) -> object:
 
 async def _wait_for(db: Database, sql: str, expected: object, timeout: float = 30, **params: object
                     ) -> object:
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = await _scalar(db, sql, **params)
-        if value == expected:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{sql!r} stayed {value!r}, expected {expected!r}")
+    return await wait_until(lambda: _scalar(db, sql, **params), timeout,
+                            f"{sql!r} == {expected!r}", done=lambda value: value == expected,
+                            interval=0.1)
 
 
 async def test_four_workers_run_2000_jobs_each_exactly_once(any_db_url: str, titan_env: dict,

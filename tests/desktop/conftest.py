@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +21,7 @@ import qasync
 from PySide6.QtCore import QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
+from tests.helpers import wait_until  # noqa: F401  (the GUI tests import it from here)
 from titan_desktop.output.web import prepare_web_engine
 
 prepare_web_engine()  # before pytest-qt's QApplication, as titan does before its own
@@ -65,17 +65,6 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
 
 def run(loop: asyncio.AbstractEventLoop, coro: Any, timeout: float = 90) -> Any:
     return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-async def wait_until(predicate: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await asyncio.sleep(0.05)
 
 
 @asynccontextmanager

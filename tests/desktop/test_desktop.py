@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -11,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from sqlalchemy import text
 
 from tests.conftest import ROOT
@@ -21,6 +20,8 @@ from titan_desktop.logs.model import LogTableModel
 from worker.config import reload_settings
 from worker.db.engine import Database
 from worker.services.logquery import LogFilter
+
+LEFT = Qt.MouseButton.LeftButton
 
 
 def _status_of(model: object, name: str) -> str | None:
@@ -45,7 +46,7 @@ def _alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
-def test_form_project_appears_in_progress_and_publishes(titan_env: dict, qloop) -> None:
+def test_form_project_appears_in_progress_and_publishes(titan_env: dict, qloop, qtbot) -> None:
     async def body() -> None:
         async with open_window(reload_settings()) as window:
             form = window.input_tab.form
@@ -53,7 +54,7 @@ def test_form_project_appears_in_progress_and_publishes(titan_env: dict, qloop) 
             fields = {f.path: f for f in form.spec_fields}
             fields["spec.description"].write("Built from the Input tab")
             fields["spec.features"].write(["Pricing", "Contact"])
-            form.create_button.click()
+            qtbot.mouseClick(form.create_button, LEFT)
 
             progress = window.progress_tab.controller.projects
             await wait_until(lambda: _status_of(progress, "Form Made Site"), 15,
@@ -84,19 +85,20 @@ def test_form_project_appears_in_progress_and_publishes(titan_env: dict, qloop) 
     run(qloop, body())
 
 
-def test_invalid_form_shows_field_error_and_writes_nothing(titan_env: dict, qloop) -> None:
+def test_invalid_form_shows_field_error_and_writes_nothing(titan_env: dict, qloop, qtbot
+                                                           ) -> None:
     async def body() -> None:
         async with open_window(reload_settings(), spawn_worker=False) as window:
             form = window.input_tab.form
             form.name.setText("   ")
-            form.create_button.click()
+            qtbot.mouseClick(form.create_button, LEFT)
             await wait_until(lambda: form.errors["name"].isVisibleTo(form), 10, "name error")
             assert "letter or digit" in form.errors["name"].text() or form.errors["name"].text()
 
             form.name.setText("Good Name")
             fields = {f.path: f for f in form.spec_fields}
             fields["spec.features"].write(["Blog", "blog"])
-            form.create_button.click()
+            qtbot.mouseClick(form.create_button, LEFT)
             error = form.errors["spec.features"]
             await wait_until(lambda: error.isVisibleTo(form), 10, "features error")
             assert "duplicate" in error.text().lower()
@@ -104,7 +106,7 @@ def test_invalid_form_shows_field_error_and_writes_nothing(titan_env: dict, qloo
 
             form.json_box.setChecked(True)
             form.json_edit.setPlainText('{"description": ')
-            form.create_button.click()
+            qtbot.mouseClick(form.create_button, LEFT)
             assert "not valid JSON" in form.errors["spec"].text()
 
             db = window.ctx.db
@@ -159,14 +161,9 @@ def _running(window: object, job_id: int) -> bool:
 
 
 async def _wait_job(db: Database, job_id: int, status: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    current = ""
-    while time.monotonic() < deadline:
-        current = str(await _scalar(db, "SELECT status FROM jobs WHERE id = :id", id=job_id))
-        if current == status:
-            break
-        await asyncio.sleep(0.2)
-    return current
+    return str(await wait_until(
+        lambda: _scalar(db, "SELECT status FROM jobs WHERE id = :id", id=job_id), timeout,
+        f"job {job_id} {status}", done=lambda current: current == status, interval=0.2))
 
 
 def test_logs_model_pages_through_a_million_rows_and_filters(titan_env: dict, qloop) -> None:
@@ -280,14 +277,9 @@ def test_ui_loop_is_never_blocked_while_1000_jobs_run(titan_env: dict, qloop) ->
 
 
 async def _wait_count(db: Database, expected: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    count = 0
-    while time.monotonic() < deadline:
-        count = int(await _scalar(db, "SELECT count(*) FROM jobs WHERE status = 'succeeded'"))
-        if count >= expected:
-            break
-        await asyncio.sleep(0.25)
-    return count
+    return int(await wait_until(
+        lambda: _scalar(db, "SELECT count(*) FROM jobs WHERE status = 'succeeded'"), timeout,
+        f"{expected} succeeded jobs", done=lambda count: int(count) >= expected, interval=0.25))
 
 
 def test_smoke_test_mode_on_the_embedded_database() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from tests.desktop.conftest import open_window, run, wait_until
+from tests.desktop.conftest import open_window, run
+from tests.helpers import wait_until
 from worker.config import reload_settings
 
 

@@ -17,13 +17,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.helpers import wait_until_blocking
 
 pytestmark = [
     pytest.mark.slow,  # a voice end-to-end test: left out by -m "not slow"
@@ -55,7 +55,8 @@ app = QApplication([])
 loop = qasync.QEventLoop(app)
 asyncio.set_event_loop(loop)
 
-from tests.desktop.conftest import open_window, wait_until
+from tests.desktop.conftest import open_window
+from tests.helpers import wait_until
 from titan_desktop.jason import corpus
 from titan_desktop.jason.audio import save_wav
 from worker.config import reload_settings
@@ -90,14 +91,15 @@ async def main() -> dict:
         voice.spoken.connect(lambda text, path: spoken.append(text))
         panel.listen_button.setChecked(True)  # always listening, as a person would switch it on
         out["listening"] = voice.listening
-
-        await asyncio.sleep(0.5)
+        delivered: list[int] = []
+        voice._stream.readyRead.connect(lambda: delivered.append(1))
+        await wait_until(lambda: delivered, 30, "the microphone's first audio")
         await play_into_microphone("cancel Moon Garden")
         await wait_until(lambda: any("Are you sure" in s for s in said), 30, "the question")
         question = next(s for s in said if "Are you sure" in s)
         out["question"] = question
         await wait_until(lambda: question in spoken, 30, "the question synthesized")
-        await asyncio.sleep(0.3)
+        await wait_until(voice._effect_playing, 30, "the question playing")
         await wait_until(lambda: not voice._effect_playing(), 30, "the question played")
         out["status_before_yes"] = (await window.ctx.projects.get(project.id)).status
 
@@ -105,7 +107,8 @@ async def main() -> dict:
         await wait_until(lambda: len(said) >= 2, 30, "the answer to yes")
         out["answer"] = said[1]
         out["status_after_yes"] = (await window.ctx.projects.get(project.id)).status
-        await asyncio.sleep(0.3)
+        await wait_until(lambda: said[1] in spoken, 30, "the answer synthesized")
+        await wait_until(voice._effect_playing, 30, "the answer playing")
         await wait_until(lambda: not voice._effect_playing(), 30, "the answer played")
     return out
 
@@ -129,11 +132,10 @@ def pulse(tmp_path: Path) -> Iterator[dict[str, str]]:
         ["pulseaudio", "-n", "-F", str(config), "--daemonize=no", "--exit-idle-time=-1",
          "--disallow-exit", f"--log-target=file:{tmp_path / 'pulse.log'}"], env=env)
     try:
-        deadline = time.monotonic() + 20
-        while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode != 0:
-            assert server.poll() is None, (tmp_path / "pulse.log").read_text()
-            assert time.monotonic() < deadline, "PulseAudio did not start"
-            time.sleep(0.1)
+        wait_until_blocking(
+            lambda: subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0,
+            20, "PulseAudio to start", interval=0.1,
+            give_up=lambda: None if server.poll() is None else (tmp_path / "pulse.log").read_text())
         yield env
     finally:
         server.terminate()

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.desktop.conftest import open_window, run, wait_until
+from tests.desktop.conftest import open_window, run
+from tests.helpers import wait_until
 from titan_desktop.jason import corpus
 from titan_desktop.jason.audio import RATE, add_noise, frames, load_wav, rms_dbfs
 from titan_desktop.jason.voice_qt import NO_MICROPHONE

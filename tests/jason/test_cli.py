@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.conftest import titan as run_titan
 from titan_desktop.jason import corpus
 from titan_desktop.jason.audio import load_wav, resample
 
@@ -21,7 +22,7 @@ def titan(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
-def test_say_then_hear_a_command(tmp_path: Path) -> None:
+def test_say_then_hear_a_command(titan_env: dict, tmp_path: Path) -> None:
     wav = tmp_path / "cmd.wav"
     said = titan("say", "cancel project my web app", "--out", str(wav), "--rate", "160")
     assert said.returncode == 0, said.stderr
@@ -34,7 +35,28 @@ def test_say_then_hear_a_command(tmp_path: Path) -> None:
                                     "text": "cancel project my web app"}
 
 
-def test_hear_a_44k_stereo_24bit_file(tmp_path: Path) -> None:
+def test_hear_knows_the_projects_in_the_database_without_flags(titan_env: dict,
+                                                              tmp_path: Path) -> None:
+    created = run_titan(titan_env, "project", "create", "Harbor Lights",
+                        "--template", "persona/basic")
+    assert created.returncode == 0, created.stderr
+    wav = tmp_path / "status.wav"
+    said = run_titan(titan_env, "jason", "say", "status of harbor lights", "--out", str(wav))
+    assert said.returncode == 0, said.stderr
+    heard = run_titan(titan_env, "jason", "hear", str(wav))
+    assert heard.returncode == 0, heard.stderr
+    assert json.loads(heard.stdout) == {"command": "status_project",
+                                        "slots": {"project": "Harbor Lights"},
+                                        "text": "status of harbor lights"}
+    # a flag adds a name to the database's
+    wav = tmp_path / "approve.wav"
+    assert run_titan(titan_env, "jason", "say", "approve sun tower", "--out",
+                     str(wav)).returncode == 0
+    heard = run_titan(titan_env, "jason", "hear", str(wav), "--project", "Sun Tower")
+    assert json.loads(heard.stdout)["slots"] == {"project": "Sun Tower"}
+
+
+def test_hear_a_44k_stereo_24bit_file(titan_env: dict, tmp_path: Path) -> None:
     audio = corpus.spoken_audio("show me the sales tab", "en-gb", 175)
     x = resample(audio.astype(np.float64) / 32768.0, 16000, 44100)
     i32 = np.round(np.repeat(x[:, None], 2, axis=1).reshape(-1) * (2 ** 23 - 1)).astype(np.int32)
@@ -49,7 +71,8 @@ def test_hear_a_44k_stereo_24bit_file(tmp_path: Path) -> None:
     assert (heard["command"], heard["slots"]) == ("show_tab", {"tab": "sales"})
 
 
-def test_hear_rejects_a_non_command_with_suggestions(tmp_path: Path) -> None:
+def test_hear_rejects_a_non_command_with_suggestions(titan_env: dict, tmp_path: Path
+                                                      ) -> None:
     wav = tmp_path / "chat.wav"
     assert titan("say", "remind me to water the plants", "--out", str(wav)).returncode == 0
     heard = json.loads(titan("hear", str(wav), "--project", "Moon Garden").stdout)

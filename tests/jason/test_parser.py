@@ -28,6 +28,17 @@ TYPED = [
      {"project": "Sun Tower", "template": "persona/basic"}),
     ("create a new persona/basic project called Blue Bird", "create_project",
      {"project": "Blue Bird", "template": "persona/basic"}),
+    # natural phrasings: no template (the default), or the template's family name alone
+    ("create a project called moon garden", "create_project", {"project": "Moon Garden"}),
+    ("create a project called moon garden with the persona template", "create_project",
+     {"project": "Moon Garden", "template": "persona/basic"}),
+    ("create a project called Sun Tower using the persona template", "create_project",
+     {"project": "Sun Tower", "template": "persona/basic"}),
+    ("create a project called sun tower using persona basic", "create_project",
+     {"project": "Sun Tower", "template": "persona/basic"}),
+    ("create a project called sun tower please", "create_project", {"project": "Sun Tower"}),
+    ("create a project called Sun Tower using the fancy template", "create_project",
+     {"project": "Sun Tower", "template": "fancy"}),  # unknown: the brain says so
     ("how is shop 2 doing", "status_project", {"project": "shop2"}),
     ("what's failing", "whats_failing", {}),
     ("read me the last error", "last_error", {}),

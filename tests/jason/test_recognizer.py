@@ -52,6 +52,18 @@ def test_every_command_is_heard_and_never_mistaken(command: str, recognizer: Rec
     assert right >= 0.66 * len(spoken), f"{right}/{len(spoken)} recognized"
 
 
+@pytest.mark.parametrize(("text", "slots"), [
+    ("create a project called moon garden", {"project": "Moon Garden"}),  # default template
+    ("create a project called blue harbor with the persona template",
+     {"project": "Blue Harbor", "template": "persona/basic"}),
+])
+def test_natural_create_phrasings_are_heard(text: str, slots: dict[str, str],
+                                            recognizer: Recognizer, audio_cache: Path) -> None:
+    for voice in corpus.VOICES:
+        result = recognizer.decode(corpus.spoken_audio(text, voice, 175, audio_cache))
+        assert (result.command, result.slots) == ("create_project", slots), (voice, result.text)
+
+
 def test_multi_word_and_unknown_word_project_names_are_recognized(
         recognizer: Recognizer, audio_cache: Path) -> None:
     for text, project in (("status of moon garden", "Moon Garden"),

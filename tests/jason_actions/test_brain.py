@@ -34,6 +34,21 @@ async def test_create_by_chat_then_worker_publishes(titan_env: dict, settings: S
     assert opened.action == {"open": status.text.split(" at ")[1].rstrip(".")}
 
 
+async def test_natural_create_phrasings_make_the_project_a_user_asked_for(
+        settings: Settings, db: Database) -> None:
+    jason = Jason(db, settings)
+    for said, name, slug in (
+            ("create a project called moon garden", "Moon Garden", "moon-garden"),
+            ("create a project called sun tower with the persona template", "Sun Tower",
+             "sun-tower")):
+        reply = await jason.ask(said)
+        assert reply.command == "create_project", reply.text
+        async with db.session() as s:
+            row = (await s.execute(text(
+                "SELECT name, template_ref FROM projects WHERE slug = :s"), {"s": slug})).one()
+        assert tuple(row) == (name, "persona/basic")
+
+
 async def test_destructive_commands_wait_for_yes(titan_env: dict, settings: Settings,
                                                  db: Database) -> None:
     jason = Jason(db, settings)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import psycopg
 
 from tests.conftest import spawn_worker, titan
+from tests.helpers import wait_until_blocking
 from tests.ops.conftest import git
 
 
@@ -20,15 +20,13 @@ def _show(env: dict, change_id: int) -> dict:
 
 def _wait(env: dict, change_id: int, *statuses: str, timeout: float = 90) -> dict:
     """Poll the database directly (a CLI call per poll would be slow), then show via the CLI."""
-    deadline = time.monotonic() + timeout
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
-        while True:
-            status, reason = conn.execute("SELECT status, reason FROM ops_changes WHERE id = %s",
-                                          (change_id,)).fetchone()
-            if status in statuses:
-                return _show(env, change_id)
-            assert time.monotonic() < deadline, f"stuck in {status}: {reason}"
-            time.sleep(0.2)
+        wait_until_blocking(
+            lambda: conn.execute("SELECT status, reason FROM ops_changes WHERE id = %s",
+                                 (change_id,)).fetchone(),
+            timeout, f"change {change_id} in {statuses}", done=lambda row: row[0] in statuses,
+            interval=0.2)
+    return _show(env, change_id)
 
 
 def test_propose_approve_promote_from_the_command_line(ops_env: dict, tiny_repo: Path,

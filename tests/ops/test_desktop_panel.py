@@ -12,6 +12,8 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("qasync")
 
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
 from sqlalchemy import text
 
 # The desktop suite's loop fixture: it collects the test's Qt objects on the GUI thread before
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.gui
 def test_panel_lists_changes_and_decides(
         titan_env: dict, db_url: str,
         qloop: asyncio.AbstractEventLoop,  # noqa: F811 (the imported fixture)
+        qtbot: QtBot,
 ) -> None:
     from titan_desktop.context import AppContext
     from titan_desktop.ops.view import OpsPanel
@@ -59,7 +62,7 @@ def test_panel_lists_changes_and_decides(
                 assert button.isEnabled()
                 assert "awaiting approval" in panel.summary.text()
                 panel.comment.setText(comment)
-                button.click()
+                qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
                 await wait_until(lambda: "(#" in panel.status.text(), what="decision message")
                 panel.status.setText("")
 
@@ -73,8 +76,10 @@ def test_panel_lists_changes_and_decides(
         finally:
             panel.close()
             await ctx.cancel_tasks()
+            deleted: list[bool] = []  # Qt deletes the panel while the loop still runs
+            panel.destroyed.connect(lambda: deleted.append(True))
             panel.deleteLater()
-            await asyncio.sleep(0.05)  # let Qt delete the panel while the loop still runs
+            await wait_until(lambda: deleted, 10, "the panel deleted")
             await db.dispose()
 
     run(qloop, scenario())

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.api.server import ApiServer
+from tests.helpers import wait_until
 from tests.ops.conftest import APPROVER_TOKEN, TOKEN, git
 from worker.config import reload_settings
 from worker.db.engine import Database
@@ -59,17 +60,15 @@ async def _call(api: ApiServer, method: str, path: str, **kwargs: object) -> htt
 
 async def _wait_for(db: Database, change_id: int, *statuses: str, timeout: float = 90
                     ) -> OpsChange:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+    async def change() -> tuple[str, str | None, OpsChange]:  # status and reason show on failure
         async with db.session() as session:
-            change = await session.get(OpsChange, change_id)
-        assert change is not None
-        if change.status in statuses:
-            return change
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"change {change_id} stuck in {change.status} "
-                                 f"(reason {change.reason!r}), wanted {statuses}")
-        await asyncio.sleep(0.1)
+            found = await session.get(OpsChange, change_id)
+        assert found is not None
+        return found.status, found.reason, found
+
+    status_reason_change = await wait_until(change, timeout, f"change {change_id} in {statuses}",
+                                            done=lambda v: v[0] in statuses, interval=0.1)
+    return status_reason_change[2]
 
 
 async def _propose(api: ApiServer, path: str, content: str, title: str = "A change") -> int:

@@ -8,11 +8,9 @@ stopping a worker (SIGTERM) ends them.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import pytest
 from sqlalchemy import make_url, text
 
 from tests.conftest import ROOT
+from tests.helpers import wait_until
 from worker import queue
 from worker.db.engine import Database
 
@@ -49,19 +48,17 @@ async def scalar(db: Database, sql: str) -> object:
         return (await s.execute(text(sql))).scalar()
 
 
-async def wait_until(db: Database, sql: str, expected: object, machines: list[Machine],
-                     timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = await scalar(db, sql)
-        if value == expected:
-            return
-        if any(m.process.poll() is not None for m in machines):
-            break  # a worker died: no point waiting
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{sql!r} was {value!r}, expected {expected!r}; "
-                         f"worker logs: {[m.tail() for m in machines]}")
+async def reaches(db: Database, sql: str, expected: object, machines: list[Machine],
+                  timeout: float = 180) -> None:
+    def worker_died() -> str | None:  # no point waiting
+        return "a worker died" if any(m.process.poll() is not None for m in machines) else None
+
+    try:
+        await wait_until(lambda: scalar(db, sql), timeout, f"{sql!r} == {expected!r}",
+                         done=lambda value: value == expected, interval=0.2,
+                         give_up=worker_died)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; worker logs: {[m.tail() for m in machines]}") from None
 
 
 async def test_two_server_workers_split_2000_jobs_and_run_none_twice(
@@ -73,11 +70,10 @@ async def test_two_server_workers_split_2000_jobs_and_run_none_twice(
     db = Database(db_url)
     try:
         # Both are up and listening before the work arrives, so either may take any job.
-        await wait_until(db, "SELECT count(*) FROM workers WHERE status = 'running'", 2, machines)
+        await reaches(db, "SELECT count(*) FROM workers WHERE status = 'running'", 2, machines)
         async with db.session() as s:
             await queue.enqueue_many(s, "noop", [{"touch": "executions.txt"}] * JOBS)
-        await wait_until(db, "SELECT count(*) FROM jobs WHERE status = 'succeeded'", JOBS,
-                         machines)
+        await reaches(db, "SELECT count(*) FROM jobs WHERE status = 'succeeded'", JOBS, machines)
 
         for machine in machines:  # what `systemctl stop titan-worker` does
             machine.process.send_signal(signal.SIGTERM)

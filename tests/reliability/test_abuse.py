@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import ROOT, spawn_worker, titan
+from tests.helpers import wait_until, wait_until_blocking
 from worker.db.engine import Database
 from worker.ops.canary import free_port
 
@@ -35,15 +35,19 @@ def _start_api(env: dict, log: Path) -> tuple[subprocess.Popen[str], str]:
                                  "--port", str(port)], env=env, cwd=ROOT, stdout=out,
                                 stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180  # a hang guard: imports are slow on a loaded machine
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         try:
-            if httpx.get(url + "/health", trust_env=False, timeout=2).status_code == 200:
-                return proc, url
+            return httpx.get(url + "/health", trust_env=False, timeout=2).status_code == 200
         except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("titan api did not start: " + log.read_text()[-2000:])
+            return False
+
+    try:
+        wait_until_blocking(healthy, 180, "titan api", interval=0.1)  # slow imports under load
+    except AssertionError:
+        proc.kill()
+        raise AssertionError("titan api did not start: " + log.read_text()[-2000:]) from None
+    return proc, url
 
 
 @pytest.mark.timeout(1200)  # hang guard for a loaded 2-core machine; the flood itself is untimed
@@ -109,16 +113,16 @@ async def test_1000_concurrent_requests_and_no_secret_leaks(titan_env: dict, db:
     proposed = titan(env, "ops", "propose", "--title", "leak check", "--patch",
                      f"README.md={patch}")
     assert proposed.returncode == 0, proposed.stderr
-    deadline = time.monotonic() + 600  # a hang guard, generous for a loaded 2-core machine
-    while True:  # every project published and the change waiting for a person
+    async def published_and_change() -> tuple[object, object]:
         async with db.session() as s:
             published = (await s.execute(text(
                 "SELECT count(*) FROM projects WHERE status = 'published'"))).scalar()
-            change = (await s.execute(text("SELECT status FROM ops_changes"))).scalar()
-        if published == 20 and change in ("awaiting_approval", "rolled_back", "failed"):
-            break
-        assert time.monotonic() < deadline, f"{published} published, change {change}"
-        await asyncio.sleep(0.5)
+            return published, (await s.execute(text("SELECT status FROM ops_changes"))).scalar()
+
+    await wait_until(published_and_change, 600,  # generous for a loaded 2-core machine
+                     "every project published and the change waiting for a person",
+                     done=lambda v: v[0] == 20 and v[1] in ("awaiting_approval", "rolled_back",
+                                                             "failed"), interval=0.5)
     worker.terminate()
     worker_output = worker.communicate(timeout=60)[0]
     async with db.session() as s:

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import WorkerProcess, spawn_worker
+from tests.helpers import wait_until
 from worker import queue
 from worker.db.engine import Database, libpq_url
 from worker.db.migrate import upgrade
@@ -130,8 +131,8 @@ async def test_workers_ride_out_an_embedded_postgres_restart(pg_home: Path, tita
             await asyncio.sleep(0.2)
         async with db.session() as s:
             await queue.enqueue_many(s, "noop", [{"sleep": 0.02}] * 600)
-        while await _count(db, "SELECT count(*) FROM jobs WHERE status = 'succeeded'") < 50:
-            await asyncio.sleep(0.1)
+        await wait_until(lambda: _count(db, "SELECT count(*) FROM jobs WHERE status = 'succeeded'"),
+                         240, "50 succeeded jobs", done=lambda n: n >= 50, interval=0.1)
         await db.dispose()
         _pg_ctl(pgdata, "-m", "fast", "stop")
         await asyncio.sleep(3)

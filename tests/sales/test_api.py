@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select
 
+from tests.helpers import wait_until
 from tests.sales.helpers import add_project
 from worker.api.app import create_app
 from worker.config import Settings
@@ -32,8 +33,8 @@ async def serve(db, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
                                            lifespan="on"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
+    await wait_until(lambda: server.started, 30, "the API server", interval=0.02,
+                     give_up=lambda: "it stopped" if task.done() else None)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             yield client

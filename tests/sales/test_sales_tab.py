@@ -6,7 +6,6 @@ Runs on a qasync loop, as the app does, against a real PostgreSQL. Any Qt warnin
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import os
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6.QtCharts")
 qasync = pytest.importorskip("qasync")
 
+from tests.helpers import wait_until  # noqa: E402
 from tests.sales.helpers import NOW, UTC_ZONE, seed_shop  # noqa: E402
 from titan_desktop.context import AppContext  # noqa: E402
 from titan_desktop.live import LiveEvents  # noqa: E402
@@ -47,14 +47,6 @@ def run_qt(qapp: Any, body: Callable[[], Awaitable[None]]) -> None:
         loop.close()
 
 
-async def until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 def card_values(tab: SalesTab) -> dict[str, list[str]]:
     return {card.title.text(): card.value.text().split("\n") for card in tab.cards}
 
@@ -70,8 +62,8 @@ def test_tab_shows_kpis_chart_and_tables(qapp: Any, settings: Any, db_url: str,
             tab = SalesTab(ctx, controller=controller)
             tab.resize(1360, 900)
             tab.show()
-            await until(lambda: controller.overview and controller.series and
-                        not controller.busy, "the first load")
+            await wait_until(lambda: controller.overview and controller.series and
+                             not controller.busy, 15, "the first load")
 
             cards = card_values(tab)  # one line per currency: EUR, JPY, USD
             assert cards["Revenue today"] == ["€15.50", "¥0", "$129.00"]
@@ -92,12 +84,12 @@ def test_tab_shows_kpis_chart_and_tables(qapp: Any, settings: Any, db_url: str,
             tab.currency.setCurrentText("EUR")
             assert tab.chart.line.count() == 30 and tab.chart.line.at(29).y() == 15.5
             tab.bucket.setCurrentIndex(1)  # by week
-            await until(lambda: controller.series.bucket == "week" and not controller.busy,
-                        "the weekly series")
+            await wait_until(lambda: controller.series.bucket == "week" and not controller.busy, 15,
+                             "the weekly series")
             assert tab.chart.line.count() == 12
             tab.bucket.setCurrentIndex(2)  # by month
-            await until(lambda: controller.series.bucket == "month" and not controller.busy,
-                        "the monthly series")
+            await wait_until(lambda: controller.series.bucket == "month" and not controller.busy,
+                             15, "the monthly series")
             assert tab.chart.line.count() == 12
 
             assert tab.projects_table.model().rowCount() == 5
@@ -130,8 +122,8 @@ def test_empty_tab_then_live_orders_and_the_record_dialog(qapp: Any, settings: A
             tab = SalesTab(ctx)
             tab.show()
             controller = tab.controller
-            await until(lambda: controller.overview is not None and not controller.busy,
-                        "the first load")
+            await wait_until(lambda: controller.overview is not None and not controller.busy, 15,
+                             "the first load")
             # Nothing sold, nothing connected: say how to connect, show no figures.
             assert tab.banner.isVisible()
             assert "Stripe (set STRIPE_API_KEY)" in tab.banner.text()
@@ -149,7 +141,7 @@ def test_empty_tab_then_live_orders_and_the_record_dialog(qapp: Any, settings: A
             assert not tab.sync_button.isEnabled()
 
             live.start()
-            await until(lambda: live.is_online, "the LISTEN connection")
+            await wait_until(lambda: live.is_online, 15, "the LISTEN connection")
             now = datetime.now(UTC).isoformat()
             csv_file = tmp_path / "orders.csv"
             csv_file.write_text(
@@ -157,8 +149,8 @@ def test_empty_tab_then_live_orders_and_the_record_dialog(qapp: Any, settings: A
                 f"{now},,Ann,,40.00,USD,paid,L-1\n{now},,Bob,,2.50,USD,paid,L-2\n",
                 encoding="utf-8")
             await import_csv(db, csv_file)  # as `titan sales import` would, elsewhere
-            await until(lambda: card_values(tab)["All time"] == ["$42.50"],
-                        "the live update after an import")
+            await wait_until(lambda: card_values(tab)["All time"] == ["$42.50"], 15,
+                             "the live update after an import")
             assert card_values(tab)["Revenue today"] == ["$42.50"]
             assert not tab.banner.isVisible()
 
@@ -167,14 +159,15 @@ def test_empty_tab_then_live_orders_and_the_record_dialog(qapp: Any, settings: A
             dialog.amount.setText("9.999")
             dialog.currency.setCurrentText("USD")
             dialog.submit()
-            await until(lambda: dialog.error.text() != "", "the validation message")
+            await wait_until(lambda: dialog.error.text() != "", 15, "the validation message")
             assert dialog.error.text().startswith("Amount: '9.999' has more than 2 decimal")
             assert dialog.isVisible()
             dialog.amount.setText("10.00")
             dialog.submit()
-            await until(lambda: not dialog.isVisible(), "the dialog to close")
-            await until(lambda: card_values(tab)["Orders"] == ["3 USD"], "the recorded order")
-            await until(lambda: tab.chart.line.count() == 30, "the chart's first points")
+            await wait_until(lambda: not dialog.isVisible(), 15, "the dialog to close")
+            await wait_until(lambda: card_values(tab)["Orders"] == ["3 USD"], 15,
+                             "the recorded order")
+            await wait_until(lambda: tab.chart.line.count() == 30, 15, "the chart's first points")
             assert tab.chart.y_axis.labelsVisible()
             assert tab.chart.chart().title() == "Revenue per day (USD)"
             assert card_values(tab)["All time"] == ["$52.50"]

@@ -6,8 +6,10 @@
     titan jason ask TEXT [--yes]
     titan jason help
 
-``hear`` and ``parse`` print one JSON line: {"command", "slots", "text"}, or
-{"command": null, "text", "suggestions"} when it is not a command.
+``hear`` knows the project and template names in the database, as the app does; ``--project``
+and ``--template`` add to them. ``hear`` and ``parse`` print one JSON line:
+{"command", "slots", "text"}, or {"command": null, "text", "suggestions"} when it is not a
+command.
 """
 
 from __future__ import annotations
@@ -69,9 +71,41 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, EOFError, ValueError, KeyError, wave.Error) as exc:
             print(f"titan jason hear: cannot read {args.wav}: {exc}", file=sys.stderr)
             return 2
-        result = Recognizer(args.project, templates, parallel=False).decode(audio)
+        projects, known_templates = _known_names()
+        result = Recognizer(_merged(projects, args.project),
+                            _merged(known_templates, args.template) or list(DEFAULT_TEMPLATES),
+                            parallel=False).decode(audio)
     print(json.dumps(result.to_json(), ensure_ascii=False))
     return 0
+
+
+def _merged(known: list[str], extra: list[str]) -> list[str]:
+    return list(dict.fromkeys([*known, *extra]))
+
+
+def _known_names() -> tuple[list[str], list[str]]:
+    """The project and template names the app's ears know: the brain's own query, against the
+    database the app would use. Without a database: none (a warning; the flags still count)."""
+    import asyncio
+
+    from titan_desktop.jason.brain import Jason
+    from worker.bootstrap import open_database
+    from worker.config import get_settings
+
+    async def read() -> tuple[list[str], list[str]]:
+        settings = get_settings()
+        db = await open_database(settings)
+        try:
+            jason = Jason(db, settings)
+            return await jason.project_names(), jason.template_names()
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(read())
+    except Exception as exc:  # any failure to reach the database: hear with the flags alone
+        print(f"titan jason hear: no project names from the database: {exc}", file=sys.stderr)
+        return [], []
 
 
 def _speak(args: argparse.Namespace) -> int:

@@ -49,6 +49,10 @@ FILLERS: tuple[str, ...] = (
     "i want to", "i would like to", "i would like", "let us", "for me", "thanks", "thank you",
     "kindly", "quickly",
 )
+# Words that introduce a slot in some phrases: a free-text name at the end of a phrase without
+# that slot stops before them, so "create a project called Moon Garden with the fancy template"
+# is a project and an (unknown) template, not a project named "Moon Garden With The Fancy ...".
+SLOT_INTRODUCERS: dict[str, tuple[str, ...]] = {"template": ("using", "with", "from")}
 # Optional words the voice grammar allows around any command.
 SPOKEN_PREFIX = "jason"
 SPOKEN_SUFFIX = "please"
@@ -82,6 +86,8 @@ COMMANDS: tuple[Command, ...] = (
         "create [a] [new] project {project} (using|with|from) [the] {template} [template]",
         "new project {project} (using|with|from) [the] {template} [template]",
         "start [a] new {template} project (called|named) {project}",
+        # no template named: the brain's default ("create a project called Moon Garden")
+        "create [a] [new] project (called|named) {project}",
     ), "create a project, e.g. “create project Moon Garden using persona basic”",
         slots={"project": "new_project", "template": "template"}),
     Command("status_all", (
@@ -267,6 +273,21 @@ def spoken(name: str) -> str:
     return " ".join(words_of(name)).lower()
 
 
+def template_forms(templates: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Spoken forms of template refs: "persona basic", and the family alone ("persona") when
+    only one template has it, as people say "with the persona template"."""
+    forms = {spoken(t): t for t in templates if spoken(t)}
+    families: dict[str, list[str]] = {}
+    for t in templates:
+        family = spoken(t.split("/")[0]) if "/" in t else ""
+        if family:
+            families.setdefault(family, []).append(t)
+    for family, refs in families.items():
+        if len(refs) == 1:
+            forms.setdefault(family, refs[0])
+    return forms
+
+
 def slot_vocabulary(projects: list[str] | tuple[str, ...] = (),
                     templates: list[str] | tuple[str, ...] = (),
                     new_projects: list[str] | tuple[str, ...] = ()) -> dict[str, dict[str, str]]:
@@ -277,7 +298,7 @@ def slot_vocabulary(projects: list[str] | tuple[str, ...] = (),
     vocab = {
         "project": table(projects),
         "new_project": table([*new_projects, *projects]),
-        "template": table(templates),
+        "template": template_forms(templates),
         "tab": {s: canon for canon, forms in TABS.items() for s in forms},
         "period": {s: canon for canon, forms in PERIODS.items() for s in forms},
     }

@@ -17,6 +17,7 @@ from titan_desktop.jason.commands import (
     BY_NAME,
     COMMANDS,
     FILLERS,
+    SLOT_INTRODUCERS,
     phrase_example,
     slot_vocabulary,
     spoken,
@@ -26,6 +27,8 @@ from titan_desktop.jason.commands import (
 from titan_desktop.jason.grammar import Vocab
 
 FREE_SLOTS = ("project", "new_project", "template")  # may be free text when typed
+# Typed politeness after a trailing free-text name is not part of it ("... Moon Garden please").
+TAIL_FILLERS = ("please", "thanks", "thank you", "for me")
 
 
 @dataclass(frozen=True)
@@ -49,13 +52,23 @@ def _alternation(words: tuple[str, ...]) -> str:
     return "(?:" + "|".join(re.escape(w) + " " for w in words) + ")"
 
 
-def _phrase_regex(phrase: str, slot_types: dict[str, str], vocab: Vocab, free: bool) -> str:
+def _phrase_regex(phrase: str, slot_types: dict[str, str], vocab: Vocab, free: bool,
+                  typed: bool = False) -> str:
+    toks = tokens(phrase)
+    present = {tok.slot for tok in toks if tok.slot}
+    # Words that would introduce a slot this phrase leaves out end a trailing free-text name.
+    stops = [w for slot, st in slot_types.items() if slot not in present
+             for w in SLOT_INTRODUCERS.get(st, ())]
     parts = []
-    for tok in tokens(phrase):
+    for i, tok in enumerate(toks):
         if tok.slot:
             st = slot_types.get(tok.slot, tok.slot)
             if (free and st in FREE_SLOTS) or st == "new_project":
-                body = rf"(?P<{tok.slot}>(?:\S+ )+?)"
+                last = i == len(toks) - 1
+                word = rf"(?!{_alternation(tuple(stops))})\S+ " if stops and last else r"\S+ "
+                body = rf"(?P<{tok.slot}>(?:{word})+?)"
+                if last and typed:
+                    body += f"{_alternation(TAIL_FILLERS)}*"
             elif vocab.get(st):
                 forms = sorted(vocab[st], key=len, reverse=True)
                 body = f"(?P<{tok.slot}>{_alternation(tuple(forms))})"
@@ -74,7 +87,7 @@ def _compiled(key: tuple[tuple[str, ...], ...], free: bool,
     out = []
     for cmd in COMMANDS:
         for phrase in (*cmd.phrases, *cmd.typed) if typed else cmd.phrases:
-            rx = _phrase_regex(phrase, cmd.slots, vocab, free)
+            rx = _phrase_regex(phrase, cmd.slots, vocab, free, typed)
             if rx:
                 out.append((cmd.name, re.compile(rx)))
     return out
@@ -130,7 +143,10 @@ def _slots(name: str, m: re.Match[str], orig: str, vocab: Vocab) -> dict[str, st
         st = cmd.slots.get(slot, slot)
         spoken_form = value.strip()
         known = vocab.get(st, {}).get(spoken_form) or vocab.get("project", {}).get(spoken_form)
-        slots[slot] = known or orig[m.start(slot):m.end(slot)].strip()
+        typed = orig[m.start(slot):m.end(slot)].strip()
+        if st == "new_project" and not known and typed.islower():
+            typed = typed.title()  # all lower case, as a decoder or a hurried hand writes it
+        slots[slot] = known or typed
     return slots
 
 
