@@ -7,7 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import case, delete, func, or_, select, text
@@ -30,6 +30,9 @@ from worker.errors import Conflict, InvalidInput, NotFound
 from worker.queue import NewJob
 from worker.sitebuild import slugify
 from worker.templates import PlanNode, TemplateRegistry
+
+if TYPE_CHECKING:
+    from worker.services.approvals import Decision
 
 FINISHED = ("published", "rejected", "failed", "cancelled")
 BIGINT_MAX = 2**63 - 1  # no row id is larger
@@ -95,6 +98,27 @@ def parse_create(data: dict[str, Any]) -> ProjectCreate:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "body"
         raise InvalidInput(field, str(first["msg"]).removeprefix("Value error, ")) from None
+
+
+@dataclass(frozen=True)
+class ProjectState:
+    """What the desktop's project watcher compares between reads."""
+
+    id: int
+    name: str
+    status: str
+    stage: str | None
+    last_error: str | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class LastError:
+    """The most recent job error: which job kind, its message, and its project's name."""
+
+    kind: str
+    error: str
+    project_name: str | None
 
 
 @dataclass
@@ -313,6 +337,53 @@ class ProjectService:
             rows = await session.scalars(select(Artifact).where(Artifact.project_id == project_id)
                                          .order_by(Artifact.id))
             return list(rows.all())
+
+
+    async def names(self, limit: int = 500) -> dict[int, str]:
+        """Project names by id, newest first (Jason's vocabulary, the Logs tab's filter)."""
+        async with self.db.session() as session:
+            rows = (await session.execute(
+                select(Project.id, Project.name).order_by(Project.id.desc()).limit(limit))).all()
+        return {row.id: row.name for row in rows}
+
+    async def recent_states(self, limit: int = 500) -> list[ProjectState]:
+        """Status, stage, last error and URL of the most recently changed projects."""
+        async with self.db.session() as session:
+            rows = (await session.execute(
+                select(Project.id, Project.name, Project.status, Project.stage,
+                       Project.last_error, Project.url)
+                .order_by(Project.updated_at.desc()).limit(limit))).all()
+        return [ProjectState(*row) for row in rows]
+
+    async def last_error(self) -> LastError | None:
+        """The error of the most recently updated job that has one; None if none has."""
+        async with self.db.session() as session:
+            row = (await session.execute(
+                select(Job.kind, Job.last_error, Project.name)
+                .outerjoin(Project, Project.id == Job.project_id)
+                .where(Job.last_error.is_not(None))
+                .order_by(Job.updated_at.desc()).limit(1))).first()
+        return None if row is None else LastError(row[0], row[1], row[2])
+
+    async def last_approval_id(self) -> int:
+        """The newest approval's id (0 when there is none): a mark for ``decisions_since``."""
+        async with self.db.session() as session:
+            return int(await session.scalar(select(func.coalesce(func.max(Approval.id), 0))))
+
+    async def decisions_since(self, after_id: int) -> list[Decision]:
+        """Approvals Jason decided (after a timeout) with an id above ``after_id``, oldest
+        first, as ``Decision``s; each carries its ``approval_id``."""
+        from worker.services.approvals import Decision
+
+        async with self.db.session() as session:
+            rows = (await session.execute(
+                select(Approval.id, Approval.decision, Approval.comment, Project.id,
+                       Project.slug, Project.name)
+                .join(Project, Project.id == Approval.project_id)
+                .where(Approval.id > after_id, Approval.decided_by == "jason")
+                .order_by(Approval.id))).all()
+        return [Decision(project_id, slug, name, decision, comment or "", approval_id=approval_id)
+                for approval_id, decision, comment, project_id, slug, name in rows]
 
 
 async def apply_decision(session: AsyncSession, row: Project, decision: str, *, decided_by: str,
