@@ -76,6 +76,7 @@ class OpsService:
     settings: Any
 
     async def propose(self, request: ProposeRequest | dict[str, Any]) -> OpsChange:
+        """Validate every patch path, store the change and queue its diff step."""
         if not isinstance(request, ProposeRequest):
             request = parse_propose(request)
         repo = default_repo_path(self.settings)
@@ -95,6 +96,8 @@ class OpsService:
 
     async def list(self, *, status: str | None = None, limit: int = 100, offset: int = 0
                    ) -> list[OpsChange]:
+        """Changes, newest first (only those with ``status``, if given); InvalidInput for an
+        unknown status."""
         if status is not None and status not in OPS_STATUSES:
             raise InvalidInput("status", f"must be one of {', '.join(OPS_STATUSES)}")
         query = select(OpsChange).order_by(OpsChange.id.desc()).limit(limit).offset(offset)
@@ -104,6 +107,7 @@ class OpsService:
             return list((await session.scalars(query)).all())
 
     async def count(self, *, status: str | None = None) -> int:
+        """How many changes (with ``status``, if given)."""
         query = select(func.count()).select_from(OpsChange)
         if status:
             query = query.where(OpsChange.status == status)
@@ -111,6 +115,7 @@ class OpsService:
             return int(await session.scalar(query) or 0)
 
     async def get(self, change_id: int) -> OpsChange:
+        """One change by id; NotFound when there is none."""
         if not 0 < change_id < 2**63:  # no row has such an id (and bigint cannot hold it)
             raise NotFound(f"no ops change {change_id}")
         async with self.db.session() as session:

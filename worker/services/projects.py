@@ -151,10 +151,14 @@ class ProjectService:
 
     @classmethod
     def from_settings(cls, db: Database, settings: Any) -> ProjectService:
+        """The service as every front end builds it: templates and approval defaults from
+        settings."""
         return cls(db, TemplateRegistry.from_settings(settings),
                    settings.require_approval, settings.approval_timeout_seconds, settings)
 
     async def create(self, request: ProjectCreate | dict[str, Any]) -> Project:
+        """Store a new project with its plan and queue its first step; Conflict when its slug
+        is taken, InvalidInput for a bad request."""
         if isinstance(request, dict):
             request = parse_create(request)
         template = self.templates.get(request.template_ref)
@@ -184,6 +188,7 @@ class ProjectService:
 
     async def list(self, *, status: str | None = None, limit: int = 100, offset: int = 0
                    ) -> list[Project]:
+        """Projects, newest first (only those with ``status``, if given)."""
         check_status(status)
         query = select(Project).order_by(Project.id.desc()).limit(limit).offset(offset)
         if status:
@@ -192,6 +197,7 @@ class ProjectService:
             return list((await session.scalars(query)).all())
 
     async def count(self, *, status: str | None = None) -> int:
+        """How many projects (with ``status``, if given)."""
         check_status(status)
         query = select(func.count()).select_from(Project)
         if status:
@@ -227,12 +233,15 @@ class ProjectService:
         return project
 
     async def plan(self, project_id: int) -> list[PlanItem]:
+        """The project's plan items (features, milestones, goals; ``parent_id`` makes the
+        tree), by position."""
         async with self.db.session() as session:
             rows = await session.scalars(select(PlanItem).where(PlanItem.project_id == project_id)
                                          .order_by(PlanItem.position, PlanItem.id))
             return list(rows.all())
 
     async def approvals(self, project_id: int) -> list[Approval]:
+        """Every decision on the project's output, oldest first."""
         async with self.db.session() as session:
             rows = await session.scalars(select(Approval).where(Approval.project_id == project_id)
                                          .order_by(Approval.id))
@@ -265,6 +274,8 @@ class ProjectService:
         return await self.get(project.id)
 
     async def cancel(self, ref: int | str) -> Project:
+        """Cancel a project that is still in progress and its queued jobs; Conflict when it
+        has already finished."""
         project = await self.get(ref)
         if project.status in FINISHED:
             raise Conflict(f"project {project.slug} is already {project.status}")
@@ -311,6 +322,7 @@ class ProjectService:
         return job_id
 
     async def retry_all_failed(self) -> list[str]:
+        """Retry every failed project from its failed step; returns their slugs."""
         retried = []
         for project in await self.list(status="failed", limit=1000):
             await self.retry(project.id)
@@ -333,6 +345,7 @@ class ProjectService:
         return await self.get(project.id)
 
     async def artifacts(self, project_id: int) -> list[Artifact]:
+        """Files and URLs the project's runs produced, in the order they were made."""
         async with self.db.session() as session:
             rows = await session.scalars(select(Artifact).where(Artifact.project_id == project_id)
                                          .order_by(Artifact.id))
