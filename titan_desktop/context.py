@@ -1,4 +1,4 @@
-"""What every tab gets: settings, the database, the project service and the live event hub.
+"""What every tab gets: settings, the services (the only door to the database) and live events.
 
 One ``AppContext`` per main window. Tabs are QWidget subclasses constructed as ``Tab(ctx)``; they do
 all database work as coroutines (``ctx.spawn(coro)``) on the qasync loop, never blocking the UI
@@ -14,9 +14,13 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from worker.config import Settings
-from worker.db.engine import Database
 from worker.logs import get_logger
+from worker.services.database import Database
+from worker.services.logquery import LogService
+from worker.services.ops import OpsService
 from worker.services.projects import ProjectService
+from worker.services.sales import SalesService
+from worker.services.workers import WorkerService
 
 log = get_logger("titan.desktop")
 
@@ -37,13 +41,20 @@ class EventHub(QObject):
 
 
 class AppContext:
-    """Shared services for one main window."""
+    """Shared services for one main window: ``.projects .ops .workers .sales .logs``.
+
+    ``db`` is the opaque handle the services were built from; tabs pass it on, never query it.
+    """
 
     def __init__(self, settings: Settings, db: Database, projects: ProjectService | None = None,
                  events: EventHub | None = None) -> None:
         self.settings = settings
         self.db = db
         self.projects = projects or ProjectService.from_settings(db, settings)
+        self.ops = OpsService(db, settings)
+        self.workers = WorkerService(db, settings)
+        self.sales = SalesService(db, settings)
+        self.logs = LogService(db, settings)
         self.events = events or EventHub()
         self._tasks: set[asyncio.Task[Any]] = set()
 

@@ -11,14 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Any
 
-import psycopg
 from PySide6.QtCore import QObject, QTimer
 
 from titan_desktop.context import EventHub
-from worker.db.engine import libpq_url
 from worker.logs import get_logger
+from worker.services.events import EventStream
 
 log = get_logger("titan.desktop.live")
 
@@ -31,11 +29,11 @@ class LiveEvents(QObject):
                  poll_seconds: float = 3.0, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.hub = hub
-        self.url = libpq_url(url)
+        self.url = url
         self.is_online = False
         self._dirty: set[str] = set()
         self._task: asyncio.Task[None] | None = None
-        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._stream: EventStream | None = None
         self._flush = QTimer(self, singleShot=True, interval=int(1000 / max_rate))
         self._flush.timeout.connect(self._emit_dirty)
         self._poll = QTimer(self, interval=int(poll_seconds * 1000))
@@ -78,27 +76,24 @@ class LiveEvents(QObject):
 
     def drop_connection(self) -> None:
         """Close the LISTEN connection as if the server had gone away (tests, diagnostics)."""
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.pgconn.finish()
+        if self._stream is not None:
+            self._stream.drop()
 
     async def _run(self) -> None:
         delay = 0.5
         while True:
             try:
-                self._conn = await psycopg.AsyncConnection.connect(
-                    self.url, autocommit=True, connect_timeout=5)
-                async with self._conn:
-                    await self._conn.execute("LISTEN titan_events")
+                async with EventStream(self.url) as stream:
+                    self._stream = stream
                     self._set_online(True)
                     delay = 0.5
-                    async for note in self._conn.notifies():
-                        self._on_payload(note.payload)
+                    async for payload in stream.payloads():
+                        self._on_payload(payload)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.debug("event listener disconnected", error=f"{type(exc).__name__}: {exc}")
-            self._conn = None
+            self._stream = None
             self._set_online(False)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)

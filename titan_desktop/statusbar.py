@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QStatusBar, QToolButton, QWidget
-from sqlalchemy import text
 
 from titan_desktop import fmt
 from titan_desktop.context import AppContext
 from titan_desktop.elided_label import ElidedLabel
 from titan_desktop.live import ALL_TABLES
-from titan_desktop.supervisor import EmbeddedDatabaseWatch, WorkerInfo, WorkerSupervisor
+from titan_desktop.supervisor import EmbeddedDatabaseWatch, WorkerSupervisor
 from titan_desktop.tasks import Reloader
-from worker.db.engine import describe_url
+from worker.services.database import describe
+from worker.services.workers import WorkerInfo
 
 
 class StatusController(QObject):
@@ -29,7 +29,7 @@ class StatusController(QObject):
         self.queued = 0
         self.running = 0
         self.database = ("embedded (" + str(ctx.settings.titan_home / "pgdata") + ")"
-                         if ctx.settings.embedded else describe_url(ctx.db.url))
+                         if ctx.settings.embedded else describe(ctx.db))
         self._reload = Reloader(ctx, self._load)
         ctx.events.online.connect(self._on_online)
         ctx.events.tablesChanged.connect(self._on_tables)
@@ -61,11 +61,7 @@ class StatusController(QObject):
 
     async def _load(self) -> None:
         try:
-            async with self.ctx.db.session() as session:
-                rows = (await session.execute(text("""
-                    SELECT status, count(*) FROM jobs WHERE status IN ('queued', 'running')
-                    GROUP BY status"""))).all()
-            counts = dict(rows)  # type: ignore[arg-type]
+            counts = await self.ctx.workers.queue_counts()
             self.queued, self.running = counts.get("queued", 0), counts.get("running", 0)
             await self.supervisor.refresh()
         except Exception:

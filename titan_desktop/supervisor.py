@@ -16,35 +16,18 @@ import signal
 import socket
 import time
 from collections import deque
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
-from sqlalchemy import text
 
-from worker.db.engine import Database
 from worker.logs import get_logger
 from worker.paths import titan_command
+from worker.services.database import Database
+from worker.services.workers import WorkerInfo, WorkerService
 
 log = get_logger("titan.desktop.supervisor")
-
-
-@dataclass
-class WorkerInfo:
-    """A row of ``workers`` as the status bar shows it."""
-
-    id: str
-    host: str
-    pid: int
-    status: str
-    last_heartbeat: datetime
-    jobs_succeeded: int
-    jobs_failed: int
-
-    def heartbeat_age(self) -> float:
-        return max(0.0, (datetime.now(UTC) - self.last_heartbeat).total_seconds())
 
 
 class WorkerSupervisor(QObject):
@@ -55,9 +38,11 @@ class WorkerSupervisor(QObject):
     logLine = Signal(object)  # dict: one parsed JSON log line from the worker's stdout
 
     def __init__(self, db: Database, *, concurrency: int = 4, stop_timeout: float = 10.0,
-                 env: dict[str, str] | None = None, parent: QObject | None = None) -> None:
+                 env: dict[str, str] | None = None, parent: QObject | None = None,
+                 workers: WorkerService | None = None) -> None:
         super().__init__(parent)
         self.db = db
+        self.workers = workers or WorkerService(db)
         self.concurrency = concurrency
         self.stop_timeout = stop_timeout
         self.extra_env = env or {}
@@ -87,14 +72,7 @@ class WorkerSupervisor(QObject):
 
     async def live_workers(self, fresh_seconds: float = 10.0) -> list[WorkerInfo]:
         """Workers with a heartbeat in the last ``fresh_seconds`` (any host)."""
-        async with self.db.session() as session:
-            rows = (await session.execute(text("""
-                SELECT id, host, pid, status, last_heartbeat, jobs_succeeded, jobs_failed
-                FROM workers
-                WHERE status IN ('running', 'paused', 'stopping')
-                  AND last_heartbeat > now() - make_interval(secs => :fresh)
-                ORDER BY last_heartbeat DESC"""), {"fresh": fresh_seconds})).all()
-        return [WorkerInfo(*row) for row in rows]
+        return await self.workers.live(fresh_seconds)
 
     async def refresh(self) -> WorkerInfo | None:
         """Re-read our worker's row (or the external worker's) and publish it."""
@@ -252,10 +230,7 @@ class WorkerSupervisor(QObject):
         target = self.info or await self.refresh()
         if target is None:
             return False
-        async with self.db.session() as session:
-            await session.execute(text("UPDATE workers SET command = :c WHERE id = :id"),
-                                  {"c": command, "id": target.id})
-        return True
+        return await self.workers.send(target.id, command)
 
     def _set_state(self, state: str) -> None:
         if state != self.state:

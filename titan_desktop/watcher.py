@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject
-from sqlalchemy import text
 
 from titan_desktop.context import AppContext
+from worker.services.projects import ProjectState
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,7 @@ class ProjectWatcher(QObject):
 
     async def _refresh(self) -> None:
         try:
-            async with self.ctx.db.session() as session:
-                rows = (await session.execute(text("""
-                    SELECT id, name, status, stage, last_error, url FROM projects
-                    ORDER BY updated_at DESC LIMIT 500"""))).all()
+            rows = await self.ctx.projects.recent_states(500)
             for row in rows:
                 before = self._seen.get(row.id)
                 self._seen[row.id] = _Seen(row.status, row.last_error)
@@ -74,9 +71,9 @@ class ProjectWatcher(QObject):
                 self.refresh()
 
 
-def _transitions(row: object, before: _Seen | None) -> list[ProjectEvent]:
-    pid, name, status = row.id, row.name, row.status  # type: ignore[attr-defined]
-    stage, error, url = row.stage, row.last_error, row.url  # type: ignore[attr-defined]
+def _transitions(row: ProjectState, before: _Seen | None) -> list[ProjectEvent]:
+    pid, name, status = row.id, row.name, row.status
+    stage, error, url = row.stage, row.last_error, row.url
     old_status = before.status if before else None
     events: list[ProjectEvent] = []
     if status != old_status:

@@ -33,6 +33,7 @@ from worker.handlers import JobContext, PermanentError, Registry
 from worker.logs import DatabaseLogSink, bind_context, get_logger, log_context
 from worker.queue import ClaimedJob, NewJob
 from worker.retry import RetryPolicy
+from worker.services import workers
 from worker.services.overdue import ANY_OVERDUE
 
 log = get_logger("titan.worker")
@@ -460,21 +461,15 @@ class Worker:
 
     async def _register(self) -> None:
         async with self._beat_conn.use() as conn:
-            await conn.execute("""
-                INSERT INTO workers (id, host, pid, version, concurrency, status)
-                VALUES (%(id)s, %(host)s, %(pid)s, %(version)s, %(concurrency)s, 'running')
-                ON CONFLICT (id) DO UPDATE SET status = 'running', last_heartbeat = now()
-            """, {"id": self.id, "host": socket.gethostname(), "pid": os.getpid(),
-                   "version": __version__, "concurrency": self.concurrency})
+            await workers.register(conn, worker_id=self.id, host=socket.gethostname(),
+                                   pid=os.getpid(), version=__version__,
+                                   concurrency=self.concurrency)
 
     async def _unregister(self) -> None:
         with contextlib.suppress(Exception):
             async with self._beat_conn.use() as conn:
-                await conn.execute("""
-                    UPDATE workers SET status = 'stopped', stopped_at = now(),
-                        last_heartbeat = now(), jobs_succeeded = %(ok)s, jobs_failed = %(failed)s
-                    WHERE id = %(id)s
-                """, {"id": self.id, "ok": self._succeeded, "failed": self._failed})
+                await workers.unregister(conn, worker_id=self.id, succeeded=self._succeeded,
+                                         failed=self._failed)
 
     async def _heartbeat(self) -> None:
         last_log = 0.0
@@ -494,23 +489,14 @@ class Worker:
     async def _beat(self) -> None:
         status = "stopping" if self._stop.is_set() else "paused" if self._paused else "running"
         async with self._beat_conn.use() as conn, conn.transaction():
-            # Read the command under a row lock (the latest committed value), then clear it:
-            # clearing it in the same UPDATE could wipe a command committed meanwhile unseen.
-            cur = await conn.execute(
-                "SELECT command FROM workers WHERE id = %(id)s FOR UPDATE", {"id": self.id})
-            row = await cur.fetchone()
-            await conn.execute("""
-                UPDATE workers SET last_heartbeat = now(), status = %(status)s,
-                    jobs_succeeded = %(ok)s, jobs_failed = %(failed)s, command = NULL
-                WHERE id = %(id)s
-            """, {"id": self.id, "status": status, "ok": self._succeeded,
-                  "failed": self._failed})
+            found, command = await workers.beat(conn, worker_id=self.id, status=status,
+                                                succeeded=self._succeeded, failed=self._failed)
             await queue.extend_leases(conn, self.id, list(self._held), self.lease)
             reclaimed = await queue.reclaim_expired(conn)
-        if row is None:  # our row vanished (database reset): register again
+        if not found:  # our row vanished (database reset): register again
             await self._register()
-        elif row[0]:
-            self._obey(row[0])
+        elif command:
+            self._obey(command)
         for job in reclaimed:
             log.warning(f"reclaimed job {job.id} ({job.kind}): {job.last_error}",
                         job_id=job.id, project_id=job.project_id, new_status=job.status)

@@ -13,17 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from sqlalchemy import select, text
 
 from titan_desktop.jason.commands import BY_NAME, help_text
 from titan_desktop.jason.parser import Parse, parse
 from worker.config import Settings
-from worker.db.engine import Database
-from worker.db.models import Project
 from worker.errors import TitanError
 from worker.logs import get_logger
+from worker.services.database import Database
 from worker.services.projects import ProjectService
 from worker.services.reports import project_sentence, status_report
+from worker.services.sales import SalesService
+from worker.services.workers import WorkerService
 
 log = get_logger("titan.jason")
 # Jason's outbound messages are log lines from this logger (the Sales tab counts them).
@@ -51,15 +51,15 @@ class Jason:
         self.db = db
         self.settings = settings
         self.projects = projects or ProjectService.from_settings(db, settings)
+        self.workers = WorkerService(db, settings)
+        self.sales = SalesService(db, settings)
         self.worker_control = worker_control or self._command_workers
         self.pending: Parse | None = None
 
     # -- vocabulary --------------------------------------------------------------------------
 
     async def project_names(self) -> list[str]:
-        async with self.db.session() as session:
-            return list((await session.scalars(
-                select(Project.name).order_by(Project.id.desc()).limit(500))).all())
+        return list((await self.projects.names(500)).values())
 
     def template_names(self) -> list[str]:
         return self.projects.templates.refs()
@@ -141,15 +141,12 @@ class Jason:
         return Reply(" ".join(project_sentence(p) for p in report.failed[:5]))
 
     async def _do_last_error(self) -> Reply:
-        async with self.db.session() as session:
-            row = (await session.execute(text("""
-                SELECT j.kind, j.last_error, p.name FROM jobs j
-                LEFT JOIN projects p ON p.id = j.project_id
-                WHERE j.last_error IS NOT NULL ORDER BY j.updated_at DESC LIMIT 1"""))).first()
-        if row is None:
+        last = await self.projects.last_error()
+        if last is None:
             return Reply("There are no errors.")
-        where = f"{row.name}'s {row.kind} step" if row.name else f"the {row.kind} job"
-        return Reply(f"The last error was in {where}: {row.last_error}")
+        where = (f"{last.project_name}'s {last.kind} step" if last.project_name
+                 else f"the {last.kind} job")
+        return Reply(f"The last error was in {where}: {last.error}")
 
     async def _do_retry_failed(self) -> Reply:
         retried = await self.projects.retry_all_failed()
@@ -192,9 +189,7 @@ class Jason:
         return Reply(f"Opening {found.name}.", action={"open": target}, project_id=found.id)
 
     async def _do_sales(self, period: str = "today") -> Reply:
-        from worker.sales.summary import currency_figures
-
-        figures = await currency_figures(self.db)
+        figures = await self.sales.figures()
         if not figures:
             return Reply("No sales are recorded yet. Import a CSV, record an order, or connect "
                          "Stripe or Shopify.")
@@ -248,12 +243,8 @@ class Jason:
 
     async def _command_workers(self, action: str) -> str:
         command = {"pause": "pause", "resume": "resume", "restart": "stop"}[action]
-        async with self.db.session() as session:
-            result = await session.execute(text("""
-                UPDATE workers SET command = :command
-                WHERE status IN ('running', 'paused')
-                  AND last_heartbeat > now() - interval '30 seconds'"""), {"command": command})
-        if result.rowcount == 0:
+        told = await self.workers.send_all(command)
+        if told == 0:
             return "No worker is running."
         done = {"pause": "Paused", "resume": "Resumed", "restart": "Restarting"}[action]
-        return f"{done} {result.rowcount} worker{'s' if result.rowcount > 1 else ''}."
+        return f"{done} {told} worker{'s' if told > 1 else ''}."

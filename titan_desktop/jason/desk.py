@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from sqlalchemy import text
 
 from titan_desktop.jason.brain import Jason, Reply
 from titan_desktop.jason.parser import Parse
@@ -89,9 +88,7 @@ class JasonDesk(QObject):
     # -- Jason's own decisions --------------------------------------------------------------
 
     async def _remember_decisions(self) -> None:
-        async with self.ctx.db.session() as session:
-            self._last_decision_id = int((await session.execute(text(
-                "SELECT coalesce(max(id), 0) FROM approvals"))).scalar_one())
+        self._last_decision_id = await self.ctx.projects.last_approval_id()
 
     def _on_event(self, event: dict) -> None:
         if event.get("table") == "approvals" and event.get("op") == "insert":
@@ -100,15 +97,8 @@ class JasonDesk(QObject):
     async def _announce_decisions(self) -> None:
         if self._last_decision_id is None:
             return
-        async with self.ctx.db.session() as session:
-            rows = (await session.execute(text("""
-                SELECT a.id, a.decision, a.comment, p.name, p.id AS project_id
-                FROM approvals a JOIN projects p ON p.id = a.project_id
-                WHERE a.id > :after AND a.decided_by = 'jason' ORDER BY a.id"""),
-                {"after": self._last_decision_id})).all()
-        for row in rows:
-            self._last_decision_id = max(self._last_decision_id, row.id)
-            verb = "approved" if row.decision == "approved" else "rejected"
-            announcement = f"Nobody answered in time, so I {verb} {row.name}: {row.comment}"
+        for decision in await self.ctx.projects.decisions_since(self._last_decision_id):
+            self._last_decision_id = max(self._last_decision_id, decision.approval_id or 0)
+            announcement = decision.announcement()
             self.window.chat.post("Jason", announcement)
             self.said.emit(announcement)

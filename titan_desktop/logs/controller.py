@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
-from sqlalchemy import select
 
 from titan_desktop.context import AppContext
 from titan_desktop.logs.model import LogTableModel
-from worker.db.models import Project
 from worker.services.logquery import LogFilter
 
 
@@ -44,13 +42,10 @@ class LogsController(QObject):
             self.ctx.spawn(self._load_projects())
 
     async def _load_projects(self) -> None:
-        async with self.ctx.db.session() as session:
-            rows = (await session.execute(
-                select(Project.id, Project.name).order_by(Project.id.desc()).limit(500))).all()
-        names = {row.id: row.name for row in rows}
+        names = await self.ctx.projects.names(500)
         if names != self.model.project_names:
             self.model.project_names = names
             if self.model.rows:
                 self.model.dataChanged.emit(self.model.index(0, 2),
                                             self.model.index(len(self.model.rows) - 1, 2))
-        self.projectsLoaded.emit([(row.id, row.name) for row in rows])
+        self.projectsLoaded.emit(list(names.items()))

@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor
 
 from titan_desktop import fmt
 from titan_desktop.context import AppContext
-from worker.services.logquery import LogFilter, query_logs
+from worker.services.logquery import LogFilter
 
 Index = QModelIndex | QPersistentModelIndex
 HEADERS = ("Time", "Level", "Project", "Job", "Worker", "Message")
@@ -124,8 +124,8 @@ class LogTableModel(QAbstractTableModel):
     async def _load_page(self, generation: int) -> None:
         before = self.rows[-1].id if self.rows else None
         try:
-            entries = await query_logs(self.ctx.db, self.filter, limit=self.page_size,
-                                       before_id=before)
+            entries = await self.ctx.logs.query(self.filter, limit=self.page_size,
+                                                before_id=before)
         finally:
             if generation == self._generation:
                 self.loading = False
@@ -152,8 +152,8 @@ class LogTableModel(QAbstractTableModel):
         try:
             newest = self.rows[0].id if self.rows else 0
             limit = self.page_size * 4
-            entries = await query_logs(self.ctx.db, self.filter, limit=limit, after_id=newest,
-                                       newest_first=False)
+            entries = await self.ctx.logs.query(self.filter, limit=limit, after_id=newest,
+                                                newest_first=False)
             if generation != self._generation or not entries:
                 return
             if len(entries) == limit:  # too far behind: start over from the newest page

@@ -33,7 +33,7 @@ from titan_desktop.models import RowTableModel
 from titan_desktop.tasks import Reloader
 from worker.db.models import OpsChange
 from worker.errors import TitanError
-from worker.services.ops import AWAITING_RUN_APPROVAL, OpsService, shown_status
+from worker.services.ops import AWAITING_RUN_APPROVAL, shown_status
 
 WATCHED = {"ops_changes", "approvals", "jobs", "artifacts"}
 # How ops statuses map onto the colours the rest of the app uses.
@@ -56,7 +56,7 @@ class OpsController(QObject):
     def __init__(self, ctx: AppContext, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.service = OpsService(ctx.db, ctx.settings)
+        self.service = ctx.ops
         self.changes = RowTableModel([
             Col("#", lambda c: c.id, align_right=True),
             Col("Change", lambda c: c.title, tooltip=lambda c: c.description),

@@ -17,10 +17,8 @@ from worker.db.models import Project
 from worker.errors import InvalidInput, TitanError
 from worker.sales.clock import local_timezone
 from worker.sales.money import format_money
-from worker.sales.orders import record_order
-from worker.sales.overview import SalesOverview, sales_overview
-from worker.sales.sources import source_status, sync_sources
-from worker.sales.summary import Bucket, RevenueSeries, revenue_series
+from worker.sales.overview import SalesOverview
+from worker.sales.summary import Bucket, RevenueSeries
 
 # Only these tables change the tab's figures. Yesterday's artifacts and messages cannot change
 # today, so artifacts/log_entries (written all the time) are not watched; the day timer
@@ -81,8 +79,7 @@ class SalesController(QObject):
             self.reload()
 
     async def _load_overview(self) -> None:
-        overview = await sales_overview(self.ctx.db, self.ctx.settings, now=self.now(),
-                                        tz=self.tz)
+        overview = await self.ctx.sales.overview(now=self.now(), tz=self.tz)
         self.overview = overview
         self.kpis.set_figures(overview.currencies)
         self.projects.set_rows(overview.projects)
@@ -91,7 +88,7 @@ class SalesController(QObject):
 
     async def _load_series(self) -> None:
         bucket = self.bucket
-        series = await revenue_series(self.ctx.db, bucket, now=self.now(), tz=self.tz)
+        series = await self.ctx.sales.series(bucket, now=self.now(), tz=self.tz)
         if bucket == self.bucket:  # a newer choice reloads on its own
             self.series = series
             self.seriesChanged.emit(series)
@@ -112,7 +109,7 @@ class SalesController(QObject):
 
         async def run() -> None:
             try:
-                order, created = await record_order(self.ctx.db, data, tz=self.tz)
+                order, created = await self.ctx.sales.record(data, tz=self.tz)
             except InvalidInput as exc:
                 self.recordFailed.emit(exc.field, exc.message)
                 return
@@ -129,13 +126,13 @@ class SalesController(QObject):
 
     @property
     def can_sync(self) -> bool:
-        return any(s.connected for s in source_status(self.ctx.settings))
+        return any(s.connected for s in self.ctx.sales.sources())
 
     def sync(self) -> None:
         async def run() -> None:
             self.message.emit("Syncing…")
             try:
-                results = await sync_sources(self.ctx.db, self.ctx.settings)
+                results = await self.ctx.sales.sync()
             except TitanError as exc:
                 self.message.emit(f"Sync failed: {exc}")
                 return

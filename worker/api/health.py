@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from worker import __version__
 from worker.api.deps import DB
+from worker.services.workers import WorkerService
 
 router = APIRouter(tags=["health"])
 
@@ -26,10 +27,7 @@ async def _snapshot(db: Any) -> dict[str, Any]:
             SELECT j.kind, count(*) AS n, coalesce(sum(r.duration_ms), 0) / 1000.0 AS seconds
             FROM runs r JOIN jobs j ON j.id = r.job_id
             WHERE r.duration_ms IS NOT NULL GROUP BY j.kind"""))).all()
-        workers = (await session.execute(text("""
-            SELECT id, host, pid, status, last_heartbeat,
-                   extract(epoch FROM now() - last_heartbeat) AS age
-            FROM workers WHERE status <> 'stopped' ORDER BY id"""))).all()
+    workers = await WorkerService(db).not_stopped()
     return {"jobs": jobs, "durations": durations, "workers": workers}
 
 
@@ -56,7 +54,7 @@ async def health(request: Request, db: DB) -> JSONResponse:
         database={"reachable": True},
         workers=[{"id": w.id, "host": w.host, "pid": w.pid, "status": w.status,
                   "lastHeartbeat": w.last_heartbeat.isoformat(),
-                  "lastHeartbeatAgeSeconds": round(float(w.age), 3)} for w in snap["workers"]],
+                  "lastHeartbeatAgeSeconds": round(w.age_seconds, 3)} for w in snap["workers"]],
         queue=queue,
     )
     return JSONResponse(body)
@@ -89,7 +87,7 @@ class _Snapshot:
                                   "seconds since each live worker's last heartbeat",
                                   labels=["worker", "status"])
         for w in self.snap["workers"]:
-            beats.add_metric([w.id, w.status], float(w.age))
+            beats.add_metric([w.id, w.status], w.age_seconds)
         yield beats
         yield GaugeMetricFamily("titan_api_uptime_seconds", "seconds since the API started",
                                 value=self.uptime)

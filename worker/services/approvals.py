@@ -32,8 +32,11 @@ class Decision:
     name: str
     decision: str
     reason: str
+    # The approvals row, when read back (``ProjectService.decisions_since``).
+    approval_id: int | None = None
 
     def announcement(self) -> str:
+        """What Jason says about the decision (the chat, the speaker, the messages log)."""
         verb = "approved" if self.decision == "approved" else "rejected"
         return f"Nobody answered in time, so I {verb} {self.name}: {self.reason}"
 

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from sqlalchemy import Select, select
 
-from worker.db.engine import Database, libpq_url
+from worker.db.engine import Database
 from worker.db.models import LogEntry
+from worker.services.events import EventStream
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -41,43 +41,64 @@ class LogFilter:
         return query
 
 
+class LogService:
+    """The structured log for every front end: filtered pages and a live follow."""
+
+    def __init__(self, db: Database, settings: Any = None) -> None:
+        self.db = db
+        self.settings = settings
+
+    async def query(self, flt: LogFilter, *, limit: int = 200, before_id: int | None = None,
+                    after_id: int | None = None, newest_first: bool = True) -> list[LogEntry]:
+        """One page of lines matching ``flt``, keyset-paged on id (``before_id`` for older
+        pages, ``after_id`` for newer ones)."""
+        query = flt.apply(select(LogEntry))
+        if before_id is not None:
+            query = query.where(LogEntry.id < before_id)
+        if after_id is not None:
+            query = query.where(LogEntry.id > after_id)
+        query = query.order_by(LogEntry.id.desc() if newest_first else LogEntry.id).limit(limit)
+        async with self.db.session() as session:
+            return list((await session.scalars(query)).all())
+
+    async def follow(self, flt: LogFilter, *, after_id: int,
+                     poll_seconds: float = 1.0) -> AsyncIterator[LogEntry]:
+        """New lines as they are written: woken by NOTIFY titan_events, polling as a
+        fallback."""
+        wake = asyncio.Event()
+
+        async def listen() -> None:
+            with contextlib.suppress(Exception):
+                async with EventStream(self.db.url) as stream:
+                    async for payload in stream.payloads():
+                        if '"log_entries"' in payload:
+                            wake.set()
+
+        listener = asyncio.create_task(listen())
+        try:
+            while True:
+                rows = await self.query(flt, after_id=after_id, limit=500, newest_first=False)
+                for row in rows:
+                    after_id = row.id
+                    yield row
+                if len(rows) < 500:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), poll_seconds)
+                    wake.clear()
+        finally:
+            listener.cancel()
+
+
+# Thin aliases for ``titan logs`` (worker/cli.py).
 async def query_logs(db: Database, flt: LogFilter, *, limit: int = 200,
                      before_id: int | None = None, after_id: int | None = None,
                      newest_first: bool = True) -> list[LogEntry]:
-    query = flt.apply(select(LogEntry))
-    if before_id is not None:
-        query = query.where(LogEntry.id < before_id)
-    if after_id is not None:
-        query = query.where(LogEntry.id > after_id)
-    query = query.order_by(LogEntry.id.desc() if newest_first else LogEntry.id).limit(limit)
-    async with db.session() as session:
-        return list((await session.scalars(query)).all())
+    """``LogService(db).query(...)``."""
+    return await LogService(db).query(flt, limit=limit, before_id=before_id,
+                                      after_id=after_id, newest_first=newest_first)
 
 
-async def follow(db: Database, flt: LogFilter, *, after_id: int,
-                 poll_seconds: float = 1.0) -> AsyncIterator[LogEntry]:
-    """New lines as they are written: woken by NOTIFY titan_events, polling as a fallback."""
-    wake = asyncio.Event()
-
-    async def listen() -> None:
-        with contextlib.suppress(Exception):
-            conn = await psycopg.AsyncConnection.connect(libpq_url(db.url), autocommit=True)
-            async with conn:
-                await conn.execute("LISTEN titan_events")
-                async for note in conn.notifies():
-                    if '"log_entries"' in note.payload:
-                        wake.set()
-
-    listener = asyncio.create_task(listen())
-    try:
-        while True:
-            rows = await query_logs(db, flt, after_id=after_id, limit=500, newest_first=False)
-            for row in rows:
-                after_id = row.id
-                yield row
-            if len(rows) < 500:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), poll_seconds)
-                wake.clear()
-    finally:
-        listener.cancel()
+def follow(db: Database, flt: LogFilter, *, after_id: int,
+           poll_seconds: float = 1.0) -> AsyncIterator[LogEntry]:
+    """``LogService(db).follow(...)``."""
+    return LogService(db).follow(flt, after_id=after_id, poll_seconds=poll_seconds)

@@ -92,6 +92,7 @@ class OpsService:
 
     async def propose(self, request: ProposeRequest | dict[str, Any], *,
                       proposed_by: str = "") -> OpsChange:
+        """Validate every patch path, store the change and queue its diff step."""
         if not isinstance(request, ProposeRequest):
             request = parse_propose(request)
         repo = default_repo_path(self.settings)
@@ -111,6 +112,8 @@ class OpsService:
 
     async def list(self, *, status: str | None = None, limit: int = 100, offset: int = 0
                    ) -> list[OpsChange]:
+        """Changes, newest first (only those with ``status``, if given); InvalidInput for an
+        unknown status."""
         statuses = (*OPS_STATUSES, AWAITING_RUN_APPROVAL)
         if status is not None and status not in statuses:
             raise InvalidInput("status", f"must be one of {', '.join(statuses)}")
@@ -124,6 +127,7 @@ class OpsService:
             return list((await session.scalars(query)).all())
 
     async def count(self, *, status: str | None = None) -> int:
+        """How many changes (with ``status``, if given)."""
         query = select(func.count()).select_from(OpsChange)
         if status == AWAITING_RUN_APPROVAL:
             query = query.where(OpsChange.status == "patched",
@@ -134,6 +138,7 @@ class OpsService:
             return int(await session.scalar(query) or 0)
 
     async def get(self, change_id: int) -> OpsChange:
+        """One change by id; NotFound when there is none."""
         if not 0 < change_id < 2**63:  # no row has such an id (and bigint cannot hold it)
             raise NotFound(f"no ops change {change_id}")
         async with self.db.session() as session:

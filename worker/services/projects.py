@@ -7,7 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import case, delete, func, or_, select, text
@@ -31,6 +31,9 @@ from worker.queue import NewJob
 from worker.services.principals import default_principal
 from worker.sitebuild import slugify
 from worker.templates import PlanNode, TemplateRegistry
+
+if TYPE_CHECKING:
+    from worker.services.approvals import Decision
 
 FINISHED = ("published", "rejected", "failed", "cancelled")
 BIGINT_MAX = 2**63 - 1  # no row id is larger
@@ -98,6 +101,27 @@ def parse_create(data: dict[str, Any]) -> ProjectCreate:
         raise InvalidInput(field, str(first["msg"]).removeprefix("Value error, ")) from None
 
 
+@dataclass(frozen=True)
+class ProjectState:
+    """What the desktop's project watcher compares between reads."""
+
+    id: int
+    name: str
+    status: str
+    stage: str | None
+    last_error: str | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class LastError:
+    """The most recent job error: which job kind, its message, and its project's name."""
+
+    kind: str
+    error: str
+    project_name: str | None
+
+
 @dataclass
 class Deleted:
     """What ``ProjectService.delete`` did besides removing the rows."""
@@ -128,10 +152,14 @@ class ProjectService:
 
     @classmethod
     def from_settings(cls, db: Database, settings: Any) -> ProjectService:
+        """The service as every front end builds it: templates and approval defaults from
+        settings."""
         return cls(db, TemplateRegistry.from_settings(settings),
                    settings.require_approval, settings.approval_timeout_seconds, settings)
 
     async def create(self, request: ProjectCreate | dict[str, Any]) -> Project:
+        """Store a new project with its plan and queue its first step; Conflict when its slug
+        is taken, InvalidInput for a bad request."""
         if isinstance(request, dict):
             request = parse_create(request)
         template = self.templates.get(request.template_ref)
@@ -161,6 +189,7 @@ class ProjectService:
 
     async def list(self, *, status: str | None = None, limit: int = 100, offset: int = 0
                    ) -> list[Project]:
+        """Projects, newest first (only those with ``status``, if given)."""
         check_status(status)
         query = select(Project).order_by(Project.id.desc()).limit(limit).offset(offset)
         if status:
@@ -169,6 +198,7 @@ class ProjectService:
             return list((await session.scalars(query)).all())
 
     async def count(self, *, status: str | None = None) -> int:
+        """How many projects (with ``status``, if given)."""
         check_status(status)
         query = select(func.count()).select_from(Project)
         if status:
@@ -204,12 +234,15 @@ class ProjectService:
         return project
 
     async def plan(self, project_id: int) -> list[PlanItem]:
+        """The project's plan items (features, milestones, goals; ``parent_id`` makes the
+        tree), by position."""
         async with self.db.session() as session:
             rows = await session.scalars(select(PlanItem).where(PlanItem.project_id == project_id)
                                          .order_by(PlanItem.position, PlanItem.id))
             return list(rows.all())
 
     async def approvals(self, project_id: int) -> list[Approval]:
+        """Every decision on the project's output, oldest first."""
         async with self.db.session() as session:
             rows = await session.scalars(select(Approval).where(Approval.project_id == project_id)
                                          .order_by(Approval.id))
@@ -242,6 +275,8 @@ class ProjectService:
         return await self.get(project.id)
 
     async def cancel(self, ref: int | str) -> Project:
+        """Cancel a project that is still in progress and its queued jobs; Conflict when it
+        has already finished."""
         project = await self.get(ref)
         if project.status in FINISHED:
             raise Conflict(f"project {project.slug} is already {project.status}")
@@ -288,6 +323,7 @@ class ProjectService:
         return job_id
 
     async def retry_all_failed(self) -> list[str]:
+        """Retry every failed project from its failed step; returns their slugs."""
         retried = []
         for project in await self.list(status="failed", limit=1000):
             await self.retry(project.id)
@@ -310,10 +346,58 @@ class ProjectService:
         return await self.get(project.id)
 
     async def artifacts(self, project_id: int) -> list[Artifact]:
+        """Files and URLs the project's runs produced, in the order they were made."""
         async with self.db.session() as session:
             rows = await session.scalars(select(Artifact).where(Artifact.project_id == project_id)
                                          .order_by(Artifact.id))
             return list(rows.all())
+
+
+    async def names(self, limit: int = 500) -> dict[int, str]:
+        """Project names by id, newest first (Jason's vocabulary, the Logs tab's filter)."""
+        async with self.db.session() as session:
+            rows = (await session.execute(
+                select(Project.id, Project.name).order_by(Project.id.desc()).limit(limit))).all()
+        return {row.id: row.name for row in rows}
+
+    async def recent_states(self, limit: int = 500) -> list[ProjectState]:
+        """Status, stage, last error and URL of the most recently changed projects."""
+        async with self.db.session() as session:
+            rows = (await session.execute(
+                select(Project.id, Project.name, Project.status, Project.stage,
+                       Project.last_error, Project.url)
+                .order_by(Project.updated_at.desc()).limit(limit))).all()
+        return [ProjectState(*row) for row in rows]
+
+    async def last_error(self) -> LastError | None:
+        """The error of the most recently updated job that has one; None if none has."""
+        async with self.db.session() as session:
+            row = (await session.execute(
+                select(Job.kind, Job.last_error, Project.name)
+                .outerjoin(Project, Project.id == Job.project_id)
+                .where(Job.last_error.is_not(None))
+                .order_by(Job.updated_at.desc()).limit(1))).first()
+        return None if row is None else LastError(row[0], row[1], row[2])
+
+    async def last_approval_id(self) -> int:
+        """The newest approval's id (0 when there is none): a mark for ``decisions_since``."""
+        async with self.db.session() as session:
+            return int(await session.scalar(select(func.coalesce(func.max(Approval.id), 0))))
+
+    async def decisions_since(self, after_id: int) -> list[Decision]:
+        """Approvals Jason decided (after a timeout) with an id above ``after_id``, oldest
+        first, as ``Decision``s; each carries its ``approval_id``."""
+        from worker.services.approvals import Decision
+
+        async with self.db.session() as session:
+            rows = (await session.execute(
+                select(Approval.id, Approval.decision, Approval.comment, Project.id,
+                       Project.slug, Project.name)
+                .join(Project, Project.id == Approval.project_id)
+                .where(Approval.id > after_id, Approval.decided_by == "jason")
+                .order_by(Approval.id))).all()
+        return [Decision(project_id, slug, name, decision, comment or "", approval_id=approval_id)
+                for approval_id, decision, comment, project_id, slug, name in rows]
 
 
 async def apply_decision(session: AsyncSession, row: Project, decision: str, *, decided_by: str,
