@@ -192,7 +192,7 @@ class MainWindow(QMainWindow):
     def _on_created(self, project: object) -> None:
         # The new project is what the person wants to watch next.
         self.tabs.setCurrentWidget(self.progress_tab)
-        self.progress_tab.controller._projects.request()
+        self.progress_tab.controller.reload_list()
         self.status.say(f"Created {project.name}")  # type: ignore[attr-defined]
 
     def _build_menu(self) -> None:

@@ -8,10 +8,10 @@ coroutines on the qasync loop, and reloads when ``ops_changes`` (or its jobs/app
 
 from __future__ import annotations
 
-import getpass
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -30,9 +30,8 @@ from titan_desktop import fmt
 from titan_desktop.context import AppContext
 from titan_desktop.models import Column as Col
 from titan_desktop.models import RowTableModel
-from titan_desktop.tasks import Reloader
+from titan_desktop.selection import SelectionController, current_user
 from worker.db.models import OpsChange
-from worker.errors import TitanError
 from worker.services.ops import AWAITING_RUN_APPROVAL, shown_status
 
 WATCHED = {"ops_changes", "approvals", "jobs", "artifacts"}
@@ -42,20 +41,15 @@ _COLOUR_AS = {"promoted": "published", "rolled_back": "failed", "awaiting_approv
               "rejected": "rejected", "failed": "failed"}
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return ""
+class OpsController(SelectionController):
+    """The ops changes list, the selected change's details, and the decisions on it."""
 
-
-class OpsController(QObject):
-    message = Signal(str)
-    selectionChanged = Signal(object)  # dict (the change's details) | None
+    list_table = "ops_changes"
+    watched = frozenset(WATCHED)
+    selected: dict[str, Any] | None  # the change's details (OpsService.details)
 
     def __init__(self, ctx: AppContext, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, parent)
         self.service = ctx.ops
         self.changes = RowTableModel([
             Col("#", lambda c: c.id, align_right=True),
@@ -66,81 +60,42 @@ class OpsController(QObject):
             Col("Files", lambda c: ", ".join(p.get("path", "") for p in c.patches)),
             Col("Reason", lambda c: fmt.one_line(c.reason), tooltip=lambda c: c.reason),
         ], parent=self)
-        self.selected_id: int | None = None
-        self.selected: dict[str, Any] | None = None
-        self._list = Reloader(ctx, self._load_list)
-        self._details = Reloader(ctx, self._load_details)
-        ctx.events.tablesChanged.connect(self._on_tables)
-        self._list.request()
-
-    def _on_tables(self, tables: set[str]) -> None:
-        if "ops_changes" in tables:
-            self._list.request()
-        if self.selected_id is not None and tables & WATCHED:
-            self._details.request()
+        self.start()
 
     async def _load_list(self) -> None:
         rows: list[OpsChange] = await self.service.list(limit=500)
         self.changes.set_rows(rows)
 
-    def select(self, change_id: int | None) -> None:
-        self.selected_id = change_id
-        if change_id is None:
-            self.selected = None
-            self.selectionChanged.emit(None)
-            return
-        self._details.request()
+    async def _fetch_details(self, change_id: int) -> dict[str, Any]:
+        return await self.service.details(change_id)
 
-    async def _load_details(self) -> None:
-        change_id = self.selected_id
-        if change_id is None:
-            return
-        try:
-            details = await self.service.details(change_id)
-        except TitanError:
-            return
-        if change_id == self.selected_id:
-            self.selected = details
-            self.selectionChanged.emit(details)
+    def _show_details(self, details: dict[str, Any]) -> dict[str, Any]:
+        return details
 
-    def decide(self, decision: str, comment: str) -> None:
-        change_id = self.selected_id
-        if change_id is None:
-            return
-
-        async def run() -> None:
-            try:
-                change = await self.service.decide(change_id, decision, decided_by="person",
-                                                   actor=_user(), comment=comment)
-            except TitanError as exc:
-                self.message.emit(f"Could not record the decision: {exc}")
-                return
-            verb = ("Approved: the canary deploy starts" if decision == "approved"
-                    else "Rejected: the change is rolled back")
-            self.message.emit(f"{verb} (#{change.id} {change.title}).")
+    def _changed(self, say: Callable[[OpsChange], str]) -> Callable[[int, OpsChange], None]:
+        """After an action: tell the person, then reload the list and the details."""
+        def done(_: int, change: OpsChange) -> None:
+            self.message.emit(say(change))
             self._list.request()
             self._details.request()
+        return done
 
-        self.ctx.spawn(run())
+    def decide(self, decision: str, comment: str) -> None:
+        verb = ("Approved: the canary deploy starts" if decision == "approved"
+                else "Rejected: the change is rolled back")
+        self._act_on_selected(
+            lambda change_id: self.service.decide(change_id, decision, decided_by="person",
+                                                  actor=current_user(), comment=comment),
+            failed="Could not record the decision",
+            done=self._changed(lambda c: f"{verb} (#{c.id} {c.title})."))
 
     def approve_run(self) -> None:
         """The person lets the selected change's tests run without a sandbox."""
-        change_id = self.selected_id
-        if change_id is None:
-            return
-
-        async def run() -> None:
-            try:
-                change = await self.service.approve_run(change_id, actor=_user())
-            except TitanError as exc:
-                self.message.emit(f"Could not approve running it: {exc}")
-                return
-            self.message.emit(f"Running the tests of #{change.id} {change.title} "
-                              "without a sandbox.")
-            self._list.request()
-            self._details.request()
-
-        self.ctx.spawn(run())
+        self._act_on_selected(
+            lambda change_id: self.service.approve_run(change_id, actor=current_user()),
+            failed="Could not approve running it",
+            done=self._changed(lambda c: f"Running the tests of #{c.id} {c.title} "
+                                         "without a sandbox."))
 
 
 class OpsPanel(QWidget):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QUrl, Signal
@@ -11,25 +10,27 @@ from PySide6.QtGui import QDesktopServices
 from titan_desktop import fmt
 from titan_desktop.context import AppContext
 from titan_desktop.models import Column, RowTableModel
-from titan_desktop.tasks import Reloader
-from worker.db.models import Artifact, Project
-from worker.errors import TitanError
+from titan_desktop.selection import SelectionController, current_user
+from worker.db.models import Approval, Artifact, Project
 
 WATCHED = {"projects", "artifacts", "approvals"}
+_Details = tuple[Project, list[Artifact], list[Approval]]
 
 
 def _location(a: Artifact) -> str:
     return a.uri or a.path or ""
 
 
-class OutputController(QObject):
-    message = Signal(str)
-    selectionChanged = Signal(object)  # Project | None
+class OutputController(SelectionController):
+    """The projects list, the selected project's artifacts and decisions, and its preview."""
+
     previewChanged = Signal(object)  # Path | None: the index.html to show
+    list_table = "projects"
+    watched = frozenset(WATCHED)
+    selected: Project | None
 
     def __init__(self, ctx: AppContext, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, parent)
         self.projects = RowTableModel([
             Column("Project", lambda p: p.name),
             Column("Status", lambda p: fmt.status_label(p.status),
@@ -52,56 +53,29 @@ class OutputController(QObject):
                        "published" if d.decision == "approved" else "rejected")),
             Column("Comment", lambda d: d.comment, tooltip=lambda d: d.comment),
         ], parent=self)
-        self.selected_id: int | None = None
-        self.selected: Project | None = None
-        self._list = Reloader(ctx, self._load_projects)
-        self._details = Reloader(ctx, self._load_details)
-        ctx.events.tablesChanged.connect(self._on_tables)
 
-    def start(self) -> None:
-        self._list.request()
-
-    def _on_tables(self, tables: set[str]) -> None:
-        if "projects" in tables:
-            self._list.request()
-        if self.selected_id is not None and tables & WATCHED:
-            self._details.request()
-
-    async def _load_projects(self) -> None:
+    async def _load_list(self) -> None:
         self.projects.set_rows(await self.ctx.projects.list(limit=500))
 
-    def select(self, project_id: int | None) -> None:
-        if project_id == self.selected_id:
-            return
-        self.selected_id = project_id
-        if project_id is None:
-            self.selected = None
-            self.artifacts.set_rows([])
-            self.decisions.set_rows([])
-            self.selectionChanged.emit(None)
-            self.previewChanged.emit(None)
-            return
-        self._details.request()
-
-    async def _load_details(self) -> None:
-        project_id = self.selected_id
-        if project_id is None:
-            return
-        try:
-            project = await self.ctx.projects.get(project_id)
-        except TitanError:
-            return
+    async def _fetch_details(self, project_id: int) -> _Details:
+        project = await self.ctx.projects.get(project_id)
         artifacts = await self.ctx.projects.artifacts(project_id)
         decisions = await self.ctx.projects.approvals(project_id)
-        if project_id != self.selected_id:
-            return
+        return project, artifacts, decisions
+
+    def _show_details(self, details: _Details) -> Project:
+        project, artifacts, decisions = details
         changed = self.selected is None or self.selected.updated_at != project.updated_at
-        self.selected = project
         self.artifacts.set_rows(artifacts)
         self.decisions.set_rows(decisions)
-        self.selectionChanged.emit(project)
         if changed:
             self.previewChanged.emit(self.preview_page(project, artifacts))
+        return project
+
+    def _clear_details(self) -> None:
+        self.artifacts.set_rows([])
+        self.decisions.set_rows([])
+        self.previewChanged.emit(None)
 
     def preview_page(self, project: Project, artifacts: list[Artifact]) -> Path | None:
         """The built site's index.html: what is (or would be) published."""
@@ -115,22 +89,15 @@ class OutputController(QObject):
     # -- actions -------------------------------------------------------------------------------
 
     def decide(self, decision: str, comment: str) -> None:
-        project_id = self.selected_id
-        if project_id is None:
-            return
-
-        async def run() -> None:
-            try:
-                project = await self.ctx.projects.decide(
-                    project_id, decision, decided_by="person", actor=_user(), comment=comment)
-            except TitanError as exc:
-                self.message.emit(f"Could not record the decision: {exc}")
-                return
+        def done(_: int, project: Project) -> None:
             verb = "Approved: publishing" if decision == "approved" else "Rejected"
             self.message.emit(f"{verb} {project.name}.")
             self._details.request()
 
-        self.ctx.spawn(run())
+        self._act_on_selected(
+            lambda project_id: self.ctx.projects.decide(
+                project_id, decision, decided_by="person", actor=current_user(), comment=comment),
+            failed="Could not record the decision", done=done)
 
     def open_artifact(self, artifact: Artifact, *, folder: bool = False) -> None:
         if artifact.uri and not folder:
@@ -153,9 +120,3 @@ class OutputController(QObject):
         else:
             self.message.emit("This project has no deployed URL yet.")
 
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return ""

@@ -2,81 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
 
 from titan_desktop.context import AppContext
 from titan_desktop.progress.models import JobsModel, PlanModel, projects_model
-from titan_desktop.tasks import Reloader
-from worker.db.models import Project
-from worker.errors import TitanError
+from titan_desktop.selection import SelectionController
+from worker.db.models import PlanItem, Project
 
 WATCHED = {"projects", "plan_items", "jobs", "runs"}
 
 
-class ProgressController(QObject):
-    message = Signal(str)  # a line for the person: action done or why it could not be
-    selectionChanged = Signal(object)  # Project | None
+class ProgressController(SelectionController):
+    """The projects list, the selected project's plan and jobs, and retry/cancel/delete."""
+
+    list_table = "projects"
+    watched = frozenset(WATCHED)
+    selected: Project | None
 
     def __init__(self, ctx: AppContext, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, parent)
         self.projects = projects_model(self)
         self.plan = PlanModel(self)
         self.jobs = JobsModel(self)
-        self.selected_id: int | None = None
-        self.selected: Project | None = None
-        self._projects = Reloader(ctx, self._load_projects)
-        self._details = Reloader(ctx, self._load_details)
-        ctx.events.tablesChanged.connect(self._on_tables)
         # Elapsed times tick even when nothing is written.
         self._tick = QTimer(self, interval=1000)
         self._tick.timeout.connect(self._tick_elapsed)
         self._tick.start()
 
-    def start(self) -> None:
-        self._projects.request()
-
-    def _on_tables(self, tables: set[str]) -> None:
-        if "projects" in tables:
-            self._projects.request()
-        if self.selected_id is not None and tables & WATCHED:
-            self._details.request()
-
-    async def _load_projects(self) -> None:
+    async def _load_list(self) -> None:
         self.projects.set_rows(await self.ctx.projects.list(limit=500))
         if self.selected_id is not None and self.projects.row_for_key(self.selected_id) < 0:
             self.select(None)
 
-    def select(self, project_id: int | None) -> None:
-        if project_id == self.selected_id:
-            return
-        self.selected_id = project_id
-        if project_id is None:
-            self.selected = None
-            self.plan.set_roots([])
-            self.jobs.set_roots([])
-            self.selectionChanged.emit(None)
-            return
-        self._details.request()
+    async def _fetch_details(self, project_id: int) -> tuple[Project, list[PlanItem]]:
+        project = await self.ctx.projects.get(project_id, details=True)
+        return project, await self.ctx.projects.plan(project_id)
 
-    async def _load_details(self) -> None:
-        project_id = self.selected_id
-        if project_id is None:
-            return
-        try:
-            project = await self.ctx.projects.get(project_id, details=True)
-        except TitanError:
-            return
-        plan = await self.ctx.projects.plan(project_id)
-        if project_id != self.selected_id:
-            return
-        self.selected = project
+    def _show_details(self, details: tuple[Project, list[PlanItem]]) -> Project:
+        project, plan = details
         self.plan.set_items(plan)
         self.jobs.set_jobs(list(project.jobs))
-        self.selectionChanged.emit(project)
+        return project
+
+    def _clear_details(self) -> None:
+        self.plan.set_roots([])
+        self.jobs.set_roots([])
 
     def _tick_elapsed(self) -> None:
         rows = self.projects.rowCount()
@@ -95,27 +69,18 @@ class ProgressController(QObject):
     def delete(self) -> None:
         self._act("delete", lambda ref: self.ctx.projects.delete(ref), "deleted")
 
-    def _act(self, name: str, call: object, done: str) -> None:
-        project_id = self.selected_id
-        if project_id is None:
-            self.message.emit("Select a project first.")
-            return
-
-        async def run() -> None:
-            try:
-                await call(project_id)  # type: ignore[operator]
-            except TitanError as exc:
-                self.message.emit(f"Could not {name}: {exc}")
-                return
+    def _act(self, name: str, call: Callable[[int], Awaitable[object]], done: str) -> None:
+        def finished(project_id: int, _: object) -> None:
             label = self.selected.name if self.selected else f"project {project_id}"
             self.message.emit(f"{label}: {done}")
-            self._projects.request()
+            self._list.request()
             if name == "delete":
                 self.select(None)
             else:
                 self._details.request()
 
-        self.ctx.spawn(run())
+        self._act_on_selected(call, failed=f"Could not {name}", done=finished,
+                              unselected="Select a project first.")
 
     def output_location(self) -> str | None:
         project = self.selected
