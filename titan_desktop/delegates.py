@@ -15,11 +15,12 @@ from PySide6.QtWidgets import (
 )
 
 from titan_desktop.models import ROW_ROLE
+from titan_desktop.palette import ACCENT, DANGER, MUTED, PENDING, SUCCESS, TEXT_DARK, WARNING
 from titan_desktop.progress.models import stage_states
 from worker.db.models import PIPELINE_STEPS
 
-STATE_COLORS = {"done": "#27ae60", "active": "#2f80ed", "failed": "#c0392b",
-                "waiting": "#d9822b", "pending": "#c9ced6"}
+STATE_COLORS = {"done": SUCCESS, "active": ACCENT, "failed": DANGER, "waiting": WARNING,
+                "pending": PENDING}
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -52,7 +53,7 @@ class PipelineDelegate(QStyledItemDelegate):
             painter.setPen(QPen(color, 2))
             painter.setBrush(color if state != "pending" else Qt.BrushStyle.NoBrush)
             painter.drawEllipse(QRectF(cx - radius, dot_y - radius, 2 * radius, 2 * radius))
-            painter.setPen(QColor("#333") if state != "pending" else QColor("#8a8f98"))
+            painter.setPen(QColor(TEXT_DARK) if state != "pending" else QColor(MUTED))
             text_rect = QRectF(cx - step_width / 2, dot_y + radius + 1, step_width,
                                rect.bottom() - dot_y - radius)
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,

@@ -6,19 +6,20 @@ from datetime import UTC, datetime
 
 from PySide6.QtGui import QColor
 
+from titan_desktop.palette import ACCENT, DANGER, MUTED, SUCCESS, TEXT, WARNING
+
 STATUS_COLORS = {
-    "queued": "#8a8f98", "scaffold": "#2f80ed", "build": "#2f80ed", "deploy": "#2f80ed",
-    "verify": "#2f80ed", "publish": "#2f80ed", "running": "#2f80ed",
-    "awaiting_approval": "#d9822b", "published": "#27ae60", "succeeded": "#27ae60",
-    "rejected": "#c0392b", "failed": "#c0392b", "dead": "#c0392b", "lost": "#c0392b",
-    "cancelled": "#8a8f98", "released": "#8a8f98", "paused": "#d9822b",
+    "queued": MUTED, "scaffold": ACCENT, "build": ACCENT, "deploy": ACCENT,
+    "verify": ACCENT, "publish": ACCENT, "running": ACCENT,
+    "awaiting_approval": WARNING, "published": SUCCESS, "succeeded": SUCCESS,
+    "rejected": DANGER, "failed": DANGER, "dead": DANGER, "lost": DANGER,
+    "cancelled": MUTED, "released": MUTED, "paused": WARNING,
 }
-LEVEL_COLORS = {"DEBUG": "#8a8f98", "WARNING": "#d9822b", "ERROR": "#c0392b",
-                "CRITICAL": "#c0392b"}
+LEVEL_COLORS = {"DEBUG": MUTED, "WARNING": WARNING, "ERROR": DANGER, "CRITICAL": DANGER}
 
 
 def status_color(status: str | None) -> QColor:
-    return QColor(STATUS_COLORS.get(status or "", "#444"))
+    return QColor(STATUS_COLORS.get(status or "", TEXT))
 
 
 def status_label(status: str | None) -> str:

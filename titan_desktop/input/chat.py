@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from titan_desktop import palette
 from titan_desktop.context import AppContext
 from titan_desktop.models import Node, TreeModel
 from titan_desktop.watcher import ProjectEvent
@@ -107,7 +108,7 @@ class ChatController(QObject):
             self.pending -= 1
             self.busyChanged.emit(self.pending > 0)
         if reply:
-            self._add(f"Jason: {reply}", message, "#2f80ed")
+            self._add(f"Jason: {reply}", message, palette.ACCENT)
 
     def link_project(self, project_id: int, message: Node | None = None) -> None:
         """Thread ``project_id``'s events under ``message`` (default: the one being answered)."""
@@ -124,8 +125,9 @@ class ChatController(QObject):
         text = f"{EVENT_ICONS.get(event.kind, '•')} {event.text}"
         if event.url and event.kind == "published":
             text += f" — {event.url}"
-        color = {"published": "#27ae60", "failed": "#c0392b", "step_failed": "#d9822b",
-                 "awaiting_approval": "#d9822b", "rejected": "#c0392b"}.get(event.kind)
+        color = {"published": palette.SUCCESS, "failed": palette.DANGER,
+                 "step_failed": palette.WARNING, "awaiting_approval": palette.WARNING,
+                 "rejected": palette.DANGER}.get(event.kind)
         self._add(text, message, color)
 
     # -- the default responder -----------------------------------------------------------------

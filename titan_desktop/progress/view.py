@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from titan_desktop import fmt
+from titan_desktop import fmt, palette
 from titan_desktop.context import AppContext
 from titan_desktop.delegates import PipelineDelegate, ProgressDelegate
 from titan_desktop.models import KEY_ROLE
@@ -154,7 +154,7 @@ class ProgressTab(QWidget):
             parts.append(f'<a href="{escape(project.url)}">{escape(project.url)}</a>')
         if project.last_error:
             error = escape(fmt.one_line(project.last_error))
-            parts.append(f'<span style="color:#c0392b">{error}</span>')
+            parts.append(f'<span style="color:{palette.DANGER}">{error}</span>')
         self.summary.setText(" · ".join(parts))
         self.summary.setOpenExternalLinks(True)
 

@@ -9,11 +9,13 @@ from PySide6.QtCore import QDateTime, QMargins, QPointF, Qt, QTime
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
+from titan_desktop.palette import ACCENT
 from worker.sales.money import to_decimal
 from worker.sales.summary import RevenueSeries
 
-LINE = QColor("#2f80ed")
-FILL = QColor(47, 128, 237, 40)
+LINE = QColor(ACCENT)
+FILL = QColor(ACCENT)
+FILL.setAlpha(40)  # the area under the line: the line's colour, faint
 _FORMATS = {"day": "MMM d", "week": "MMM d", "month": "MMM yyyy"}
 
 

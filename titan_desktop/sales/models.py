@@ -10,13 +10,14 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor
 
 from titan_desktop.models import Column, RowTableModel
+from titan_desktop.palette import DANGER, TEXT_WARN
 from worker.sales.activity import SalesAction, source_label
 from worker.sales.money import format_money
 from worker.sales.summary import CurrencyFigures, ProjectSales
 
 Index = QModelIndex | QPersistentModelIndex
-REFUND_COLOR = QColor("#c0392b")
-PENDING_COLOR = QColor("#a5610f")
+REFUND_COLOR = QColor(DANGER)
+PENDING_COLOR = QColor(TEXT_WARN)
 
 
 @dataclass(frozen=True)

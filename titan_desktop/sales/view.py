@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from titan_desktop import palette
 from titan_desktop.context import AppContext
 from titan_desktop.sales.chart import RevenueChart
 from titan_desktop.sales.controller import SalesController
@@ -31,16 +32,18 @@ from worker.sales.money import format_money
 from worker.sales.overview import SalesOverview
 from worker.sales.summary import RevenueSeries
 
-STYLE = """
-QFrame#kpiCard { background: #ffffff; border: 1px solid #dde1e6; border-radius: 6px; }
-QLabel#kpiTitle { color: #6b7280; font-size: 11px; }
-QLabel#kpiValue { color: #1f2a44; font-size: 17px; font-weight: bold; }
-QLabel#kpiDetail { color: #6b7280; font-size: 11px; }
-QLabel#statValue { color: #1f2a44; font-size: 15px; font-weight: bold; }
-QLabel#salesBanner { background: #fff8e6; border: 1px solid #f0d9a8; border-radius: 6px;
-                     padding: 8px; color: #5c4400; }
-QPushButton#recordOrder { background: #2f80ed; color: white; border-color: #2f80ed; }
-QPushButton#recordOrder:hover { background: #2566c0; }
+STYLE = f"""
+QFrame#kpiCard {{ background: {palette.WHITE}; border: 1px solid {palette.BORDER};
+                 border-radius: 6px; }}
+QLabel#kpiTitle {{ color: {palette.TEXT_HINT}; font-size: 11px; }}
+QLabel#kpiValue {{ color: {palette.TEXT_STRONG}; font-size: 17px; font-weight: bold; }}
+QLabel#kpiDetail {{ color: {palette.TEXT_HINT}; font-size: 11px; }}
+QLabel#statValue {{ color: {palette.TEXT_STRONG}; font-size: 15px; font-weight: bold; }}
+QLabel#salesBanner {{ background: {palette.BANNER}; border: 1px solid {palette.BANNER_BORDER};
+                     border-radius: 6px; padding: 8px; color: {palette.BANNER_TEXT}; }}
+QPushButton#recordOrder {{ background: {palette.ACCENT}; color: {palette.WHITE};
+                          border-color: {palette.ACCENT}; }}
+QPushButton#recordOrder:hover {{ background: {palette.ACCENT_HOVER}; }}
 """
 NO_FIGURE = "—"
 
