@@ -129,6 +129,8 @@ _CLAIM = """
 
 async def claim(conn: Executor, worker_id: str, *, batch: int, lease_seconds: float
                 ) -> list[ClaimedJob]:
+    """Take up to ``batch`` due jobs for this worker under a lease and open a run for each;
+    highest priority first. Jobs other workers hold are skipped, never waited for."""
     cur = await (await driver_connection(conn)).execute(
         _CLAIM, {"batch": batch, "worker": worker_id, "lease": float(lease_seconds)}
     )
@@ -259,6 +261,8 @@ _EXTEND = """
 
 async def extend_leases(conn: Executor, worker_id: str, job_ids: list[int], lease_seconds: float
                         ) -> None:
+    """Push the leases of this worker's running jobs ``lease_seconds`` into the future, so
+    ``reclaim_expired`` leaves them alone; jobs it no longer holds are skipped."""
     if job_ids:
         await (await driver_connection(conn)).execute(
             _EXTEND, {"worker": worker_id, "ids": job_ids, "lease": float(lease_seconds)})
@@ -308,6 +312,7 @@ async def retry_job(conn: Executor, job_id: int) -> bool:
 
 
 async def counts_by_status(conn: Executor) -> dict[str, int]:
+    """How many jobs are in each status (statuses with no job are absent)."""
     cur = await (await driver_connection(conn)).execute(
         "SELECT status, count(*) FROM jobs GROUP BY status")
     return {status: n for status, n in await cur.fetchall()}

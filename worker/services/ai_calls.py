@@ -47,6 +47,7 @@ def price(prompt_tokens: int | None, completion_tokens: int | None,
 
 
 async def record(db: Database, call: CallRecord) -> int:
+    """Store one AI call in the ledger; returns its id."""
     row = AICall(**call.__dict__)
     async with db.session() as session:
         session.add(row)
@@ -56,6 +57,7 @@ async def record(db: Database, call: CallRecord) -> int:
 
 async def list_calls(db: Database, *, project_id: int | None = None, limit: int = 100
                      ) -> list[AICall]:
+    """The most recent AI calls first, at most ``limit``, optionally of one project."""
     query = select(AICall).order_by(AICall.id.desc()).limit(limit)
     if project_id is not None:
         query = query.where(AICall.project_id == project_id)

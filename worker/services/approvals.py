@@ -49,6 +49,8 @@ def judge(flags: list[str]) -> tuple[str, str]:
 
 
 async def decide_overdue(db: Database) -> list[Decision]:
+    """Decide, as Jason by the policy ``judge``, up to 50 projects whose approval
+    wait has run out; announces and returns each decision."""
     decisions = []
     async with db.session() as session:
         overdue = (await session.scalars(

@@ -27,6 +27,7 @@ class LogFilter:
     text: str | None = None
 
     def apply(self, query: Select[Any]) -> Select[Any]:
+        """``query`` narrowed to the entries this filter lets through."""
         if self.project_id is not None:
             query = query.where(LogEntry.project_id == self.project_id)
         if self.job_id is not None:

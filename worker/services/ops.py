@@ -36,6 +36,8 @@ RUN_APPROVAL_MARK = "awaiting run approval: "
 
 
 def awaiting_run_approval(change: OpsChange) -> bool:
+    """True when the patched change waits for a person to approve running its
+    tests (no sandbox on this machine)."""
     return change.status == "patched" and (change.reason or "").startswith(RUN_APPROVAL_MARK)
 
 
@@ -62,6 +64,7 @@ class ProposeRequest(BaseModel):
 
 
 def parse_propose(data: Any) -> ProposeRequest:
+    """The validated propose request; raises InvalidInput naming the first bad field."""
     try:
         return ProposeRequest.model_validate(data)
     except ValidationError as exc:
@@ -229,6 +232,7 @@ def _ts(value: datetime | None) -> str | None:
 
 
 def change_dict(change: OpsChange) -> dict[str, Any]:
+    """The change as a JSON-ready dict (the status a person sees, camelCase keys)."""
     return {
         "id": change.id, "title": change.title, "description": change.description,
         "status": shown_status(change), "backend": change.backend,

@@ -58,6 +58,7 @@ def _currency_code(value: str) -> str:
 
 
 def check_status(status: str | None, field: str = "status") -> None:
+    """Raises InvalidInput on ``field`` unless ``status`` is empty or a project status."""
     if status and status not in PROJECT_STATUSES:
         raise InvalidInput(field, f"{status!r} is not a project status (one of: "
                            f"{', '.join(PROJECT_STATUSES)})")
@@ -132,6 +133,7 @@ class Deleted:
     kept: list[Path] = field(default_factory=list)
 
     def describe(self) -> str:
+        """One sentence for the person: what was deleted, stopped, removed and kept."""
         parts = [f"deleted {self.slug}"]
         if self.stopped:
             parts.append("stopped its " + " and the ".join(self.stopped))
@@ -417,6 +419,8 @@ async def apply_decision(session: AsyncSession, row: Project, decision: str, *, 
 
 
 def step_job(project_id: int, step: str, *, max_attempts: int = 3) -> NewJob:
+    """The queue job that runs pipeline ``step`` of the project (at most one live per
+    project and step)."""
     # Later steps go first: of a burst of projects, the first ones publish early instead of
     # every project waiting for all scaffolds, then all builds... (the same total time).
     return NewJob(kind=step, project_id=project_id, payload={"step": step},

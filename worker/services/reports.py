@@ -58,6 +58,8 @@ def _short(error: str | None, limit: int = 120) -> str:
 
 async def status_report(db: Database, *, window: timedelta = timedelta(hours=24)
                         ) -> StatusReport:
+    """Projects published within ``window``, failed, awaiting approval and in
+    progress, with the queue's job counts."""
     async with db.session() as session:
         now = (await session.execute(text("SELECT now()"))).scalar_one()
         since = now - window
@@ -79,6 +81,7 @@ async def status_report(db: Database, *, window: timedelta = timedelta(hours=24)
 
 
 def project_sentence(p: Project) -> str:
+    """One sentence on where the project stands, as Jason says it."""
     if p.status == "published":
         return f"{p.name} is published at {p.url}." if p.url else f"{p.name} is published."
     if p.status == "failed":

@@ -13,6 +13,7 @@ def _ts(value: datetime | None) -> str | None:
 
 
 def project_dict(project: Project, *, details: bool = False) -> dict[str, Any]:
+    """The project as a JSON-ready dict; ``details`` adds its jobs and artifacts."""
     data: dict[str, Any] = {
         "id": project.id, "name": project.name, "slug": project.slug, "type": project.type,
         "templateRef": project.template_ref, "spec": project.spec, "status": project.status,
@@ -33,6 +34,7 @@ def project_dict(project: Project, *, details: bool = False) -> dict[str, Any]:
 
 
 def job_dict(job: Job, *, runs: bool = True) -> dict[str, Any]:
+    """The job as a JSON-ready dict; ``runs`` adds its attempts."""
     data: dict[str, Any] = {
         "id": job.id, "kind": job.kind, "status": job.status, "attempts": job.attempts,
         "maxAttempts": job.max_attempts, "lastError": job.last_error,
@@ -45,12 +47,14 @@ def job_dict(job: Job, *, runs: bool = True) -> dict[str, Any]:
 
 
 def run_dict(run: Run) -> dict[str, Any]:
+    """One attempt of a job as a JSON-ready dict."""
     return {"id": run.id, "attempt": run.attempt, "worker": run.worker_id, "status": run.status,
             "error": run.error, "startedAt": _ts(run.started_at),
             "finishedAt": _ts(run.finished_at), "durationMs": run.duration_ms}
 
 
 def artifact_dict(artifact: Artifact) -> dict[str, Any]:
+    """The artifact as a JSON-ready dict."""
     return {"id": artifact.id, "step": artifact.step, "kind": artifact.kind,
             "name": artifact.name, "path": artifact.path, "uri": artifact.uri,
             "sizeBytes": artifact.size_bytes, "sha256": artifact.sha256,
