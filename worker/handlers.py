@@ -7,16 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from worker.errors import PermanentError  # also imported from here by the runner and templates
 from worker.logs import StructLogger, get_logger
 from worker.queue import ClaimedJob, NewJob
 
 if TYPE_CHECKING:
     from worker.config import Settings
     from worker.db.engine import Database
-
-
-class PermanentError(Exception):
-    """A failure retrying cannot fix (bad spec, missing template): the job goes straight to dead."""
 
 
 @dataclass

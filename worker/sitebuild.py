@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from worker.handlers import PermanentError
+from worker.errors import DiskFull, RenderError, ServiceFailed, ToolFailed
 
 
 def slugify(value: str, max_length: int = 80) -> str:
@@ -82,10 +82,6 @@ def check_links(site: Path) -> list[str]:
                 problems.append(f"{page.relative_to(site)} -> {link}")
     return problems
 
-
-class DiskFull(RuntimeError):
-    """No space left where output goes. Retried like any passing failure: freeing space is
-    enough, and the next attempt (or ``titan project retry``) publishes."""
 
 
 def copy_to_output(source: Path, staging: Path, output_root: Path, **copytree: Any) -> None:
@@ -177,18 +173,7 @@ TAIL_LINES = 40
 TAIL_CHARS = 3000
 
 
-class ToolFailed(PermanentError):
-    """A build tool exited non-zero. Retrying the same sources gives the same answer, so the job
-    goes straight to dead; the message carries the tool's last lines of output so they land in
-    the job's last_error, the project's last_error and the Logs tab."""
 
-
-class ServiceFailed(PermanentError):
-    """A deployed service exited before it answered (a crash at start-up, not a port clash)."""
-
-
-class RenderError(PermanentError):
-    """A template file failed to render (syntax error, undefined variable): names file and line."""
 
 
 def output_tail(text: str, lines: int = TAIL_LINES, chars: int = TAIL_CHARS) -> str:
