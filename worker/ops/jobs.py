@@ -26,7 +26,7 @@ from worker import sandbox
 from worker.db.engine import Database
 from worker.db.models import Approval, Artifact, Job, OpsChange
 from worker.errors import PermanentError
-from worker.handlers import JobContext, Registry
+from worker.jobkit import JobContext, Registry
 from worker.logs import get_logger, log_context
 from worker.ops import canary
 

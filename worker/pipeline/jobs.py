@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from worker.db.engine import Database
 from worker.db.models import PIPELINE_STEPS, Artifact, PlanItem, Project
 from worker.errors import PermanentError
-from worker.handlers import Handler, JobContext, Registry
+from worker.jobkit import Handler, JobContext, Registry
 from worker.logs import get_logger
 from worker.services.projects import step_job
 from worker.sitebuild import sha256_of
