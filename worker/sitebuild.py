@@ -9,14 +9,12 @@ import hashlib
 import html
 import json
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-import unicodedata
 import zipfile
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -25,12 +23,8 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from worker.errors import DiskFull, RenderError, ServiceFailed, ToolFailed
-
-
-def slugify(value: str, max_length: int = 80) -> str:
-    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:max_length].strip("-")
+from worker.slugs import python_identifier as python_identifier  # re-exported for templates
+from worker.slugs import slugify as slugify
 
 
 def replace_dir(staging: Path, target: Path) -> None:
@@ -323,11 +317,6 @@ def _template_line(exc: BaseException, path: Path) -> int | None:
         if frame.filename == str(path):
             return frame.lineno
     return None
-
-
-def python_identifier(slug: str) -> str:
-    name = re.sub(r"\W", "_", slug.replace("-", "_"))
-    return name if name and not name[0].isdigit() else f"p_{name}"
 
 
 def free_port() -> int:
