@@ -20,7 +20,7 @@ from worker.errors import PermanentError
 from worker.jobkit import Handler, JobContext, Registry
 from worker.logs import get_logger
 from worker.services.projects import step_job
-from worker.sitebuild import sha256_of
+from worker.templatekit.files import sha256_of
 from worker.templates import ProjectInfo, StepContext, StepResult, TemplateRegistry
 
 log = get_logger("titan.pipeline")
