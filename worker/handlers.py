@@ -1,72 +1,19 @@
-"""Job handlers: what a job kind does. The pipeline and the ops loop register theirs here."""
+"""Job handlers: the built-in job kinds and the default registry, which loads the pipeline's
+and the ops loop's kinds on first use.
+
+``JobContext``, ``Registry`` and the handler types live in ``worker.jobkit`` (the pipeline and the
+ops loop import them from there, so they never import this module back); they and
+``PermanentError`` are re-exported here for the runner and for templates written against it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from worker.logs import StructLogger, get_logger
-from worker.queue import ClaimedJob, NewJob
+from worker.errors import PermanentError
+from worker.jobkit import DeadHook, Handler, JobContext, Registry
 
-if TYPE_CHECKING:
-    from worker.config import Settings
-    from worker.db.engine import Database
-
-
-class PermanentError(Exception):
-    """A failure retrying cannot fix (bad spec, missing template): the job goes straight to dead."""
-
-
-@dataclass
-class JobContext:
-    job: ClaimedJob
-    worker_id: str
-    db: Database
-    settings: Settings
-    log: StructLogger = field(default_factory=lambda: _JOB_LOG)
-    # Enqueued in the same transaction that marks this job succeeded, and only then.
-    followups: list[NewJob] = field(default_factory=list)
-
-    def then(self, job: NewJob) -> None:
-        self.followups.append(job)
-
-
-_JOB_LOG = get_logger("titan.job")
-Handler = Callable[[JobContext], Awaitable[None]]
-# Called once when a job is dead (out of attempts, permanent error, or lease lost too often).
-DeadHook = Callable[["Database", int, str, dict[str, Any]], Awaitable[None]]
-
-
-@dataclass
-class Registry:
-    handlers: dict[str, Handler] = field(default_factory=dict)
-    dead_hooks: dict[str, DeadHook] = field(default_factory=dict)
-    # Modules that register more kinds, imported the first time an unknown kind is asked for:
-    # the pipeline and the ops loop (with httpx, Jinja2, SQLAlchemy) cost a worker that runs
-    # only plain jobs nothing.
-    plugins: list[Callable[[Registry], None]] = field(default_factory=list)
-
-    def register(self, kind: str, handler: Handler, *, on_dead: DeadHook | None = None) -> None:
-        self.handlers[kind] = handler
-        if on_dead is not None:
-            self.dead_hooks[kind] = on_dead
-
-    def handler(self, kind: str) -> Handler | None:
-        if kind not in self.handlers:
-            self.load_plugins()
-        return self.handlers.get(kind)
-
-    def dead_hook(self, kind: str) -> DeadHook | None:
-        if kind not in self.handlers:
-            self.load_plugins()
-        return self.dead_hooks.get(kind)
-
-    def load_plugins(self) -> None:
-        plugins, self.plugins = self.plugins, []
-        for plugin in plugins:
-            plugin(self)
+__all__ = ["DeadHook", "Handler", "JobContext", "PermanentError", "Registry", "default_registry"]
 
 
 def default_registry() -> Registry:

@@ -129,8 +129,8 @@ def check_folder(path: Path, *, steps: list[str], keep: bool = False) -> CheckRe
 
 def _run_sample(template: Template, steps: list[str], report: CheckReport, keep: bool) -> None:
     from worker.config import Settings
-    from worker.sitebuild import stop_all_services
     from worker.sitehost import stop_site_host
+    from worker.templatekit.services import stop_all_services
 
     try:
         spec = template.validate_spec(dict(template.sample_spec))

@@ -25,7 +25,8 @@ from sqlalchemy import delete, func, update
 from worker import sandbox
 from worker.db.engine import Database
 from worker.db.models import Approval, Artifact, Job, OpsChange
-from worker.handlers import JobContext, PermanentError, Registry
+from worker.errors import PermanentError
+from worker.jobkit import JobContext, Registry
 from worker.logs import get_logger, log_context
 from worker.ops import canary
 

@@ -16,10 +16,11 @@ from sqlalchemy.dialects.postgresql import insert
 
 from worker.db.engine import Database
 from worker.db.models import PIPELINE_STEPS, Artifact, PlanItem, Project
-from worker.handlers import Handler, JobContext, PermanentError, Registry
+from worker.errors import PermanentError
+from worker.jobkit import Handler, JobContext, Registry
 from worker.logs import get_logger
 from worker.services.projects import step_job
-from worker.sitebuild import sha256_of
+from worker.templatekit.files import sha256_of
 from worker.templates import ProjectInfo, StepContext, StepResult, TemplateRegistry
 
 log = get_logger("titan.pipeline")

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from worker.sitebuild import stop_service
+from worker.templatekit.services import stop_service
 
 
 def remove_project_files(settings: Any, slug: str, *, keep_files: bool = False,

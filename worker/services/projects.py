@@ -29,7 +29,7 @@ from worker.db.models import (
 from worker.errors import Conflict, InvalidInput, NotFound
 from worker.queue import NewJob
 from worker.services.principals import default_principal
-from worker.sitebuild import slugify
+from worker.slugs import slugify
 from worker.templates import PlanNode, TemplateRegistry
 
 if TYPE_CHECKING:

@@ -69,8 +69,8 @@ def bring_back(settings: Any, rows: list[tuple[int, str, str]]) -> list[Moved]:
     """Blocking. One process at a time per TITAN_HOME (a worker and the desktop start together)."""
     import fasteners
 
-    from worker.sitebuild import ensure_service, service_state
     from worker.sitehost import ensure_site_host
+    from worker.templatekit.services import ensure_service, service_state
 
     home: Path = settings.titan_home
     home.mkdir(parents=True, exist_ok=True)

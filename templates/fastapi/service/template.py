@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from worker.sitebuild import (
+from worker.templatekit import (
     copy_to_output,
     free_port,
     make_venv,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.errors import InvalidInput
-from worker.sitebuild import (
+from worker.templatekit import (
     check_links,
     publish_archive,
     replace_dir,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.errors import InvalidInput
-from worker.sitebuild import (
+from worker.templatekit import (
     make_venv,
     pip_command,
     publish_archive,
