@@ -91,3 +91,23 @@ def test_command_line_fallback_synthesizes_too(tmp_path: Path) -> None:
 def test_empty_text_is_refused(speaker: Speaker, tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         speaker.synthesize("  ", tmp_path / "empty.wav")
+
+
+def test_a_reply_is_spoken_even_when_pyttsx3_loses_its_file(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Under load pyttsx3's driver has finished utterances with its save file cleared (it then
+    calls `aplay`, and the app logged "speech synthesis failed"). Injected here by clearing the
+    file name right before synthesis starts; the reply must still be audible."""
+    with Speaker() as s:
+        driver = s._engine.proxy._driver
+        start = driver._start_synthesis
+
+        def start_without_file(text: str) -> None:
+            driver._save_file = None
+            start(text)
+
+        driver._start_synthesis = start_without_file
+        path = s.synthesize("Cancel Moon Garden?", tmp_path / "reply.wav").result(60)
+    assert rms_dbfs(load_wav(path)) > -35
+    assert _seconds(path) > 0.5
+    assert "espeak-ng's command line" in caplog.text

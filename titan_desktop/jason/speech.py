@@ -21,6 +21,7 @@ If pyttsx3 cannot start (no libespeak-ng), the ``espeak-ng`` command line is use
 
 from __future__ import annotations
 
+import logging
 import queue
 import shutil
 import subprocess
@@ -29,6 +30,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("titan.jason.speech")
 
 DEFAULT_RATE = 175
 
@@ -127,11 +130,21 @@ class Speaker:
                 if job.call is not None:
                     job.done.set_result(job.call())
                 elif self._engine is not None:
-                    job.done.set_result(self._speak_pyttsx3(job))
+                    job.done.set_result(self._speak_pyttsx3_or_cli(job))
                 else:
                     job.done.set_result(_speak_cli(job))
             except Exception as exc:
                 job.done.set_exception(exc)
+
+    def _speak_pyttsx3_or_cli(self, job: _Job) -> Path:
+        try:
+            return self._speak_pyttsx3(job)
+        except RuntimeError:
+            # Under load pyttsx3's espeak driver sometimes finishes an utterance with its save
+            # file already cleared and hands it to `aplay` instead: the same voice through
+            # espeak-ng's command line still gives the person their answer.
+            log.warning("pyttsx3 produced no audio; speaking through espeak-ng's command line")
+            return _speak_cli(job)
 
     def _speak_pyttsx3(self, job: _Job) -> Path:
         job.path.parent.mkdir(parents=True, exist_ok=True)
