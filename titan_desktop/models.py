@@ -146,7 +146,7 @@ class TreeModel(QAbstractItemModel):
                               self.createIndex(node.row(), len(self.headers) - 1, node))
 
     def node(self, index: Index) -> Node:
-        return index.internalPointer() if index.isValid() else self.root  # type: ignore[return-value]
+        return index.internalPointer() if index.isValid() else self.root
 
     def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
         parent_node = self.node(parent)

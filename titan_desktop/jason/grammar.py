@@ -121,7 +121,7 @@ def phrase_prefixes() -> frozenset[tuple[str, ...]]:
             choices: list[list[tuple[str, ...]]] = []
             for tok in tokens(phrase):
                 if tok.slot:
-                    filled = [(f"{{{tok.slot}}}",)]
+                    filled: list[tuple[str, ...]] = [(f"{{{tok.slot}}}",)]
                     choices.append([(), *filled] if tok.optional else filled)
                 else:
                     choices.append(_word_choices(tok))
