@@ -154,7 +154,7 @@ class TreeModel(QAbstractItemModel):
             return self.createIndex(row, column, parent_node.children[row])
         return QModelIndex()
 
-    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008  # QObject.parent() overload
         if not index.isValid():
             return QModelIndex()
         node = self.node(index).parent

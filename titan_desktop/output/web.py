@@ -91,8 +91,7 @@ class SitePreview(QWidget):
         class Page(QWebEnginePage):
             """Stays inside the site's folder; other links open in the person's browser."""
 
-            # Qt passes a QUrl; the stubs widen the parameter to QUrl | str.
-            def acceptNavigationRequest(  # type: ignore[override]
+            def acceptNavigationRequest(  # type: ignore[override]  # Qt passes a QUrl, not str
                     self, url: QUrl, kind: Any, main_frame: bool) -> bool:
                 if preview.allows(url):
                     return True

@@ -103,7 +103,7 @@ class ProgressController(QObject):
 
         async def run() -> None:
             try:
-                await call(project_id)  # type: ignore[operator]
+                await call(project_id)  # type: ignore[operator]  # `call` is typed object
             except TitanError as exc:
                 self.message.emit(f"Could not {name}: {exc}")
                 return
