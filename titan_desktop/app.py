@@ -16,6 +16,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # Qt and the window load late: the launcher explains a missing Qt first
+    from collections.abc import Callable
+
+    from PySide6.QtWidgets import QApplication
+
+    from titan_desktop.window import MainWindow
+    from worker.config import Settings
+    from worker.db.models import Project
 
 FINISHED = ("published", "failed", "rejected", "cancelled")
 
@@ -60,10 +70,11 @@ def main(argv: list[str] | None = None) -> int:
 
     prepare_web_engine()  # before the QApplication, or the site preview falls back to plain HTML
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "titan"])
+    assert isinstance(app, QApplication)  # instance() is typed as the QCoreApplication base
     app.setApplicationName("Titan")
     app.setOrganizationName("Titan")
     app.setQuitOnLastWindowClosed(False)  # the loop ends when the window says so
-    _apply_stylesheet(app)  # type: ignore[arg-type]
+    _apply_stylesheet(app)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
@@ -73,20 +84,20 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.set_event_loop(None)
 
 
-def _apply_stylesheet(app: object) -> None:
+def _apply_stylesheet(app: QApplication) -> None:
     from worker.paths import resources_dir
 
     try:
         sheet = (resources_dir() / "titan.qss").read_text(encoding="utf-8")
     except (FileNotFoundError, OSError):
         return
-    app.setStyleSheet(sheet)  # type: ignore[attr-defined]
+    app.setStyleSheet(sheet)
 
 
-async def _run(args: argparse.Namespace, settings: object) -> int:
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from titan_desktop.window import MainWindow
 
-    window = MainWindow(settings, spawn_worker=not args.no_worker)  # type: ignore[arg-type]
+    window = MainWindow(settings, spawn_worker=not args.no_worker)
     window.closed = asyncio.get_running_loop().create_future()
     _close_on_signals(window)
     window.show()
@@ -109,26 +120,26 @@ async def _run(args: argparse.Namespace, settings: object) -> int:
         window.close()
 
 
-def _close_on_signals(window: object) -> None:
+def _close_on_signals(window: MainWindow) -> None:
     """SIGTERM / SIGINT close the window like the person would, so the worker is stopped too."""
     import signal
 
     from PySide6.QtCore import QTimer
 
     def close(*_args: object) -> None:
-        QTimer.singleShot(0, window.close)  # type: ignore[attr-defined]
+        QTimer.singleShot(0, window.close)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, close)
 
 
-async def wait_for(predicate: object, timeout: float, interval: float = 0.1) -> bool:
+async def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return True
         await asyncio.sleep(interval)
-    return bool(predicate())  # type: ignore[operator]
+    return bool(predicate())
 
 
 async def smoke_test(window: object, timeout: float) -> int:
@@ -141,8 +152,10 @@ async def smoke_test(window: object, timeout: float) -> int:
         print(json.dumps({"project": None, "status": "no database", "seconds": 0,
                           "worker_pid": None}), flush=True)
         return 1
+    ctx = window.ctx
+    assert ctx is not None  # start() succeeded: the database is open
     form = window.input_tab.form
-    created: list[object] = []
+    created: list[Project] = []
     errors: list[str] = []
     form.controller.created.connect(created.append)
     form.controller.fieldError.connect(lambda field, msg: errors.append(f"{field}: {msg}"))
@@ -154,10 +167,10 @@ async def smoke_test(window: object, timeout: float) -> int:
         else None
     if created:
         project = created[0]
-        slug = project.slug  # type: ignore[attr-defined]
+        slug = project.slug
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            current = await window.ctx.projects.get(project.id)  # type: ignore[union-attr,attr-defined]
+            current = await ctx.projects.get(project.id)
             status = current.status
             if status in FINISHED:
                 break

@@ -34,7 +34,7 @@ class EventHub(QObject):
     online = Signal(bool)
     # Raw events as they arrive (dict: table, op, count, ids, project_ids, statuses); not
     # coalesced, for the few consumers that need the ids (tray notifications, the chat thread).
-    event = Signal(object)
+    event = Signal(object)  # type: ignore[assignment]  # shadows QObject.event(); a Signal on purpose
     # A project transition a person cares about (titan_desktop.watcher.ProjectEvent): started,
     # step_failed, awaiting_approval, published, failed, rejected, cancelled.
     projectEvent = Signal(object)

@@ -33,13 +33,13 @@ class PipelineDelegate(QStyledItemDelegate):
         if project is None:
             return
         states = stage_states(project)
-        rect = QRectF(option.rect).adjusted(8, 3, -8, -3)  # type: ignore[attr-defined]
+        rect = QRectF(option.rect).adjusted(8, 3, -8, -3)
         step_width = rect.width() / len(PIPELINE_STEPS)
         radius = 5.0
         dot_y = rect.top() + radius + 2
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        font = QFont(option.font)  # type: ignore[attr-defined]
+        font = QFont(option.font)
         font.setPointSizeF(max(6.5, font.pointSizeF() * 0.78))
         painter.setFont(font)
         for i, (step, state) in enumerate(zip(PIPELINE_STEPS, states, strict=True)):
@@ -66,9 +66,9 @@ class PipelineDelegate(QStyledItemDelegate):
     def _background(self, painter: QPainter, option: Any, index: Index) -> None:
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
-        opt.text = ""  # type: ignore[attr-defined]
-        style = opt.widget.style() if opt.widget else QApplication.style()  # type: ignore[attr-defined]
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)  # type: ignore[attr-defined]
+        opt.text = ""
+        style = opt.widget.style() if opt.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
 
 
 class ProgressDelegate(PipelineDelegate):
@@ -80,7 +80,7 @@ class ProgressDelegate(PipelineDelegate):
         if project is None:
             return
         bar = QStyleOptionProgressBar()
-        bar.rect = option.rect.adjusted(6, 9, -6, -9)  # type: ignore[attr-defined]
+        bar.rect = option.rect.adjusted(6, 9, -6, -9)
         bar.minimum, bar.maximum = 0, 100
         bar.progress = round(project.progress * 100)
         bar.text = f"{bar.progress}%"

@@ -146,7 +146,7 @@ class TreeModel(QAbstractItemModel):
                               self.createIndex(node.row(), len(self.headers) - 1, node))
 
     def node(self, index: Index) -> Node:
-        return index.internalPointer() if index.isValid() else self.root  # type: ignore[return-value]
+        return index.internalPointer() if index.isValid() else self.root
 
     def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
         parent_node = self.node(parent)
@@ -154,7 +154,7 @@ class TreeModel(QAbstractItemModel):
             return self.createIndex(row, column, parent_node.children[row])
         return QModelIndex()
 
-    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008  # QObject.parent() overload
         if not index.isValid():
             return QModelIndex()
         node = self.node(index).parent

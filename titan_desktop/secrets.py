@@ -66,7 +66,7 @@ def set_secret(name: str, value: str | None) -> bool:
 
 def load_secrets_into_env() -> list[str]:
     """Copy keyring secrets into os.environ where the environment does not set them already."""
-    loaded = []
+    loaded: list[str] = []
     if os.environ.get("TITAN_NO_KEYRING") or not keyring_available():
         return loaded
     for name in SECRET_NAMES:

@@ -199,8 +199,8 @@ class SettingsDialog(QDialog):
         except ValidationError as exc:
             for error in exc.errors():
                 name = str(error["loc"][0]) if error["loc"] else ""
-                editor = next((e for e in self.editors if name in (e.name, e.env)), None)
-                label = editor.error if editor else self.general_error
+                match = next((e for e in self.editors if name in (e.name, e.env)), None)
+                label = match.error if match else self.general_error
                 label.setText(error["msg"])
                 label.setVisible(True)
             return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -35,6 +36,7 @@ from titan_desktop.supervisor import WorkerSupervisor
 from titan_desktop.watcher import ProjectEvent, ProjectWatcher
 from worker.bootstrap import open_database
 from worker.config import Settings
+from worker.db.models import Project
 from worker.logs import get_logger
 from worker.paths import resources_dir
 
@@ -49,7 +51,7 @@ def app_icon() -> QIcon:
         return QIcon()
 
 
-def optional_tab(module: str, attr: str) -> type[QWidget] | None:
+def optional_tab(module: str, attr: str) -> Callable[[AppContext], QWidget] | None:
     """A feature's tab class if that feature is installed and imports cleanly."""
     try:
         return getattr(importlib.import_module(module), attr)
@@ -180,7 +182,7 @@ class MainWindow(QMainWindow):
         for tab, name in zip((self.progress_tab, self.input_tab, self.logs_tab, self.output_tab,
                               self.sales_tab), TAB_NAMES, strict=True):
             self.tabs.addTab(tab, name)
-        last = int(self.prefs.value("window/tab", 0) or 0)
+        last = int(str(self.prefs.value("window/tab", 0) or 0))  # an int, or text from the .ini
         self.tabs.setCurrentIndex(last if 0 <= last < self.tabs.count() else 0)
         self.input_tab.form.controller.created.connect(self._on_created)
 
@@ -189,11 +191,11 @@ class MainWindow(QMainWindow):
         """The chat controller (Jason plugs in with ``window.chat.set_responder(fn)``)."""
         return self.input_tab.chat
 
-    def _on_created(self, project: object) -> None:
+    def _on_created(self, project: Project) -> None:
         # The new project is what the person wants to watch next.
         self.tabs.setCurrentWidget(self.progress_tab)
         self.progress_tab.controller.reload_list()
-        self.status.say(f"Created {project.name}")  # type: ignore[attr-defined]
+        self.status.say(f"Created {project.name}")
 
     def _build_menu(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -251,8 +253,12 @@ class MainWindow(QMainWindow):
             return
         self.tray = QSystemTrayIcon(app_icon(), self)
         self.tray.setToolTip("Titan")
-        self.tray.activated.connect(lambda _reason: (self.showNormal(), self.raise_()))
+        self.tray.activated.connect(self._show_from_tray)
         self.tray.show()
+
+    def _show_from_tray(self, _reason: QSystemTrayIcon.ActivationReason) -> None:
+        self.showNormal()
+        self.raise_()
 
     def _notify(self, event: ProjectEvent) -> None:
         if event.kind not in ("published", "failed", "awaiting_approval"):

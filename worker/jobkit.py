@@ -30,7 +30,7 @@ class JobContext:
         self.followups.append(job)
 
 
-_JOB_LOG = get_logger("titan.job")
+_JOB_LOG: StructLogger = get_logger("titan.job")
 Handler = Callable[[JobContext], Awaitable[None]]
 # Called once when a job is dead (out of attempts, permanent error, or lease lost too often).
 DeadHook = Callable[["Database", int, str, dict[str, Any]], Awaitable[None]]

@@ -248,6 +248,8 @@ class _BackgroundStreamHandler(logging.handlers.QueueHandler):
     loop, so lines go through a bounded queue and are dropped (and counted) if it backs up.
     """
 
+    _titan_stream = False  # True on the one configure_logging installed (it replaces it)
+
     def __init__(self, formatter: logging.Formatter, stream: TextIO,
                  capacity: int = 50_000) -> None:
         super().__init__(queue.Queue(capacity))
@@ -307,7 +309,7 @@ def configure_logging(
             root.removeHandler(handler)
             handler.close()
     handler = _BackgroundStreamHandler(JsonFormatter() if json_lines else TextFormatter(), stream)
-    handler._titan_stream = True  # type: ignore[attr-defined]
+    handler._titan_stream = True
     root.addHandler(handler)
     root.setLevel(level if isinstance(level, int) else level.upper())
     for noisy in ("sqlalchemy", "alembic", "httpx", "httpcore", "asyncio", "pgserver"):

@@ -17,11 +17,9 @@ from typing import Any
 
 from psycopg.rows import namedtuple_row
 
-from worker.db.raw import driver_connection
+from worker.db.raw import Executor, driver_connection
 from worker.retry import RetryPolicy
 
-# A psycopg AsyncConnection, or a SQLAlchemy AsyncSession / AsyncConnection.
-Executor = Any
 LIVE_STATUSES = ("queued", "running")
 
 

@@ -271,6 +271,7 @@ class Worker:
         if waiting:
             return True
         if scheduled:
+            assert first is not None  # min(run_at) of the scheduled jobs counted
             when = first.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
             jobs = "1 job scheduled for" if scheduled == 1 else \
                 f"{scheduled} jobs scheduled, the first for"

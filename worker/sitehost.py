@@ -7,6 +7,7 @@ Its pid, port and root are in ``TITAN_HOME/sitehost.json``; a deploy reuses a li
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import threading
 import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import BinaryIO
 
 import fasteners
 import httpx
@@ -126,7 +128,7 @@ class _Handler(SimpleHTTPRequestHandler):
             return
         super().do_GET()
 
-    def send_head(self):  # type: ignore[no-untyped-def]
+    def send_head(self) -> io.BytesIO | BinaryIO | None:
         """Only files inside the root: no symlink out of it (a published site could otherwise
         expose any file the host can read)."""
         path = Path(self.translate_path(self.path))
@@ -141,7 +143,7 @@ class _Handler(SimpleHTTPRequestHandler):
             return None
         return super().send_head()
 
-    def list_directory(self, path: str | os.PathLike[str]):  # type: ignore[no-untyped-def]
+    def list_directory(self, path: str | os.PathLike[str]) -> io.BytesIO | None:
         """A folder without index.html is not a page: no listing of what else lies there."""
         self.send_error(404, "File not found")
         return None

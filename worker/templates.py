@@ -362,7 +362,8 @@ def _describe_error(error: Any, root: str) -> tuple[str, str]:
         return path, str(custom)
     messages = {
         "type": lambda: "must be " + " or ".join(
-            _TYPE_WORDS.get(t, t) for t in (value if isinstance(value, list) else [value])),
+            _TYPE_WORDS.get(str(t), str(t))
+            for t in (value if isinstance(value, list) else [value])),
         "minLength": lambda: "must not be empty" if value == 1
         else f"must be at least {value} characters",
         "maxLength": lambda: f"must be at most {value} characters",

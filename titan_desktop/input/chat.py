@@ -13,9 +13,10 @@ import contextvars
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from PySide6.QtCore import QObject, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon
+from PySide6.QtGui import QColor, QIcon, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from titan_desktop import palette
 from titan_desktop.context import AppContext
-from titan_desktop.models import Node, TreeModel
+from titan_desktop.models import Index, Node, TreeModel
 from titan_desktop.watcher import ProjectEvent
 from worker.errors import TitanError
 from worker.paths import resources_dir
@@ -51,7 +52,7 @@ class ChatModel(TreeModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(["Message"], parent)
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role == Qt.ItemDataRole.ForegroundRole and index.isValid():
             color = self.node(index).payload
             return QColor(color) if isinstance(color, str) else None
@@ -161,14 +162,14 @@ class WrappingDelegate(QStyledItemDelegate):
         super().__init__(view)
         self.view = view
 
-    def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:  # type: ignore[no-untyped-def]
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         depth = 0
         parent = index.parent()
         while parent.isValid():
             depth, parent = depth + 1, parent.parent()
         width = max(120, self.view.viewport().width() - self.view.indentation() * (depth + 1) - 12)
         text = str(index.data() or "")
-        rect = option.fontMetrics.boundingRect(QRect(0, 0, width, 100_000),  # type: ignore[attr-defined]
+        rect = option.fontMetrics.boundingRect(QRect(0, 0, width, 100_000),
                                                int(Qt.TextFlag.TextWordWrap), text)
         return QSize(width, rect.height() + 8)
 
@@ -226,7 +227,7 @@ class ChatPanel(QWidget):
         layout.addLayout(voice_row)
         self.controller.messageAdded.connect(self._reveal)
 
-    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.transcript.scheduleDelayedItemsLayout()  # re-wrap at the new width
 

@@ -222,7 +222,7 @@ class Jason:
 
     async def _ask_llm(self, question: str) -> str:
         report = await status_report(self.db)
-        url = self.settings.jason_llm_url.rstrip("/")  # type: ignore[union-attr]
+        url = self.settings.jason_llm_url.rstrip("/")  # type: ignore[union-attr]  # caller checked
         if not url.endswith("/chat/completions"):
             url += "/chat/completions"
         body = {

@@ -292,8 +292,8 @@ def slot_vocabulary(projects: list[str] | tuple[str, ...] = (),
                     templates: list[str] | tuple[str, ...] = (),
                     new_projects: list[str] | tuple[str, ...] = ()) -> dict[str, dict[str, str]]:
     """slot type -> {spoken form: canonical value}. New-project names default to the projects."""
-    def table(names: object) -> dict[str, str]:
-        return {spoken(n): n for n in names if spoken(n)}  # type: ignore[attr-defined]
+    def table(names: list[str] | tuple[str, ...]) -> dict[str, str]:
+        return {spoken(n): n for n in names if spoken(n)}
 
     vocab = {
         "project": table(projects),

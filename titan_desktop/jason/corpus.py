@@ -107,9 +107,9 @@ def render(cmd: Command, phrase: str, variant: int) -> Sample:
             st = cmd.slots.get(tok.slot, tok.slot)
             pool = NEW_PROJECTS if st == "new_project" else sorted(vocab[st].items())
             if st == "new_project":
-                value = spoken_value = pool[variant % len(pool)]  # type: ignore[assignment]
+                value = spoken_value = pool[variant % len(pool)]
             else:
-                spoken_value, value = pool[variant % len(pool)]  # type: ignore[misc]
+                spoken_value, value = pool[variant % len(pool)]  # type: ignore[str-unpack]  # (spoken, value) pairs
             words.append(str(spoken_value))
             slots[tok.slot] = str(value)
         else:

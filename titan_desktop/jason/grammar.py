@@ -95,7 +95,7 @@ def _keyed_sentences(vocab: Vocab) -> Iterator[tuple[tuple[str, int], list[str]]
                     st = cmd.slots.get(tok.slot, tok.slot)
                     choices.append(["", st] if tok.optional else [st])
                 else:
-                    choices.append(_word_choices(tok))  # type: ignore[arg-type]
+                    choices.append(_word_choices(tok))  # type: ignore[arg-type]  # list is invariant
             for combo in itertools.product(*choices):
                 slot_types = [c for c in combo if isinstance(c, str) and c]
                 rounds = max([len(vocab[st]) for st in slot_types] or [1])
@@ -121,7 +121,7 @@ def phrase_prefixes() -> frozenset[tuple[str, ...]]:
             choices: list[list[tuple[str, ...]]] = []
             for tok in tokens(phrase):
                 if tok.slot:
-                    filled = [(f"{{{tok.slot}}}",)]
+                    filled: list[tuple[str, ...]] = [(f"{{{tok.slot}}}",)]
                     choices.append([(), *filled] if tok.optional else filled)
                 else:
                     choices.append(_word_choices(tok))

@@ -40,7 +40,7 @@ class Parse:
 
     @property
     def destructive(self) -> bool:
-        return bool(self.command) and BY_NAME[self.command].destructive  # type: ignore[index]
+        return bool(self.command) and BY_NAME[self.command].destructive  # type: ignore[index]  # bool() excluded None
 
     def to_json(self) -> dict[str, Any]:
         if self.command is None:

@@ -134,13 +134,13 @@ def pronunciation_table(words: list[str] | set[str]) -> dict[str, list[str]]:
     if compounds:
         simple = [w for w in words if JOINER not in w]
         parts = pronunciation_table({p for w in compounds for p in w.split(JOINER)} | set(simple))
-        table = {w: parts[w] for w in simple}
+        table: dict[str, list[str]] = {w: parts[w] for w in simple}
         for w in compounds:
             combos = itertools.product(*(parts[p] for p in w.split(JOINER)))
             table[w] = [" ".join(c) for c in itertools.islice(combos, COMPOUND_VARIANTS)]
         return table
     variants = [espeak_pronunciations(words, voice) for voice in ACCENTS]
-    table: dict[str, list[str]] = {}
+    table = {}
     for w in words:
         prons = list(cmudict().get(w, []))
         for v in variants:

@@ -176,7 +176,7 @@ def _start_pyttsx3() -> Any:
     import pyttsx3
     import pyttsx3.drivers.espeak as espeak_driver
 
-    espeak_driver.print = lambda *a, **k: None  # type: ignore[attr-defined]  # "Audio saved to"
+    espeak_driver.print = lambda *a, **k: None  # silences its "Audio saved to" line
     # Not pyttsx3.init(): it hands every caller the same cached engine, so two Speakers (the
     # app's voice and a CLI call, or tests) would drive one engine from two threads.
     return pyttsx3.Engine("espeak")

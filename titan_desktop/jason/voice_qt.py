@@ -260,8 +260,8 @@ class VoiceController(QObject):
 
     # -- vocabulary ---------------------------------------------------------------------------
 
-    def _on_tables(self, tables: object) -> None:
-        if "projects" in (tables or ()):  # type: ignore[operator]
+    def _on_tables(self, tables: set[str] | None) -> None:  # AppContext.tablesChanged
+        if "projects" in (tables or ()):
             self.ctx.spawn(self.refresh_vocabulary())
 
     async def refresh_vocabulary(self) -> None:

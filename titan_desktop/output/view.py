@@ -6,7 +6,7 @@ import importlib
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QAbstractItemModel, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGroupBox,
@@ -27,12 +27,12 @@ from titan_desktop.context import AppContext
 from titan_desktop.models import KEY_ROLE, ROW_ROLE
 from titan_desktop.output.controller import OutputController
 from titan_desktop.output.web import SitePreview
-from worker.db.models import Project
+from worker.db.models import Artifact, Project
 
 
-def _table(model: object, *, stretch_last: bool = True) -> QTableView:
+def _table(model: QAbstractItemModel, *, stretch_last: bool = True) -> QTableView:
     view = QTableView()
-    view.setModel(model)  # type: ignore[arg-type]
+    view.setModel(model)
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     view.verticalHeader().setVisible(False)
@@ -159,7 +159,7 @@ class ProjectOutputPanel(QWidget):
         if row >= 0:
             self.projects_view.selectRow(row)
 
-    def _selected_artifact(self) -> object | None:
+    def _selected_artifact(self) -> Artifact | None:
         rows = self.artifacts_view.selectionModel().selectedRows()
         return rows[0].data(ROW_ROLE) if rows else None
 
@@ -168,7 +168,7 @@ class ProjectOutputPanel(QWidget):
         if artifact is None:
             self.feedback.setText("Select an artifact first.")
             return
-        self.controller.open_artifact(artifact, folder=folder)  # type: ignore[arg-type]
+        self.controller.open_artifact(artifact, folder=folder)
 
     def _decide(self, decision: str) -> None:
         self.controller.decide(decision, self.comment.text().strip())

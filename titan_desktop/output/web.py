@@ -91,7 +91,8 @@ class SitePreview(QWidget):
         class Page(QWebEnginePage):
             """Stays inside the site's folder; other links open in the person's browser."""
 
-            def acceptNavigationRequest(self, url: QUrl, kind: Any, main_frame: bool) -> bool:
+            def acceptNavigationRequest(  # type: ignore[override]  # Qt passes a QUrl, not str
+                    self, url: QUrl, kind: Any, main_frame: bool) -> bool:
                 if preview.allows(url):
                     return True
                 if kind == QWebEnginePage.NavigationType.NavigationTypeLinkClicked:
@@ -129,7 +130,9 @@ class SitePreview(QWidget):
         self.browser = QTextBrowser()
         self.browser.setOpenLinks(False)
         self.browser.setPlaceholderText("The built site's front page appears here.")
-        self.layout().addWidget(self.browser)
+        layout = self.layout()
+        assert layout is not None  # set in __init__
+        layout.addWidget(self.browser)
         if self.page_path is not None:
             self.show_page(self.page_path)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from PySide6.QtCharts import QAreaSeries, QChart, QChartView, QDateTimeAxis, QLineSeries, QValueAxis
-from PySide6.QtCore import QDateTime, QMargins, QPointF, Qt, QTime
+from PySide6.QtCore import QDate, QDateTime, QMargins, QPointF, Qt, QTime
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
@@ -20,7 +20,11 @@ _FORMATS = {"day": "MMM d", "week": "MMM d", "month": "MMM yyyy"}
 
 
 def _msecs(day: date) -> float:
-    return float(QDateTime(day, QTime(0, 0)).toMSecsSinceEpoch())
+    return float(_midnight(day).toMSecsSinceEpoch())
+
+
+def _midnight(day: date) -> QDateTime:
+    return QDateTime(QDate(day.year, day.month, day.day), QTime(0, 0))
 
 
 class RevenueChart(QChartView):
@@ -59,7 +63,7 @@ class RevenueChart(QChartView):
     def _show_period(self, starts: list[date], bucket: str) -> None:
         self.x_axis.setFormat(_FORMATS[bucket])
         self.x_axis.setTickCount(max(2, min(len(starts), 7)))
-        self.x_axis.setRange(QDateTime(starts[0], QTime(0, 0)), QDateTime(starts[-1], QTime(0, 0)))
+        self.x_axis.setRange(_midnight(starts[0]), _midnight(starts[-1]))
 
     def show_series(self, series: RevenueSeries, currency: str | None) -> None:
         """Plot ``currency``'s revenue per bucket (zero buckets included); None clears it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QAbstractItemModel, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -86,10 +86,10 @@ class Stat(QWidget):
         layout.addWidget(caption)
 
 
-def _table(model: object, name: str, stretch: int) -> QTableView:
+def _table(model: QAbstractItemModel, name: str, stretch: int) -> QTableView:
     table = QTableView()
     table.setObjectName(name)
-    table.setModel(model)  # type: ignore[arg-type]
+    table.setModel(model)
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.verticalHeader().setVisible(False)

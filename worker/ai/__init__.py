@@ -57,8 +57,9 @@ async def open_client(settings: Settings, db: Database | None = None) -> AsyncIt
             raise AIOff(reason)
         from worker.ai.local import LocalServer
 
-        server = LocalServer(log_path=settings.titan_home / "logs" / "ai-local.log")
-        server.log_path.parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+        log_path = settings.titan_home / "logs" / "ai-local.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        server = LocalServer(log_path=log_path)
         endpoint = await server.start()
     client = AIClient.from_settings(settings, endpoint, db)
     try:

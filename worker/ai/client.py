@@ -266,12 +266,13 @@ class AIClient:
                 status = exc.status_code
                 if (status == 429 or status >= 500) and attempt < self.max_retries:
                     attempt += 1
-                    await asyncio.sleep(self._delay(attempt, exc.response))
+                    retry_after = exc.response.headers.get("retry-after")
+                    await asyncio.sleep(self._delay(attempt, retry_after))
                     continue
                 raise self._status_error(exc, attempt) from None
 
-    def _delay(self, attempt: int, response: httpx.Response) -> float:
-        retry_after = response.headers.get("retry-after")
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        # Only the header: openai's response class is httpx's or httpx2's, by openai version.
         if retry_after is not None:
             try:
                 return min(max(float(retry_after), 0.0), RETRY_AFTER_MAX_SECONDS)

@@ -132,9 +132,11 @@ class LocalServer:
                 await asyncio.sleep(0.2)
 
     def _log_tail(self) -> str:
+        if self.log_path is None:  # not started yet
+            return "no log"
         try:
-            lines = self.log_path.read_text(errors="replace").strip().splitlines()  # type: ignore[union-attr]
-        except (OSError, AttributeError):
+            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
             return "no log"
         return lines[-1][:200] if lines else "no output"
 

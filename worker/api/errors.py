@@ -43,7 +43,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        first = errors[0] if errors else {"loc": ["body"], "msg": "invalid request"}
+        first: dict[str, Any] = errors[0] if errors else {"loc": ["body"], "msg": "invalid request"}
         # Pydantic's ``input`` echoes whatever was sent (maybe a megabyte); leave it out.
         detail = [{k: v for k, v in e.items() if k not in ("input", "ctx", "url")}
                   for e in errors]

@@ -22,7 +22,7 @@ from worker.services.ops import OpsService, ProposeRequest, change_dict
 
 router = APIRouter(prefix="/api/ops", tags=["ops"], dependencies=[Depends(ops_caller)])
 ChangeId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the ops change's id")]
-Status = Literal[OPS_STATUSES]  # type: ignore[valid-type]
+Status = Literal[OPS_STATUSES]  # type: ignore[valid-type]  # from the runtime tuple
 Proposer = Annotated[OpsCaller, Depends(require_proposer)]
 Approver = Annotated[OpsCaller, Depends(require_approver)]
 

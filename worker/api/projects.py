@@ -16,7 +16,7 @@ from worker.services.serialize import approval_dict, project_dict
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
 ProjectId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the project's id")]
-Status = Literal[PROJECT_STATUSES]  # type: ignore[valid-type]
+Status = Literal[PROJECT_STATUSES]  # type: ignore[valid-type]  # from the runtime tuple
 
 
 class ProjectUpdate(BaseModel):

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psutil
 
 log = logging.getLogger("titan.db")
 
-_servers: dict[Path, object] = {}
+_servers: dict[Path, Any] = {}  # pgserver.PostgresServer: pgserver ships no types
 
 
 def embedded_url(home: Path) -> str:
@@ -31,7 +35,7 @@ def embedded_url(home: Path) -> str:
             server = pgserver.get_server(pgdata, cleanup_mode="stop")
         _servers[pgdata] = server
         log.debug("embedded PostgreSQL at %s", pgdata)
-    return to_sqlalchemy_url(server.get_uri())  # type: ignore[attr-defined]
+    return to_sqlalchemy_url(server.get_uri())
 
 
 def embedded_server_alive(home: Path) -> bool:
@@ -57,22 +61,22 @@ def restart_embedded_server(home: Path) -> int | None:
     server = _servers.get(pgdata)
     if server is None or embedded_server_alive(home):
         return None
-    with server._lock:  # type: ignore[attr-defined]
+    with server._lock:
         # As at first start: run as root, PostgreSQL runs as its own user, which must still
         # reach the data folder (something may have tightened a parent's mode since).
-        server.ensure_pgdata_inited()  # type: ignore[attr-defined]
-        server.ensure_postgres_running()  # type: ignore[attr-defined]
-    pid = server.get_pid()  # type: ignore[attr-defined]
+        server.ensure_pgdata_inited()
+        server.ensure_postgres_running()
+    pid = server.get_pid()
     log.warning("embedded PostgreSQL at %s had stopped; it runs again (pid %s)", pgdata, pid)
     return int(pid) if pid else None
 
 
-def _alive(process: object) -> bool:
+def _alive(process: psutil.Process) -> bool:
     import psutil
 
     try:
-        return bool(process.is_running()  # type: ignore[attr-defined]
-                    and process.status() != psutil.STATUS_ZOMBIE)  # type: ignore[attr-defined]
+        return bool(process.is_running()
+                    and process.status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
         return False
 

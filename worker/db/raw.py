@@ -10,9 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 import psycopg
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+# What the queue's statements run on: a psycopg connection, or a SQLAlchemy session or
+# connection whose transaction they join.
+Executor: TypeAlias = psycopg.AsyncConnection[Any] | AsyncSession | AsyncConnection
 
 
 def libpq_url(url: str) -> str:
@@ -20,18 +25,19 @@ def libpq_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-async def driver_connection(executor: Any) -> psycopg.AsyncConnection[Any]:
+async def driver_connection(executor: Executor) -> psycopg.AsyncConnection[Any]:
     """The psycopg connection to run a statement on: ``executor`` itself, or the one under a
     SQLAlchemy ``AsyncSession`` / ``AsyncConnection`` (in that session's transaction)."""
     if isinstance(executor, psycopg.AsyncConnection):
         return executor
-    if hasattr(executor, "get_raw_connection"):  # SQLAlchemy AsyncConnection
+    if isinstance(executor, AsyncConnection):
         connection = executor
     else:  # SQLAlchemy AsyncSession: its connection, starting its transaction if needed
         await executor.flush()  # what session.execute would autoflush (e.g. a new project row)
         connection = await executor.connection()
     raw = await connection.get_raw_connection()
-    return raw.driver_connection  # type: ignore[no-any-return]
+    # SQLAlchemy types the driver's connection loosely (Any | None); our engine's is psycopg.
+    return cast("psycopg.AsyncConnection[Any]", raw.driver_connection)
 
 
 class WorkerConnection:

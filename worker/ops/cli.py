@@ -72,6 +72,7 @@ def cmd_ops(args: argparse.Namespace, settings: Any) -> int:
         service = OpsService(db, settings)
         cmd = args.ops_command
         if cmd == "propose":
+            assert request is not None  # parsed above, before the database was touched
             change = await service.propose(request, proposed_by=os_user())
             _emit(args, change_dict(change), f"proposed ops change {change.id}: "
                   f"{change.title}; a worker takes it from here")

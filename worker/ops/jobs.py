@@ -18,9 +18,9 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import CursorResult, delete, func, update
 
 from worker import sandbox
 from worker.db.engine import Database
@@ -149,7 +149,9 @@ async def diff_step(ctx: JobContext) -> None:
         return
     repo = _repo(ctx)
     try:
-        base_ref = ctx.settings.ops_base_branch or await asyncio.to_thread(repo.head_branch)
+        base_ref = ctx.settings.ops_base_branch
+        if not base_ref:
+            base_ref = await asyncio.to_thread(repo.head_branch)
         base_sha = await asyncio.to_thread(repo.resolve, base_ref)
     except Exception as exc:
         raise PermanentError(f"cannot find the base branch: {exc}") from exc
@@ -179,11 +181,13 @@ async def patch_step(ctx: JobContext) -> None:
     repo = _repo(ctx)
     message = f"{change.title}\n\n{change.description}\n\nTitan ops change #{change.id}".strip()
     branch = change.branch or branch_name(change.id)
+    assert change.base_sha is not None  # diff_step set it with status "diffed"
     head = await asyncio.to_thread(repo.commit_files, branch, change.base_sha, _files(change),
                                    message)
     base = change.base_sha
     remote = _remote(ctx, change)
     if remote is not None:
+        assert change.base_ref is not None  # set by diff_step
         # GitHub's shas are what deploys and merges refer to from here on; tests and the
         # local canary run the local branch, which has the same files on the same base.
         head, base = await asyncio.to_thread(remote.push_branch, branch, change.base_ref,
@@ -260,6 +264,7 @@ async def pr_step(ctx: JobContext) -> None:
     await _save_artifact(ctx, change.id, "ops.pr", "pull-request", folder / "pull-request.md")
     number, url = None, None
     remote = _remote(ctx, change)
+    assert change.branch is not None and change.base_ref is not None  # set by diff_step
     if remote is not None:
         number, url = await asyncio.to_thread(remote.open_pull, change.branch, change.base_ref,
                                               change.title, body)
@@ -278,10 +283,11 @@ async def expire_step(ctx: JobContext) -> None:
     reason = (f"approval timed out after {ctx.settings.approval_timeout_seconds} s "
               "without a decision")
     async with ctx.db.session() as session:  # only if nobody decided meanwhile
-        expired = await session.execute(
+        # An UPDATE's result is a CursorResult (it has rowcount); execute() is typed generally.
+        expired = cast("CursorResult[Any]", await session.execute(
             update(OpsChange).where(OpsChange.id == change.id,
                                     OpsChange.status == "awaiting_approval")
-            .values(status="rejected", reason=reason, updated_at=func.now()))
+            .values(status="rejected", reason=reason, updated_at=func.now())))
         if not expired.rowcount:
             return
         # The timeout's decision is recorded like anyone's: who (Jason, by timeout) and why.
@@ -334,6 +340,7 @@ async def promote_step(ctx: JobContext) -> None:
         return
     title = f"Merge ops change #{change.id}: {change.title}"
     remote = _remote(ctx, change)
+    assert change.branch is not None and change.base_ref is not None  # set by diff_step
     if remote is not None and change.pr_number is not None:
         merged = await asyncio.to_thread(remote.merge, change.pr_number, title)
     else:

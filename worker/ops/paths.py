@@ -21,8 +21,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from worker.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from worker.config import Settings
 
 # Protected whatever PROTECTED_PATHS says (an empty setting used to remove every protection):
 # the repository's history, CI (which runs with the machine's rights) and the schema.
@@ -52,8 +56,8 @@ class PathPolicy:
         object.__setattr__(self, "protected", (*self.protected, *extra))
 
     @classmethod
-    def from_settings(cls, settings: object) -> PathPolicy:
-        return cls(tuple(settings.allowed_paths), tuple(settings.protected_paths))  # type: ignore[attr-defined]
+    def from_settings(cls, settings: Settings) -> PathPolicy:
+        return cls(tuple(settings.allowed_paths), tuple(settings.protected_paths))
 
 
 # A symlink lookup: given a repository-relative prefix, the link's target if it is a symlink.

@@ -173,7 +173,7 @@ async def repair_output_dirs(db: Database, projects_dir: Path) -> int:
         result = await session.execute(text(
             "UPDATE projects SET output_dir = :root || '/' || slug "
             "WHERE output_dir LIKE :sql_text"), {"root": str(projects_dir), "sql_text": ":param%"})
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE/DELETE result is a CursorResult
 
 
 async def _note_error(db: Database, project_id: int, error: str) -> None:

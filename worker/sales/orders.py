@@ -229,7 +229,7 @@ async def insert_new(session: AsyncSession, rows: Sequence[NewOrder]) -> int:
     if not rows:
         return 0
     result = await session.execute(_INSERT_NEW, _arrays(rows))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE/DELETE result is a CursorResult
 
 
 async def upsert(session: AsyncSession, rows: Sequence[NewOrder]) -> tuple[int, int]:

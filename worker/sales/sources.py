@@ -120,8 +120,9 @@ def stripe_order(charge: dict[str, Any]) -> tuple[NewOrder, str | None] | None:
 
 async def shopify_orders(client: httpx.AsyncClient, base: str, token: str
                          ) -> AsyncIterator[dict[str, Any]]:
-    url: str | None = f"{base.rstrip('/')}/admin/api/{SHOPIFY_API_VERSION}/orders.json"
-    store = _origin(url)
+    first_page = f"{base.rstrip('/')}/admin/api/{SHOPIFY_API_VERSION}/orders.json"
+    store = _origin(first_page)
+    url: str | None = first_page
     params: dict[str, Any] | None = {"status": "any", "limit": 250}
     while url:
         response = await client.get(url, params=params,

@@ -82,7 +82,8 @@ async def currency_figures(db: Database, *, since: datetime | None = None,
               "month": days_ago(now, tz, 29), "since": since or _EPOCH}
     async with db.session() as session:
         rows = (await session.execute(_KPIS, params)).all()
-    return [CurrencyFigures(row[0], *(int(v) for v in row[1:10]), row[10]) for row in rows]
+    # A list, not a bare generator, so the type checker accepts the positional unpacking.
+    return [CurrencyFigures(*[row[0], *(int(v) for v in row[1:10]), row[10]]) for row in rows]
 
 
 # -- revenue over time ---------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins  # methods named `list` shadow the builtin in annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -235,7 +236,7 @@ class ProjectService:
             raise NotFound(f"no project {ref!r}")
         return project
 
-    async def plan(self, project_id: int) -> list[PlanItem]:
+    async def plan(self, project_id: int) -> builtins.list[PlanItem]:
         """The project's plan items (features, milestones, goals; ``parent_id`` makes the
         tree), by position."""
         async with self.db.session() as session:
@@ -243,7 +244,7 @@ class ProjectService:
                                          .order_by(PlanItem.position, PlanItem.id))
             return list(rows.all())
 
-    async def approvals(self, project_id: int) -> list[Approval]:
+    async def approvals(self, project_id: int) -> builtins.list[Approval]:
         """Every decision on the project's output, oldest first."""
         async with self.db.session() as session:
             rows = await session.scalars(select(Approval).where(Approval.project_id == project_id)
@@ -271,6 +272,8 @@ class ProjectService:
         project = await self.get(ref)
         async with self.db.session() as session:
             row = await session.get(Project, project.id, with_for_update=True)
+            if row is None:  # deleted since self.get() above
+                raise NotFound(f"no project {ref!r}")
             for key, value in changes.items():
                 setattr(row, key, value)
             row.updated_at = func.now()
@@ -324,7 +327,7 @@ class ProjectService:
             raise Conflict(f"the {step} step of {project.slug} is already queued")
         return job_id
 
-    async def retry_all_failed(self) -> list[str]:
+    async def retry_all_failed(self) -> builtins.list[str]:
         """Retry every failed project from its failed step; returns their slugs."""
         retried = []
         for project in await self.list(status="failed", limit=1000):
@@ -347,7 +350,7 @@ class ProjectService:
                                  comment=comment, principal=principal)
         return await self.get(project.id)
 
-    async def artifacts(self, project_id: int) -> list[Artifact]:
+    async def artifacts(self, project_id: int) -> builtins.list[Artifact]:
         """Files and URLs the project's runs produced, in the order they were made."""
         async with self.db.session() as session:
             rows = await session.scalars(select(Artifact).where(Artifact.project_id == project_id)
@@ -362,7 +365,7 @@ class ProjectService:
                 select(Project.id, Project.name).order_by(Project.id.desc()).limit(limit))).all()
         return {row.id: row.name for row in rows}
 
-    async def recent_states(self, limit: int = 500) -> list[ProjectState]:
+    async def recent_states(self, limit: int = 500) -> builtins.list[ProjectState]:
         """Status, stage, last error and URL of the most recently changed projects."""
         async with self.db.session() as session:
             rows = (await session.execute(
@@ -379,14 +382,14 @@ class ProjectService:
                 .outerjoin(Project, Project.id == Job.project_id)
                 .where(Job.last_error.is_not(None))
                 .order_by(Job.updated_at.desc()).limit(1))).first()
-        return None if row is None else LastError(row[0], row[1], row[2])
+        return None if row is None else LastError(row[0], str(row[1]), row[2])  # not NULL: where()
 
     async def last_approval_id(self) -> int:
         """The newest approval's id (0 when there is none): a mark for ``decisions_since``."""
         async with self.db.session() as session:
-            return int(await session.scalar(select(func.coalesce(func.max(Approval.id), 0))))
+            return int(await session.scalar(select(func.coalesce(func.max(Approval.id), 0))) or 0)
 
-    async def decisions_since(self, after_id: int) -> list[Decision]:
+    async def decisions_since(self, after_id: int) -> builtins.list[Decision]:
         """Approvals Jason decided (after a timeout) with an id above ``after_id``, oldest
         first, as ``Decision``s; each carries its ``approval_id``."""
         from worker.services.approvals import Decision

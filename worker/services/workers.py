@@ -78,7 +78,7 @@ class WorkerService:
             result = await session.execute(
                 text("UPDATE workers SET command = :c WHERE id = :id"),
                 {"c": command, "id": worker_id})
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE/DELETE result is a CursorResult
 
     async def send_all(self, command: str, fresh_seconds: float = LIVE_SECONDS) -> int:
         """Tell every live worker (running or paused, fresh heartbeat) the same command;
@@ -90,7 +90,7 @@ class WorkerService:
                 WHERE status IN ('running', 'paused')
                   AND last_heartbeat > now() - make_interval(secs => :fresh)"""),
                 {"command": command, "fresh": fresh_seconds})
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE/DELETE result is a CursorResult
 
     async def queue_counts(self) -> dict[str, int]:
         """Jobs per status (``queued``, ``running``, ...); statuses with no jobs are absent."""
