@@ -23,7 +23,7 @@ PACKAGE_LISTS = (Path(__file__).with_name("debian-packages.txt"),
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "jason":
-        from titan_desktop.jason.cli import main as jason_main
+        from worker.jason.cli import main as jason_main
 
         return jason_main(args[1:])
     if not args or args[0].startswith(GUI_FLAGS):

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 
-from titan_desktop.jason.brain import Jason, Reply
-from titan_desktop.jason.parser import Parse
 from titan_desktop.jason.voice_qt import VoiceController
+from worker.jason.brain import Jason, Reply
+from worker.jason.parser import Parse
 from worker.logs import get_logger
 
 if TYPE_CHECKING:

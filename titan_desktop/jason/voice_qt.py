@@ -37,10 +37,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtCore import QObject, QtMsgType, QUrl, Signal, qInstallMessageHandler
 
-from titan_desktop.jason.audio import RATE, Int16, to_16k_mono
-from titan_desktop.jason.parser import Parse
-from titan_desktop.jason.recognizer import Listener, Recognizer
-from titan_desktop.jason.speech import Speaker
+from worker.jason.audio import RATE, Int16, to_16k_mono
+from worker.jason.parser import Parse
+from worker.jason.recognizer import Listener, Recognizer
+from worker.jason.speech import Speaker
 from worker.logs import get_logger
 
 if TYPE_CHECKING:
