@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 import numpy as np
 
 from bench.common import forget_user_data, header, pct, print_table
-from titan_desktop.jason import corpus
-from titan_desktop.jason.audio import RATE, add_noise, frames, quiet_edges
-from titan_desktop.jason.recognizer import Listener, Recognizer
+from worker.jason import corpus
+from worker.jason.audio import RATE, add_noise, frames, quiet_edges
+from worker.jason.recognizer import Listener, Recognizer
 
 
 def main() -> int:

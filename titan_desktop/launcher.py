@@ -1,8 +1,8 @@
 """The ``titan`` console script.
 
 ``titan`` with no arguments (or with GUI flags) opens the desktop app; every subcommand is the
-Qt-free core's CLI (``worker.cli``), so ``titan worker`` runs on a server without Qt installed.
-Desktop-only subcommands (``titan jason ...``) are dispatched here.
+Qt-free core's CLI (``worker.cli``), so ``titan worker``, ``titan api`` and ``titan jason`` run
+on a server without Qt installed.
 """
 
 from __future__ import annotations
@@ -22,10 +22,6 @@ PACKAGE_LISTS = (Path(__file__).with_name("debian-packages.txt"),
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] == "jason":
-        from titan_desktop.jason.cli import main as jason_main
-
-        return jason_main(args[1:])
     if not args or args[0].startswith(GUI_FLAGS):
         try:
             from titan_desktop.app import main as gui_main

@@ -1,4 +1,4 @@
-"""Titan's command line (the Qt-free part): ``titan db|worker|project|logs|api|...``."""
+"""Titan's command line (the Qt-free part): ``titan db|worker|project|logs|jason|api|...``."""
 
 from __future__ import annotations
 
@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     lg.add_argument("--follow", "-f", action="store_true")
     lg.add_argument("--json", action="store_true")
 
+    # Dispatched before parsing (main): listed here so ``titan --help`` shows it.
+    sub.add_parser("jason", help="Jason from the shell: say, hear, parse, ask (titan jason -h)",
+                   add_help=False)
     api = sub.add_parser("api", help="serve the REST API")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=_port, default=3000)
@@ -138,6 +141,11 @@ def _port_or_any(value: str) -> int:  # 0: any free port
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] == "jason":  # its own parser; Qt-free like the rest of worker
+        from worker.jason.cli import main as jason_main
+
+        return jason_main(args_list[1:])
     try:
         args = _parser().parse_args(argv)
     except UsageError as exc:

@@ -57,8 +57,8 @@ asyncio.set_event_loop(loop)
 
 from tests.desktop.conftest import open_window
 from tests.helpers import wait_until
-from titan_desktop.jason import corpus
-from titan_desktop.jason.audio import save_wav
+from worker.jason import corpus
+from worker.jason.audio import save_wav
 from worker.config import reload_settings
 
 cache = Path(sys.argv[1])
@@ -146,7 +146,7 @@ def loud_seconds(raw: bytes, threshold_dbfs: float = -40.0) -> float:
     """Seconds of 10 ms frames louder than ``threshold_dbfs`` in 16 kHz s16le mono audio."""
     import numpy as np
 
-    from titan_desktop.jason.audio import frames, rms_dbfs
+    from worker.jason.audio import frames, rms_dbfs
 
     audio = np.frombuffer(raw[: len(raw) // 2 * 2], np.int16)
     return sum(rms_dbfs(frame) > threshold_dbfs for frame in frames(audio, 0.01)) / 100

@@ -15,10 +15,10 @@ import pytest
 
 from tests.desktop.conftest import open_window, run
 from tests.helpers import wait_until
-from titan_desktop.jason import corpus
-from titan_desktop.jason.audio import RATE, add_noise, frames, load_wav, rms_dbfs
 from titan_desktop.jason.voice_qt import NO_MICROPHONE
 from worker.config import reload_settings
+from worker.jason import corpus
+from worker.jason.audio import RATE, add_noise, frames, load_wav, rms_dbfs
 
 pytestmark = pytest.mark.slow  # a voice end-to-end test: left out by -m "not slow"
 

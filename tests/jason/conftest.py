@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from titan_desktop.jason import corpus
-from titan_desktop.jason.recognizer import Recognizer
+from worker.jason import corpus
+from worker.jason.recognizer import Recognizer
 
 
 @pytest.fixture(scope="session")

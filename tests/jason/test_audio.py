@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from titan_desktop.jason.audio import RATE, UtteranceSegmenter, add_noise, load_wav, rms_dbfs
+from worker.jason.audio import RATE, UtteranceSegmenter, add_noise, load_wav, rms_dbfs
 
 
 def _write(path: Path, rate: int, width: int, channels: int, seconds: float = 0.5) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from tests.conftest import titan as run_titan
-from titan_desktop.jason import corpus
-from titan_desktop.jason.audio import load_wav, resample
+from worker.jason import corpus
+from worker.jason.audio import load_wav, resample
 
 ROOT = Path(__file__).resolve().parents[2]
 

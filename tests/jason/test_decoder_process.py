@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from titan_desktop.jason import corpus
-from titan_desktop.jason.recognizer import Recognizer
+from worker.jason import corpus
+from worker.jason.recognizer import Recognizer
 
 SENTENCES = (("pause the worker", 175), ("status of Moon Garden", 175),
              ("what time is it in Paris", 175), ("how are sales this week", 175),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pocketsphinx
 import pytest
 
-from titan_desktop.jason import grammar
-from titan_desktop.jason.commands import BY_NAME, COMMANDS, help_text, slot_vocabulary
-from titan_desktop.jason.parser import parse
-from titan_desktop.jason.pronounce import HMM_DIR, dictionary_lines, espeak_to_arpa
+from worker.jason import grammar
+from worker.jason.commands import BY_NAME, COMMANDS, help_text, slot_vocabulary
+from worker.jason.parser import parse
+from worker.jason.pronounce import HMM_DIR, dictionary_lines, espeak_to_arpa
 
 PROJECTS = ["Moon Garden", "My Web App", "shop2"]
 TEMPLATES = ["persona/basic"]

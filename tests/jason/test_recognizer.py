@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from titan_desktop.jason import corpus
-from titan_desktop.jason.audio import (
+from worker.jason import corpus
+from worker.jason.audio import (
     ENDPOINT_WINDOW,
     RATE,
     UtteranceSegmenter,
@@ -20,8 +20,8 @@ from titan_desktop.jason.audio import (
     frames,
     quiet_edges,
 )
-from titan_desktop.jason.commands import COMMANDS
-from titan_desktop.jason.recognizer import Listener, Recognizer
+from worker.jason.commands import COMMANDS
+from worker.jason.recognizer import Listener, Recognizer
 
 SAMPLES = corpus.command_samples()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from titan_desktop.jason.audio import load_wav, rms_dbfs
-from titan_desktop.jason.speech import Speaker
+from worker.jason.audio import load_wav, rms_dbfs
+from worker.jason.speech import Speaker
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from sqlalchemy import text
 
 from tests.conftest import titan
-from titan_desktop.jason.brain import Jason
 from worker.config import Settings
 from worker.db.engine import Database
+from worker.jason.brain import Jason
 
 
 async def _status(db: Database, slug: str) -> str:

@@ -88,20 +88,23 @@ class ChatController(QObject):
         """Add a top-level message (e.g. 'Form: created X') that events can be threaded under."""
         return self._add(f"{_now()}  {who}: {text}")
 
-    def send(self, text: str) -> Node | None:
+    def send(self, text: str, answer: Callable[[], Awaitable[str]] | None = None) -> Node | None:
+        """Post ``text`` as the user's message and thread the answer under it. ``answer``
+        replaces the responder for this one message (the voice path: the recognizer has already
+        parsed what it heard, so the brain acts on that parse instead of re-reading the text)."""
         text = text.strip()
         if not text:
             return None
         message = self.post("You", text)
         self.pending += 1
         self.busyChanged.emit(True)
-        self.ctx.spawn(self._answer(message, text))
+        self.ctx.spawn(self._answer(message, answer or (lambda: self._responder(text))))
         return message
 
-    async def _answer(self, message: Node, text: str) -> None:
+    async def _answer(self, message: Node, answer: Callable[[], Awaitable[str]]) -> None:
         token = _current.set(message)
         try:
-            reply = await self._responder(text)
+            reply = await answer()
         except Exception as exc:
             reply = f"Sorry, that went wrong: {exc}"
         finally:

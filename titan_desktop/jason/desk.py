@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 
-from titan_desktop.jason.brain import Jason, Reply
-from titan_desktop.jason.parser import Parse
 from titan_desktop.jason.voice_qt import VoiceController
+from worker.jason.brain import Jason, Reply
+from worker.jason.parser import Parse
 from worker.logs import get_logger
 
 if TYPE_CHECKING:
@@ -50,9 +50,12 @@ class JasonDesk(QObject):
         return self._deliver(await self.brain.ask(said))
 
     def handle_voice(self, understood: Parse) -> None:
-        """A recognized utterance goes through the chat like typed text (same parser, same
-        actions), so the transcript shows what Jason heard and what he did."""
-        self.window.chat.send(understood.text)
+        """A recognized utterance's parse goes straight to the brain (it is not turned back into
+        text and parsed again); the chat shows what Jason heard and threads his answer under it."""
+        self.window.chat.send(understood.text, answer=lambda: self._act_on(understood))
+
+    async def _act_on(self, understood: Parse) -> str:
+        return self._deliver(await self.brain.handle(understood))
 
     def close(self) -> None:
         """Stop listening and speaking (call from the window's shutdown)."""

@@ -4,10 +4,11 @@ Listening: QtMultimedia ``QAudioSource`` (16 kHz mono Int16) in push-to-talk ("H
 or always-listening mode. Every chunk — from the microphone or from ``feed_audio`` (tests,
 scripts) — goes to the recognizer's ``Listener`` on one worker thread: decoding is CPU-heavy
 and must never block the qasync loop; one thread keeps chunks in order and the pocketsphinx
-decoders single-threaded. Recognized commands come back to the UI thread and go through the chat
-(``JasonDesk.handle_voice``), so spoken and typed commands share the parser, the brain and its
-"are you sure?" state. A rejected utterance gets "Sorry, I didn't catch that" and never an action
-(nor does it reach the brain, so a question still waiting for "yes" or "no" stays open).
+decoders single-threaded. Recognized commands come back to the UI thread and their parse goes
+straight to the brain (``JasonDesk.handle_voice``; the chat shows the heard text and the answer),
+so spoken and typed commands share the brain and its "are you sure?" state. A rejected utterance
+gets "Sorry, I didn't catch that" and never an action (nor does it reach the brain, so a
+question still waiting for "yes" or "no" stays open).
 
 Vocabulary: the decoders know the names of the existing projects (refreshed when the projects
 table changes). pocketsphinx only hears words it knows, so the name of a NEW project cannot be
@@ -37,10 +38,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtCore import QObject, QtMsgType, QUrl, Signal, qInstallMessageHandler
 
-from titan_desktop.jason.audio import RATE, Int16, to_16k_mono
-from titan_desktop.jason.parser import Parse
-from titan_desktop.jason.recognizer import Listener, Recognizer
-from titan_desktop.jason.speech import Speaker
+from worker.jason.audio import RATE, Int16, to_16k_mono
+from worker.jason.parser import Parse
+from worker.jason.recognizer import Listener, Recognizer
+from worker.jason.speech import Speaker
 from worker.logs import get_logger
 
 if TYPE_CHECKING:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pocketsphinx
 
-from titan_desktop.jason import grammar
-from titan_desktop.jason.audio import (
+from worker.jason import grammar
+from worker.jason.audio import (
     ENDPOINT_WINDOW,
     RATE,
     Int16,
@@ -34,16 +34,16 @@ from titan_desktop.jason.audio import (
     add_noise,
     quiet_edges,
 )
-from titan_desktop.jason.commands import (
+from worker.jason.commands import (
     BY_NAME,
     SPOKEN_PREFIX,
     SPOKEN_SUFFIX,
     slot_vocabulary,
     words_of,
 )
-from titan_desktop.jason.decoder_process import DecoderProcess
-from titan_desktop.jason.parser import Parse, parse, suggest
-from titan_desktop.jason.pronounce import HMM_DIR, dictionary_lines, pronunciation_table
+from worker.jason.decoder_process import DecoderProcess
+from worker.jason.parser import Parse, parse, suggest
+from worker.jason.pronounce import HMM_DIR, dictionary_lines, pronunciation_table
 from worker.logs import get_logger
 
 pocketsphinx.set_loglevel("FATAL")

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from functools import lru_cache
 
-from titan_desktop.jason.commands import (
+from worker.jason.commands import (
     COMMANDS,
     SPOKEN_PREFIX,
     SPOKEN_SUFFIX,

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from titan_desktop.jason.audio import RATE, Int16, add_noise, load_wav, save_wav
-from titan_desktop.jason.commands import COMMANDS, Command, slot_vocabulary, tokens
-from titan_desktop.jason.grammar import usable_phrases
+from worker.jason.audio import RATE, Int16, add_noise, load_wav, save_wav
+from worker.jason.commands import COMMANDS, Command, slot_vocabulary, tokens
+from worker.jason.grammar import usable_phrases
 
 PROJECTS = ("Moon Garden", "My Web App", "Titan Shop", "Zorblax")  # "Zorblax": not in CMUdict
 TEMPLATES = ("persona/basic", "landing/page")

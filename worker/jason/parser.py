@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from titan_desktop.jason.commands import (
+from worker.jason.commands import (
     BY_NAME,
     COMMANDS,
     FILLERS,
@@ -24,7 +24,7 @@ from titan_desktop.jason.commands import (
     tokens,
     words_of,
 )
-from titan_desktop.jason.grammar import Vocab
+from worker.jason.grammar import Vocab
 
 FREE_SLOTS = ("project", "new_project", "template")  # may be free text when typed
 # Typed politeness after a trailing free-text name is not part of it ("... Moon Garden please").

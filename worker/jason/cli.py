@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.cmd == "help":
-        from titan_desktop.jason.commands import help_text
+        from worker.jason.commands import help_text
 
         print(help_text())
         return 0
@@ -59,12 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         return _ask(args)
     templates = args.template or list(DEFAULT_TEMPLATES)
     if args.cmd == "parse":
-        from titan_desktop.jason.parser import parse
+        from worker.jason.parser import parse
 
         result = parse(args.text, args.project, templates)
     else:
-        from titan_desktop.jason.audio import load_wav
-        from titan_desktop.jason.recognizer import Recognizer
+        from worker.jason.audio import load_wav
+        from worker.jason.recognizer import Recognizer
 
         try:
             audio = load_wav(args.wav)
@@ -88,9 +88,9 @@ def _known_names() -> tuple[list[str], list[str]]:
     database the app would use. Without a database: none (a warning; the flags still count)."""
     import asyncio
 
-    from titan_desktop.jason.brain import Jason
     from worker.bootstrap import open_database
     from worker.config import get_settings
+    from worker.jason.brain import Jason
 
     async def read() -> tuple[list[str], list[str]]:
         settings = get_settings()
@@ -111,7 +111,7 @@ def _known_names() -> tuple[list[str], list[str]]:
 def _speak(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from titan_desktop.jason.speech import Speaker
+    from worker.jason.speech import Speaker
 
     if args.cmd == "say":
         out = Path(args.out)
@@ -139,9 +139,9 @@ def _ask(args: argparse.Namespace) -> int:
     """The text path against the real database: same parser and actions as the chat."""
     import asyncio
 
-    from titan_desktop.jason.brain import Jason
     from worker.bootstrap import open_database
     from worker.config import get_settings
+    from worker.jason.brain import Jason
 
     async def run() -> int:
         settings = get_settings()

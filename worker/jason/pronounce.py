@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import pocketsphinx
 
-from titan_desktop.jason.grammar import JOINER
+from worker.jason.grammar import JOINER
 
 MODEL_DIR = os.path.join(pocketsphinx.get_model_path(), "en-us")
 HMM_DIR = os.path.join(MODEL_DIR, "en-us")

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 
-from titan_desktop.jason.commands import BY_NAME, help_text
-from titan_desktop.jason.parser import Parse, parse
 from worker.config import Settings
 from worker.errors import TitanError
+from worker.jason.commands import BY_NAME, help_text
+from worker.jason.parser import Parse, parse
 from worker.logs import get_logger
 from worker.services.database import Database
 from worker.services.projects import ProjectService

@@ -74,7 +74,7 @@ class DecoderProcess:
 def _serve(conn: Connection, config: dict[str, Any]) -> None:  # the child process
     import pocketsphinx
 
-    from titan_desktop.jason.recognizer import hypothesis_words
+    from worker.jason.recognizer import hypothesis_words
 
     pocketsphinx.set_loglevel("FATAL")
     decoder = pocketsphinx.Decoder(**config)
