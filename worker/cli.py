@@ -379,10 +379,9 @@ def cmd_logs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _max_log_id(db: Any) -> int:
-    from sqlalchemy import text
+    from worker.services.logquery import LogService
 
-    async with db.session() as session:
-        return int(await session.scalar(text("SELECT coalesce(max(id), 0) FROM log_entries")))
+    return await LogService(db).last_id()
 
 
 def _print_log(row: Any, as_json: bool) -> None:

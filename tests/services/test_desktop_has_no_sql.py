@@ -58,3 +58,30 @@ def test_the_check_sees_sql(tmp_path: Path) -> None:
         "titan_desktop/leak.py:5 executes a statement",
         "titan_desktop/leak.py:5 holds SQL text",
     ]
+
+
+# The other front ends live in worker/: the CLI, the HTTP API, Jason and the per-feature CLIs.
+# They may map SQLAlchemy's exceptions to answers, so only running SQL is checked there.
+FRONT_ENDS = ["worker/cli.py", "worker/api", "worker/jason", "worker/ops/cli.py",
+              "worker/sales/cli.py", "worker/sales/api.py", "worker/ai/cli.py",
+              "worker/templates_cli.py"]
+
+
+def front_end_offences(root: Path) -> list[str]:
+    found = []
+    for entry in FRONT_ENDS:
+        target = root / entry
+        for path in sorted(target.rglob("*.py")) if target.is_dir() else [target]:
+            source = path.read_text(encoding="utf-8")
+            for what, pattern in FORBIDDEN.items():
+                if what.startswith("imports"):
+                    continue
+                match = pattern.search(source)
+                if match:
+                    line = source.count("\n", 0, match.start()) + 1
+                    found.append(f"{path.relative_to(root)}:{line} {what}")
+    return found
+
+
+def test_no_cli_api_or_jason_module_runs_sql() -> None:
+    assert front_end_offences(ROOT) == []

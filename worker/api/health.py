@@ -10,7 +10,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
-from sqlalchemy import text
 
 from worker import __version__
 from worker.api.deps import DB
@@ -20,15 +19,9 @@ router = APIRouter(tags=["health"])
 
 
 async def _snapshot(db: Any) -> dict[str, Any]:
-    async with db.session() as session:
-        jobs = (await session.execute(text(
-            "SELECT kind, status, count(*) AS n FROM jobs GROUP BY kind, status"))).all()
-        durations = (await session.execute(text("""
-            SELECT j.kind, count(*) AS n, coalesce(sum(r.duration_ms), 0) / 1000.0 AS seconds
-            FROM runs r JOIN jobs j ON j.id = r.job_id
-            WHERE r.duration_ms IS NOT NULL GROUP BY j.kind"""))).all()
-    workers = await WorkerService(db).not_stopped()
-    return {"jobs": jobs, "durations": durations, "workers": workers}
+    service = WorkerService(db)
+    jobs, durations = await service.queue_by_kind()
+    return {"jobs": jobs, "durations": durations, "workers": await service.not_stopped()}
 
 
 @router.get("/health", summary="status, uptime, version, database, workers, queue depth "

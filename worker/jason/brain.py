@@ -21,7 +21,7 @@ from worker.jason.parser import Parse, parse
 from worker.logs import get_logger
 from worker.services.database import Database
 from worker.services.projects import ProjectService
-from worker.services.reports import project_sentence, status_report
+from worker.services.reports import ReportService, project_sentence
 from worker.services.sales import SalesService
 from worker.services.workers import WorkerService
 
@@ -125,7 +125,7 @@ class Jason:
                      "it is published.", project_id=created.id)
 
     async def _do_status_all(self) -> Reply:
-        return Reply((await status_report(self.db)).spoken())
+        return Reply((await ReportService(self.db).status()).spoken())
 
     async def _do_summary(self) -> Reply:
         return await self._do_status_all()
@@ -135,7 +135,7 @@ class Jason:
         return Reply(project_sentence(found), project_id=found.id)
 
     async def _do_whats_failing(self) -> Reply:
-        report = await status_report(self.db)
+        report = await ReportService(self.db).status()
         if not report.failed:
             return Reply("Nothing is failing.")
         return Reply(" ".join(project_sentence(p) for p in report.failed[:5]))
@@ -221,7 +221,7 @@ class Jason:
                      "Say “help” for the list.")
 
     async def _ask_llm(self, question: str) -> str:
-        report = await status_report(self.db)
+        report = await ReportService(self.db).status()
         url = self.settings.jason_llm_url.rstrip("/")  # type: ignore[union-attr]  # caller checked
         if not url.endswith("/chat/completions"):
             url += "/chat/completions"

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from worker.db.engine import Database
 from worker.db.models import LogEntry
@@ -61,6 +61,11 @@ class LogService:
         query = query.order_by(LogEntry.id.desc() if newest_first else LogEntry.id).limit(limit)
         async with self.db.session() as session:
             return list((await session.scalars(query)).all())
+
+    async def last_id(self) -> int:
+        """The newest log line's id (0 for an empty log): where a follow starts."""
+        async with self.db.session() as session:
+            return int(await session.scalar(select(func.coalesce(func.max(LogEntry.id), 0))) or 0)
 
     async def follow(self, flt: LogFilter, *, after_id: int,
                      poll_seconds: float = 1.0) -> AsyncIterator[LogEntry]:

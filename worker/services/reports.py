@@ -56,6 +56,18 @@ def _short(error: str | None, limit: int = 120) -> str:
     return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
+class ReportService:
+    """Summaries of the whole system in words (Jason's "status", the chat's answers)."""
+
+    def __init__(self, db: Database, settings: object = None) -> None:
+        self.db = db
+        self.settings = settings
+
+    async def status(self, *, window: timedelta = timedelta(hours=24)) -> StatusReport:
+        """What was published and failed within ``window``, what waits, and the queue."""
+        return await status_report(self.db, window=window)
+
+
 async def status_report(db: Database, *, window: timedelta = timedelta(hours=24)
                         ) -> StatusReport:
     """Projects published within ``window``, failed, awaiting approval and in

@@ -99,6 +99,18 @@ class WorkerService:
                 "SELECT status, count(*) FROM jobs GROUP BY status"))).all()
         return {status: int(n) for status, n in rows}
 
+    async def queue_by_kind(self) -> tuple[list[Any], list[Any]]:
+        """Job counts by (kind, status), and run counts and total seconds by kind (what
+        ``/health`` and ``/metrics`` report)."""
+        async with self.db.session() as session:
+            jobs = (await session.execute(text(
+                "SELECT kind, status, count(*) AS n FROM jobs GROUP BY kind, status"))).all()
+            durations = (await session.execute(text("""
+                SELECT j.kind, count(*) AS n, coalesce(sum(r.duration_ms), 0) / 1000.0 AS seconds
+                FROM runs r JOIN jobs j ON j.id = r.job_id
+                WHERE r.duration_ms IS NOT NULL GROUP BY j.kind"""))).all()
+        return list(jobs), list(durations)
+
 
 def _check(command: str) -> None:
     if command not in COMMANDS:
