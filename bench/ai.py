@@ -17,6 +17,8 @@ prompt, ``max_tokens`` and temperature 0 for both.
   the floor any client can reach.
 * **tokens/s**: completion tokens (the server's usage, else one per streamed chunk, as Titan
   counts) over the time from the first text to the end (``chat`` returning / stream closed).
+  Split into "streaming only" (first to last text) and the tail (last text to the call
+  returning: closing the stream and, for Titan, the ledger INSERT).
 * **first token -> first text**: the proxy's timestamp of the first content bytes to the
   client's first text (Titan: its ``on_delta`` callback; direct: the first parsed delta).
   Both include the proxy's forwarding hop, so "direct" is the baseline for that hop.
@@ -113,29 +115,36 @@ class FirstTokenProxy:
 
 
 class Run:
-    def __init__(self, tokens: int, first_text_at: float | None, end: float,
-                 first_token_at: float | None) -> None:
+    def __init__(self, tokens: int, first_text_at: float | None, last_text_at: float | None,
+                 end: float, first_token_at: float | None) -> None:
         self.tokens = tokens
-        gen = end - first_text_at if first_text_at is not None else 0.0
-        self.tokens_per_s = tokens / gen if gen > 0 and tokens else None
+        self.tokens_per_s = _rate(tokens, first_text_at, end)
+        # To the last text instead of the end: streaming alone, without closing and the ledger.
+        self.stream_tokens_per_s = _rate(tokens - 1, first_text_at, last_text_at)
+        self.tail_ms = (end - last_text_at) * 1000 if last_text_at is not None else None
         self.handoff_ms = ((first_text_at - first_token_at) * 1000
                            if first_text_at is not None and first_token_at is not None else None)
 
 
+def _rate(tokens: int, start: float | None, end: float | None) -> float | None:
+    if start is None or end is None or end <= start or tokens <= 0:
+        return None
+    return tokens / (end - start)
+
+
 async def titan_once(client: AIClient, proxy: FirstTokenProxy | None, max_tokens: int) -> Run:
-    first: list[float] = []
+    seen: list[float] = []
 
     def on_delta(text: str) -> None:
-        if not first:
-            first.append(time.perf_counter())
+        seen.append(time.perf_counter())
 
     if proxy:
         proxy.arm()
     completion = await client.chat(PROMPT, purpose="bench", on_delta=on_delta,
                                    max_tokens=max_tokens, temperature=0)
     end = time.perf_counter()
-    return Run(completion.completion_tokens or 0, first[0] if first else None, end,
-               proxy.first_token_at if proxy else None)
+    return Run(completion.completion_tokens or 0, seen[0] if seen else None,
+               seen[-1] if seen else None, end, proxy.first_token_at if proxy else None)
 
 
 async def direct_once(http: httpx.AsyncClient, url: str, model: str, key: str | None,
@@ -144,6 +153,7 @@ async def direct_once(http: httpx.AsyncClient, url: str, model: str, key: str | 
             "temperature": 0, "stream_options": {"include_usage": True}}
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     first: float | None = None
+    last: float | None = None
     chunks, usage = 0, None
     if proxy:
         proxy.arm()
@@ -161,11 +171,12 @@ async def direct_once(http: httpx.AsyncClient, url: str, model: str, key: str | 
                 usage = chunk["usage"].get("completion_tokens")
             for choice in chunk.get("choices") or []:
                 if (choice.get("delta") or {}).get("content"):
+                    last = time.perf_counter()
                     if first is None:
-                        first = time.perf_counter()
+                        first = last
                     chunks += 1
     end = time.perf_counter()
-    return Run(usage or chunks, first, end, proxy.first_token_at if proxy else None)
+    return Run(usage or chunks, first, last, end, proxy.first_token_at if proxy else None)
 
 
 def _through(url: str, port: int) -> str:
@@ -226,6 +237,14 @@ def report(titan: list[Run], direct: list[Run], max_tokens: int) -> None:
         rows += [["tokens/s p50 (min-max)", f"{t50:.1f} ({min(t_tps):.1f}-{max(t_tps):.1f})",
                   f"{d50:.1f} ({min(d_tps):.1f}-{max(d_tps):.1f})", ""],
                  ["  Titan / direct", f"{t50 / d50:.3f}x", "", ">= 0.95x"]]
+    t_s = [r.stream_tokens_per_s for r in titan if r.stream_tokens_per_s is not None]
+    d_s = [r.stream_tokens_per_s for r in direct if r.stream_tokens_per_s is not None]
+    if t_s and d_s:
+        rows += [["  streaming only (first -> last text) p50", f"{statistics.median(t_s):.1f}",
+                  f"{statistics.median(d_s):.1f}", ""],
+                 ["  last text -> call returns p50 (close, ledger)",
+                  f"{statistics.median([r.tail_ms for r in titan if r.tail_ms]):.1f} ms",
+                  f"{statistics.median([r.tail_ms for r in direct if r.tail_ms]):.1f} ms", ""]]
     rows.append(["completion tokens per call (median)",
                  f"{statistics.median([r.tokens for r in titan]):.0f}",
                  f"{statistics.median([r.tokens for r in direct]):.0f}", f"max {max_tokens}"])
