@@ -237,6 +237,12 @@ def report(titan: list[Run], direct: list[Run], max_tokens: int) -> None:
         rows += [["tokens/s p50 (min-max)", f"{t50:.1f} ({min(t_tps):.1f}-{max(t_tps):.1f})",
                   f"{d50:.1f} ({min(d_tps):.1f}-{max(d_tps):.1f})", ""],
                  ["  Titan / direct", f"{t50 / d50:.3f}x", "", ">= 0.95x"]]
+    pairs = [t.tokens_per_s / d.tokens_per_s for t, d in zip(titan, direct, strict=True)
+             if t.tokens_per_s and d.tokens_per_s]
+    if pairs:  # each Titan run beside the direct run right after it: robust to load drifting
+        rows.append(["  Titan / direct, median of adjacent pairs (min-max)",
+                     f"{statistics.median(pairs):.3f}x ({min(pairs):.2f}-{max(pairs):.2f})",
+                     "", ""])
     t_s = [r.stream_tokens_per_s for r in titan if r.stream_tokens_per_s is not None]
     d_s = [r.stream_tokens_per_s for r in direct if r.stream_tokens_per_s is not None]
     if t_s and d_s:
