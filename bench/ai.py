@@ -56,7 +56,7 @@ from bench.common import (  # noqa: E402
     pct,
     print_table,
 )
-from worker.ai import AIClient, Endpoint  # noqa: E402
+from worker.ai import AIClient, AIError, Endpoint  # noqa: E402
 from worker.db.engine import Database  # noqa: E402
 from worker.db.migrate import upgrade  # noqa: E402
 
@@ -94,7 +94,11 @@ class FirstTokenProxy:
 
     async def _handle(self, client_r: asyncio.StreamReader,
                       client_w: asyncio.StreamWriter) -> None:
-        server_r, server_w = await asyncio.open_connection(self.host, self.port)
+        try:
+            server_r, server_w = await asyncio.open_connection(self.host, self.port)
+        except OSError:  # the client then reports the endpoint unreachable
+            client_w.close()
+            return
         await asyncio.gather(self._pipe(client_r, server_w, watch=False),
                              self._pipe(server_r, client_w, watch=True))
 
@@ -286,6 +290,9 @@ def main() -> int:
     args = ap.parse_args()
     if args.url and not args.model:
         ap.error("--url needs --model (or TITAN_AI_MODEL)")
+    if (args.reps is not None and args.reps < 1) or (args.max_tokens is not None
+                                                     and args.max_tokens < 1):
+        ap.error("--reps and --max-tokens must be at least 1")
     reps = args.reps or (5 if args.quick else 20)
     max_tokens = args.max_tokens or (32 if args.quick else 128)
     forget_user_data()
@@ -293,7 +300,12 @@ def main() -> int:
         os.chmod(tmp, 0o755)  # pgserver drops to its own user when run as root
         with embedded_server(Path(tmp) / "server") as db_url:
             upgrade(db_url)
-            return asyncio.run(_main(args, db_url, Path(tmp), reps, max_tokens))
+            try:
+                return asyncio.run(_main(args, db_url, Path(tmp), reps, max_tokens))
+            except (AIError, httpx.HTTPError) as exc:
+                print(f"bench/ai.py: {exc} (the URL is the bench's loopback proxy to "
+                      f"{args.url or 'the local model'})", file=sys.stderr)
+                return 1
 
 
 async def _main(args: argparse.Namespace, db_url: str, tmp: Path, reps: int,
