@@ -74,8 +74,11 @@ def test_a_described_project_is_planned_created_and_published(titan_env: dict) -
     # The model saw every installed template and the description.
     [request] = server.requests
     prompt = json.dumps(request.body["messages"])
-    for ref in TemplateRegistry.from_settings(_settings()).refs():
+    refs = TemplateRegistry.from_settings(_settings()).refs()
+    for ref in refs:
         assert ref in prompt
+    schema = request.body["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["template"]["enum"] == refs  # a grammar can hold a model to it
     assert "bakery site" in prompt and request.body["response_format"]["type"] == "json_schema"
 
     planned = titan(env, "project", "plan", "bakery", "--json")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, JsonValue, model_validator
 
 from worker.ai.client import AIClient
 from worker.errors import InvalidInput
@@ -69,6 +69,11 @@ def plan_model(registry: TemplateRegistry) -> type[ProjectPlan]:
     refs = registry.refs()
 
     class PlannedProject(ProjectPlan):
+        # The enum is for the schema only (llama.cpp turns it into a grammar, so even a small
+        # model names a real template); the validator below gives the error a repair quotes.
+        template: str = Field(min_length=1, max_length=200,
+                              json_schema_extra={"enum": list[JsonValue](refs)})
+
         @model_validator(mode="after")
         def _fits_a_template(self) -> PlannedProject:
             if self.template not in refs:
