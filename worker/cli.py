@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 import json
+import shlex
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -50,18 +51,22 @@ def _parser() -> argparse.ArgumentParser:
     psub = proj.add_subparsers(dest="project_command", required=True, parser_class=_Parser)
     c = psub.add_parser("create", help="create a project and queue its pipeline")
     c.add_argument("name")
-    c.add_argument("--template", default="persona/basic")
+    c.add_argument("--template", default=None, help="default: persona/basic")
     c.add_argument("--type", default=None,
                    help="project type (default: the template's, e.g. cli for python/cli)")
     c.add_argument("--description")
     c.add_argument("--feature", action="append", default=[])
     c.add_argument("--spec-file", type=Path)
     c.add_argument("--require-approval", action="store_true", default=None)
+    c.add_argument("--describe", metavar="TEXT",
+                   help="let the AI choose the template, spec and plan from this description")
+    c.add_argument("--yes", action="store_true", help="with --describe: build without asking")
     c.add_argument("--json", action="store_true")
     ls = psub.add_parser("list", help="list projects")
     ls.add_argument("--status")
     ls.add_argument("--json", action="store_true")
     for name, text in (("show", "status, stage, jobs, artifacts, url"),
+                       ("plan", "the project's plan: features, milestones, goals"),
                        ("retry", "run a failed project's failed step again"),
                        ("cancel", "cancel a project and its jobs"),
                        ("delete", "delete a project and its history, stop its service, "
@@ -247,6 +252,8 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
     from worker.services.serialize import approval_dict, project_dict
     from worker.templates import TemplateRegistry
 
+    if args.project_command == "create" and args.describe is not None:
+        return _create_described(args, settings)
     if args.project_command == "create":
         # Validate everything before the database is touched: bad input writes nothing.
         request = parse_create(_create_body(args))
@@ -278,6 +285,9 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
             data["approvals"] = [approval_dict(a) for a in approvals]
             data["decidedBy"] = approvals[-1].principal if approvals else None
             _emit(args, data, _describe(project, approvals))
+        elif cmd == "plan":
+            project = await service.get(args.ref)
+            _print_plan(args, await service.plan(project.id))
         elif cmd == "retry":
             job_id = await service.retry(args.ref)
             _emit(args, {"jobId": job_id}, f"queued job {job_id}")
@@ -300,6 +310,99 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
     return _with_db(settings, body)
 
 
+def _create_described(args: argparse.Namespace, settings: Settings) -> int:
+    """``project create NAME --describe TEXT``: the AI plans, the person confirms, Titan builds."""
+    from worker.ai import ai_off_reason, open_client
+    from worker.ai.endpoint import configured_endpoint
+    from worker.ai.planner import propose
+    from worker.services.projects import ProjectService, parse_create
+    from worker.services.serialize import project_dict
+
+    given = [flag for flag, value in (
+        ("--template", args.template), ("--spec-file", args.spec_file),
+        ("--description", args.description), ("--feature", args.feature)) if value]
+    if given:
+        raise UsageError(f"--describe chooses the template and spec itself; drop {given[0]}")
+    if not args.describe.strip():
+        raise InvalidInput("--describe", "must not be empty")
+    body: dict[str, Any] = {"name": args.name, **({"type": args.type} if args.type else {})}
+    if args.require_approval:
+        body["requiresApproval"] = True
+    request = parse_create(body)  # a bad name fails before any AI call
+    configured_endpoint(settings)  # a URL without a model is a usage error
+    off = ai_off_reason(settings)
+    if off is not None:
+        raise UsageError(off)
+
+    async def run(db: Any) -> int:
+        service = ProjectService.from_settings(db, settings)
+        async with open_client(settings, db) as client:
+            plan = await propose(client, service.templates, request.name, args.describe)
+        if not args.yes:
+            _show_proposal(args, plan)
+            if not sys.stdin.isatty():
+                print(f"not created; to build it, run again with --yes (the plan is made "
+                      f"afresh): titan project create {shlex.quote(args.name)} --describe ... "
+                      f"--yes", file=sys.stderr)
+                return 0
+            if input("Build it? [y/N] ").strip().lower() not in ("y", "yes"):
+                print("not created", file=sys.stderr)
+                return 0
+        planned = request.model_copy(update={"template_ref": plan.template, "spec": plan.spec})
+        project = await service.create(planned, plan=plan.nodes())
+        _emit(args, {**project_dict(project), "plan": plan.as_dict()["plan"]},
+              f"created project {project.slug} (id {project.id}) from template "
+              f"{project.template_ref}; run `titan worker` to build it")
+        return 0
+
+    return _with_db(settings, run)
+
+
+def _show_proposal(args: argparse.Namespace, plan: Any) -> None:
+    if args.json:
+        print(json.dumps({**plan.as_dict(), "created": False}, indent=2))
+        return
+    print(f"template: {plan.template}")
+    print("spec:     " + json.dumps(plan.spec, indent=2).replace("\n", "\n          "))
+    print("plan:")
+    for line in _plan_lines(plan.nodes()):
+        print(line)
+
+
+def _plan_lines(nodes: list[Any], depth: int = 1) -> list[str]:
+    lines = []
+    for node in nodes:
+        mark = "[ ] " if node.kind == "goal" else ""
+        step = f"  ({node.step})" if node.step else ""
+        lines.append(f"{'  ' * depth}{mark}{node.title}{step}")
+        lines += _plan_lines(node.children, depth + 1)
+    return lines
+
+
+def _print_plan(args: argparse.Namespace, items: list[Any]) -> None:
+    """A project's plan items as a tree: JSON for machines, indented lines for people."""
+    children: dict[int | None, list[Any]] = {}
+    for item in items:  # already by position
+        children.setdefault(item.parent_id, []).append(item)
+
+    def tree(parent: int | None) -> list[dict[str, Any]]:
+        return [{"id": i.id, "kind": i.kind, "title": i.title, "step": i.step, "done": i.done,
+                 "children": tree(i.id)} for i in children.get(parent, [])]
+
+    def lines(parent: int | None, depth: int) -> list[str]:
+        out = []
+        for i in children.get(parent, []):
+            mark = ("[x] " if i.done else "[ ] ") if i.kind == "goal" else ""
+            out.append(f"{'  ' * depth}{mark}{i.title}{f'  ({i.step})' if i.step else ''}")
+            out += lines(i.id, depth + 1)
+        return out
+
+    if args.json:
+        print(json.dumps(tree(None), indent=2))
+    else:
+        print("\n".join(lines(None, 0)) or "no plan")
+
+
 def _create_body(args: argparse.Namespace) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     if args.spec_file:
@@ -317,7 +420,8 @@ def _create_body(args: argparse.Namespace) -> dict[str, Any]:
         spec["description"] = args.description
     if args.feature:
         spec["features"] = [*spec.get("features", []), *args.feature]
-    body: dict[str, Any] = {"name": args.name, "templateRef": args.template, "spec": spec}
+    body: dict[str, Any] = {"name": args.name, "templateRef": args.template or "persona/basic",
+                            "spec": spec}
     if args.type is not None:
         body["type"] = args.type
     if args.require_approval:

@@ -160,9 +160,11 @@ class ProjectService:
         return cls(db, TemplateRegistry.from_settings(settings),
                    settings.require_approval, settings.approval_timeout_seconds, settings)
 
-    async def create(self, request: ProjectCreate | dict[str, Any]) -> Project:
-        """Store a new project with its plan and queue its first step; Conflict when its slug
-        is taken, InvalidInput for a bad request."""
+    async def create(self, request: ProjectCreate | dict[str, Any], *,
+                     plan: builtins.list[PlanNode] | None = None) -> Project:
+        """Store a new project with its plan (``plan``, e.g. the AI planner's, else the
+        template's) and queue its first step; Conflict when its slug is taken, InvalidInput for
+        a bad request."""
         if isinstance(request, dict):
             request = parse_create(request)
         template = self.templates.get(request.template_ref)
@@ -182,7 +184,8 @@ class ProjectService:
             async with self.db.session() as session:
                 session.add(project)
                 await session.flush()
-                _add_plan(session, project.id, template.plan(request.name, spec))
+                _add_plan(session, project.id,
+                          template.plan(request.name, spec) if plan is None else plan)
                 await queue.enqueue(session, step_job(project.id, "scaffold"))
         except IntegrityError as exc:
             if "slug" in str(exc.orig):
