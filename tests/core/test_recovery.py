@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from tests.conftest import spawn_worker
+from worker.sitehost import stop_site_host
 
 # Real processes over tens of seconds: part of the fault suite (-m 'not slow' leaves it out).
 pytestmark = pytest.mark.slow
@@ -64,6 +65,7 @@ def embedded_home() -> Iterator[Path]:
     home = Path(tempfile.mkdtemp(prefix="titan-embedded-"))
     os.chmod(home, 0o755)
     yield home
+    stop_site_host(home)  # a published project's host must not outlive the test
     shutil.rmtree(home, ignore_errors=True)
 
 

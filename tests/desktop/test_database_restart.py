@@ -15,6 +15,7 @@ import pytest
 from tests.core.test_recovery import postmaster
 from tests.desktop.conftest import open_window, run, wait_until
 from worker.config import reload_settings
+from worker.sitehost import stop_site_host
 
 # Real processes over tens of seconds: part of the fault suite (-m 'not slow' leaves it out).
 pytestmark = pytest.mark.slow
@@ -65,4 +66,5 @@ def test_killed_embedded_database_comes_back_under_the_app_and_its_worker(
         server = _servers.pop((home / "pgdata").resolve(), None)
         if server is not None:  # stop it now rather than at the test process's exit
             server.cleanup()  # type: ignore[attr-defined]
+        stop_site_host(home)  # the published project's host must not outlive the test
         shutil.rmtree(home, ignore_errors=True)
