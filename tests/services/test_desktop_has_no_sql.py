@@ -25,14 +25,19 @@ FORBIDDEN = {
 
 
 def offences(root: Path) -> list[str]:
+    return _scan(sorted(root.rglob("*.py")), root.parent, FORBIDDEN)
+
+
+def _scan(paths: list[Path], base: Path, patterns: dict[str, re.Pattern[str]]) -> list[str]:
+    """``path:line what`` for the first match of each pattern in each file."""
     found = []
-    for path in sorted(root.rglob("*.py")):
+    for path in paths:
         source = path.read_text(encoding="utf-8")
-        for what, pattern in FORBIDDEN.items():
+        for what, pattern in patterns.items():
             match = pattern.search(source)
             if match:
                 line = source.count("\n", 0, match.start()) + 1
-                found.append(f"{path.relative_to(root.parent)}:{line} {what}")
+                found.append(f"{path.relative_to(base)}:{line} {what}")
     return found
 
 
@@ -68,19 +73,12 @@ FRONT_ENDS = ["worker/cli.py", "worker/api", "worker/jason", "worker/ops/cli.py"
 
 
 def front_end_offences(root: Path) -> list[str]:
-    found = []
+    paths = []
     for entry in FRONT_ENDS:
         target = root / entry
-        for path in sorted(target.rglob("*.py")) if target.is_dir() else [target]:
-            source = path.read_text(encoding="utf-8")
-            for what, pattern in FORBIDDEN.items():
-                if what.startswith("imports"):
-                    continue
-                match = pattern.search(source)
-                if match:
-                    line = source.count("\n", 0, match.start()) + 1
-                    found.append(f"{path.relative_to(root)}:{line} {what}")
-    return found
+        paths += sorted(target.rglob("*.py")) if target.is_dir() else [target]
+    running_sql = {what: p for what, p in FORBIDDEN.items() if not what.startswith("imports")}
+    return _scan(paths, root, running_sql)
 
 
 def test_no_cli_api_or_jason_module_runs_sql() -> None:
