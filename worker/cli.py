@@ -349,7 +349,7 @@ def _create_described(args: argparse.Namespace, settings: Settings) -> int:
                 print("not created", file=sys.stderr)
                 return 0
         planned = request.model_copy(update={"template_ref": plan.template, "spec": plan.spec})
-        project = await service.create(planned, plan=plan.nodes())
+        project = await service.create(planned, plan=plan.nodes(), ai_call_ids=plan.call_ids)
         _emit(args, {**project_dict(project), "plan": plan.as_dict()["plan"]},
               f"created project {project.slug} (id {project.id}) from template "
               f"{project.template_ref}; run `titan worker` to build it")

@@ -90,6 +90,9 @@ class AIClient:
         self.price_in = price_in
         self.price_out = price_out
         self.max_tokens_per_project = max_tokens_per_project
+        # Ledger row ids this client wrote, in order: a caller that plans before its project
+        # exists (the planner) hands them to ProjectService.create, which files them under it.
+        self.recorded_ids: list[int] = []
         key = endpoint.key.get_secret_value() if endpoint.key else ""
         self._key = key
         # Retries are ours (only 429 and 5xx, recorded once); the key is sent, never logged.
@@ -339,7 +342,7 @@ class _Recorder:
             # No usage from the server (a cancelled stream, or llama-cpp-python's server, which
             # ignores stream_options): count what arrived; llama.cpp streams a token a chunk.
             completion = self.streamed_chunks
-        await ai_calls.record(client.db, ai_calls.CallRecord(
+        row_id = await ai_calls.record(client.db, ai_calls.CallRecord(
             purpose=self.purpose, model=client.endpoint.model,
             endpoint=client.endpoint.safe_url, project_id=self.project_id, job_id=self.job_id,
             prompt_tokens=self.prompt_tokens if made else 0,
@@ -349,6 +352,7 @@ class _Recorder:
             cost=ai_calls.price(self.prompt_tokens, completion, client.price_in,
                                 client.price_out),
             error=error))
+        client.recorded_ids.append(row_id)
 
 
 def json_schema_format(model: type[BaseModel], *, local: bool = False) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, JsonValue, model_validator
+from pydantic import BaseModel, Field, JsonValue, PrivateAttr, model_validator
 
-from worker.ai.client import AIClient
+from worker.ai.client import AIClient, OnDelta
 from worker.errors import InvalidInput
 from worker.templates import PlanNode, TemplateRegistry
 
@@ -45,6 +45,13 @@ class ProjectPlan(BaseModel):
     template: str = Field(min_length=1, max_length=200)
     spec: dict[str, Any]
     features: list[PlannedFeature] = Field(min_length=1, max_length=12)
+    # The ledger rows of the calls that made this plan (set by ``propose``); pass them to
+    # ``ProjectService.create(..., ai_call_ids=...)`` so they are filed under the project.
+    _call_ids: list[int] = PrivateAttr(default_factory=list)
+
+    @property
+    def call_ids(self) -> list[int]:
+        return list(self._call_ids)
 
     def nodes(self) -> list[PlanNode]:
         """The plan as the tree ``plan_items`` stores."""
@@ -107,11 +114,15 @@ def messages(registry: TemplateRegistry, name: str, description: str) -> list[di
 
 
 async def propose(client: AIClient, registry: TemplateRegistry, name: str,
-                  description: str) -> ProjectPlan:
+                  description: str, *, on_delta: OnDelta | None = None) -> ProjectPlan:
     """The model's plan for the project; ``AIInvalidAnswer`` when it cannot give a valid one
-    even after a repair request (nothing is written but the ledger rows)."""
+    even after a repair request (nothing is written but the ledger rows). ``on_delta`` gets
+    the answer's text as it streams (a repair round streams again from its start)."""
     if not registry.refs():
         raise InvalidInput("template", "no templates are installed to plan with")
-    return await client.ask_structured(messages(registry, name, description),
+    first_row = len(client.recorded_ids)
+    plan = await client.ask_structured(messages(registry, name, description),
                                        plan_model(registry), purpose=PURPOSE, temperature=0.2,
-                                       max_tokens=MAX_TOKENS)
+                                       max_tokens=MAX_TOKENS, on_delta=on_delta)
+    plan._call_ids = client.recorded_ids[first_row:]
+    return plan

@@ -6,12 +6,13 @@ import asyncio
 import builtins  # methods named `list` shadow the builtin in annotations
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import case, delete, func, or_, select, text
+from sqlalchemy import case, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -21,6 +22,7 @@ from worker.db.engine import Database
 from worker.db.models import (
     PIPELINE_STEPS,
     PROJECT_STATUSES,
+    AICall,
     Approval,
     Artifact,
     Job,
@@ -161,10 +163,12 @@ class ProjectService:
                    settings.require_approval, settings.approval_timeout_seconds, settings)
 
     async def create(self, request: ProjectCreate | dict[str, Any], *,
-                     plan: builtins.list[PlanNode] | None = None) -> Project:
+                     plan: builtins.list[PlanNode] | None = None,
+                     ai_call_ids: Sequence[int] = ()) -> Project:
         """Store a new project with its plan (``plan``, e.g. the AI planner's, else the
         template's) and queue its first step; Conflict when its slug is taken, InvalidInput for
-        a bad request."""
+        a bad request. ``ai_call_ids``: ledger rows of the calls that planned it (made before
+        the project existed), filed under it in the same transaction."""
         if isinstance(request, dict):
             request = parse_create(request)
         template = self.templates.get(request.template_ref)
@@ -186,6 +190,9 @@ class ProjectService:
                 await session.flush()
                 _add_plan(session, project.id,
                           template.plan(request.name, spec) if plan is None else plan)
+                if ai_call_ids:
+                    await session.execute(update(AICall).where(AICall.id.in_(ai_call_ids))
+                                          .values(project_id=project.id))
                 await queue.enqueue(session, step_job(project.id, "scaffold"))
         except IntegrityError as exc:
             if "slug" in str(exc.orig):
