@@ -19,7 +19,11 @@ TITAN_HOME); tokens come from it.
 * **person's template**: the template chosen is the one written beside the description below
   (what a person would pick from ``templates/``).
 * **latency**: wall time of ``propose`` (both calls when there was a repair), p50 / p95.
-* **tokens**: prompt + completion tokens over all its calls, from the ledger, per description.
+* **tokens**: prompt and completion tokens over all its calls, from the ledger, per
+  description (llama-cpp-python's server sends no usage while streaming: the ledger then
+  counts streamed chunks, one token each, and the prompt is counted by one extra unstreamed,
+  untimed call of ``max_tokens`` 1 with the same messages; a repair's longer prompt is
+  counted as the first one's).
 
 ``--smoke`` plans the first two descriptions only (tests/bench/test_bench_smoke.py runs it).
 """
@@ -50,7 +54,7 @@ from bench.common import (  # noqa: E402
     print_table,
 )
 from worker.ai import AIClient, AIError, AIInvalidAnswer, Endpoint  # noqa: E402
-from worker.ai.planner import propose  # noqa: E402
+from worker.ai.planner import messages, propose  # noqa: E402
 from worker.config import get_settings  # noqa: E402
 from worker.db.engine import Database  # noqa: E402
 from worker.db.migrate import upgrade  # noqa: E402
@@ -111,9 +115,14 @@ async def plan_all(db: Database, endpoint: Endpoint, registry: TemplateRegistry,
             seconds = time.perf_counter() - started
             rows = [r for r in await ai_calls.list_calls(db, limit=1000)
                     if r.id in client.recorded_ids[first:]]
+            prompt = sum(r.prompt_tokens or 0 for r in rows)
+            if rows and any(r.prompt_tokens is None for r in rows):
+                # llama-cpp-python's server sends no usage while streaming: count the first
+                # call's prompt once more, unstreamed (not timed), for each call made.
+                prompt = len(rows) * await prompt_tokens(
+                    endpoint, messages(registry, name, description))
             outcome = Outcome(name, expected, template, error is None, len(rows), seconds,
-                              sum(r.prompt_tokens or 0 for r in rows),
-                              sum(r.completion_tokens or 0 for r in rows), error)
+                              prompt, sum(r.completion_tokens or 0 for r in rows), error)
             outcomes.append(outcome)
             print(f"  {name:<18} {'valid' if outcome.valid else 'INVALID':<8} "
                   f"{template or '-':<16} (person: {expected:<15}) {outcome.calls} call(s) "
@@ -123,6 +132,19 @@ async def plan_all(db: Database, endpoint: Endpoint, registry: TemplateRegistry,
     finally:
         await client.close()
     return outcomes
+
+
+async def prompt_tokens(endpoint: Endpoint, chat: list[dict[str, str]]) -> int:
+    """The prompt's length in tokens as the server counts it (a 1-token unstreamed call)."""
+    import httpx
+
+    headers = ({"Authorization": f"Bearer {endpoint.key.get_secret_value()}"}
+               if endpoint.key else {})
+    async with httpx.AsyncClient(timeout=300) as http:
+        answer = await http.post(f"{endpoint.url}/chat/completions", headers=headers, json={
+            "model": endpoint.model, "messages": chat, "max_tokens": 1, "temperature": 0})
+    answer.raise_for_status()
+    return int(answer.json()["usage"]["prompt_tokens"])
 
 
 def summary_row(label: str, outcomes: list[Outcome]) -> list[object]:

@@ -34,13 +34,16 @@ from tests.ai.test_planner import (
     scripted_env,
 )
 from tests.conftest import ROOT, titan
+from worker.ai.local import local_unavailable_reason
 
 BAKERY = "a website for my bakery with a menu page and opening hours"
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(local_unavailable_reason() is not None,
+                    reason=f"the ai-local extra is not installed: {local_unavailable_reason()}")
 def test_a_described_bakery_is_planned_by_the_local_model_and_published(
-        llama_server: object, titan_env: dict) -> None:
+        titan_env: dict) -> None:
     env = child_env(titan_env)  # no AI settings: the CLI starts the local model itself
     created = titan(env, "project", "create", "Sunflower Bakery", "--describe", BAKERY,
                     "--yes", "--json", timeout=900)
@@ -122,6 +125,7 @@ def test_answering_no_in_a_terminal_creates_nothing(titan_env: dict) -> None:
         code, shown = _answer_in_a_terminal(env, "n", "project", "create", "Bakery",
                                             "--describe", DESCRIPTION)
     assert code == 0, shown
+    assert "planning with scripted (http://127.0.0.1:" in shown
     assert "template: persona/basic" in shown and "[ ] Publish the site  (publish)" in shown
     assert "not created" in shown
     nothing_written(env)
