@@ -1,7 +1,7 @@
 """The planner on ten descriptions: schema-valid plans, the template a person would choose,
 latency and tokens, one row per model.
 
-    python bench/planner.py [--smoke] [--url URL --model M [--key K]] [--no-local]
+    python bench/planner.py [--smoke] [--held-out] [--url URL --model M [--key K]] [--no-local]
 
 Models: the local SmolLM2-135M-Instruct (worker/ai/local.py starts llama.cpp's server on
 loopback; skipped with the reason when the ai-local extra is missing) and, when ``--url`` (or
@@ -80,6 +80,27 @@ DESCRIPTIONS: list[tuple[str, str, str]] = [
      "python/cli"),
     ("Recipe API", "a backend API that stores recipes and ingredients", "fastapi/service"),
     ("Band Page", "a site for our band with tour dates and a page about the members",
+     "persona/basic"),
+]
+
+
+# Ten more, written after the prompt's example order was chosen on the ten above (which it was:
+# see bench/README.md), so the template share here was never tuned on (``--held-out``).
+HELD_OUT: list[tuple[str, str, str]] = [
+    ("Dentist Practice", "a website for a dentist with our services, team and address",
+     "persona/basic"),
+    ("Log Grep", "a command line program that searches log files for errors", "python/cli"),
+    ("Notes Service", "an HTTP API to create and read notes", "fastapi/service"),
+    ("Wedding", "a page for our wedding with the date, the venue and how to RSVP",
+     "persona/basic"),
+    ("Unit Converter", "a CLI tool to convert between miles and kilometres", "python/cli"),
+    ("Events API", "a JSON API with endpoints for events and venues", "fastapi/service"),
+    ("Coffee Cart", "a simple site for my coffee cart showing the drinks and where I park",
+     "persona/basic"),
+    ("Image Shrinker", "a command that resizes all images in a folder", "python/cli"),
+    ("Library Backend", "a backend service for books and loans with REST endpoints",
+     "fastapi/service"),
+    ("Plumber", "a website for my plumbing business with prices and a contact page",
      "persona/basic"),
 ]
 
@@ -178,7 +199,8 @@ async def _main(args: argparse.Namespace, db_url: str, tmp: Path) -> int:
     from worker.ai.local import LocalServer, local_unavailable_reason
 
     registry = TemplateRegistry.from_settings(get_settings())
-    descriptions = DESCRIPTIONS[:2] if args.smoke else DESCRIPTIONS
+    chosen = HELD_OUT if args.held_out else DESCRIPTIONS
+    descriptions = chosen[:2] if args.smoke else chosen
     rows: list[list[object]] = []
     notes: list[str] = []
     db = Database(db_url)
@@ -223,6 +245,8 @@ async def _main(args: argparse.Namespace, db_url: str, tmp: Path) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="two descriptions only")
+    ap.add_argument("--held-out", action="store_true",
+                    help="the ten held-out descriptions instead of the main ten")
     ap.add_argument("--no-local", action="store_true", help="skip the local model")
     ap.add_argument("--url", default=os.environ.get("TITAN_AI_URL"))
     ap.add_argument("--model", default=os.environ.get("TITAN_AI_MODEL"))
@@ -231,9 +255,10 @@ def main() -> int:
     if args.url and not args.model:
         ap.error("--url needs --model (or TITAN_AI_MODEL)")
     forget_user_data()
-    count = 2 if args.smoke else len(DESCRIPTIONS)
+    count = 2 if args.smoke else 10
     header("Titan planner: free descriptions -> template, spec and plan",
-           extra=[f"descriptions: {count}, one at a time, worker.ai.planner.propose "
+           extra=[f"descriptions: {count} ({'held-out' if args.held_out else 'main'} set), "
+                  f"one at a time, worker.ai.planner.propose "
                   f"(temperature 0, one repair request on an invalid answer)"])
     with tempfile.TemporaryDirectory(prefix="titan-bench-planner-") as tmp:
         os.chmod(tmp, 0o755)  # pgserver drops to its own user when run as root
