@@ -198,7 +198,8 @@ def _unbounded(schema: Any, where: str = "") -> list[str]:
         found.append(f"{where}: a string without maxLength")
     if kind == "array" and "maxItems" not in schema:
         found.append(f"{where}: a list without maxItems")
-    if kind == "object" and schema.get("additionalProperties") is not False:
+    if kind == "object" and "anyOf" not in schema and schema.get(
+            "additionalProperties") is not False:
         found.append(f"{where}: an object open to any property")
     if kind is None and not {"enum", "const", "anyOf"} & schema.keys():
         found.append(f"{where}: no type")

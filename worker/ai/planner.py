@@ -175,7 +175,8 @@ def answer_schema(registry: TemplateRegistry) -> dict[str, Any]:
         "template": {"const": t.ref}, "spec": spec_schema(t), "features": plan},
         "required": ["template", "spec", "features"], "additionalProperties": False}
         for t in registry.all()]
-    return branches[0] if len(branches) == 1 else {"anyOf": branches}
+    # "type" at the root too: some hosted APIs want an object there (grammars take the anyOf).
+    return branches[0] if len(branches) == 1 else {"type": "object", "anyOf": branches}
 
 
 def plan_model(registry: TemplateRegistry) -> type[ProjectPlan]:
