@@ -172,6 +172,7 @@ async def test_make_me_a_site_plans_asks_then_builds_the_models_plan(
                                  "2 features (Menu, Cake orders), 5 goals. Shall I build it? "
                                  "Say yes or no.")
         assert proposal.detail is not None and "Publish the site (publish)" in proposal.detail
+        assert proposal.chat_text == proposal.text + "\n" + proposal.detail  # the chat shows both
         assert await project_count(db) == 0  # nothing until "yes"
         built = await jason.ask("yes")
     assert built.command == "create_project" and built.project_id is not None
@@ -276,6 +277,7 @@ async def test_a_chatty_model_answer_is_cut_short_to_speak(
         empty = await jason.ask("say nothing at all")
     assert chat.text == "I am Jason, Titan's project manager. I am Jason, Titan's project manager."
     assert chat.detail == long_answer.strip() and chat.command is None
+    assert chat.chat_text == chat.detail  # the chat shows the whole answer
     assert empty.text == "The AI model gave no answer, so nothing was done."
     # The model was told who it is and what is going on.
     system = server.requests[0].body["messages"][0]["content"]

@@ -76,6 +76,16 @@ class Reply:
     # The whole answer when ``text`` (what is spoken) was cut short, or a proposed plan.
     detail: str | None = None
 
+    @property
+    def chat_text(self) -> str:
+        """What a chat shows: the whole answer when ``text`` was cut from it, else ``text``
+        followed by the detail (a proposed plan)."""
+        if not self.detail:
+            return self.text
+        if self.detail.startswith(self.text.rstrip("…")):
+            return self.detail
+        return f"{self.text}\n{self.detail}"
+
 
 @dataclass
 class PendingPlan:
@@ -296,7 +306,7 @@ class Jason:
         first = len(client.recorded_ids)
         completion = await client.chat(
             await self._routing_messages(said, projects, templates), purpose=PURPOSE,
-            tools=jason_tools(projects, templates), max_tokens=300, temperature=0.1)
+            tools=jason_tools(projects, templates), max_tokens=200, temperature=0.1)
         rows = client.recorded_ids[first:]
         if not completion.tool_calls:
             if not completion.text.strip():
@@ -374,7 +384,7 @@ class Jason:
                          "another name.", project_id=taken.id)
         plan = await propose(client, self.projects.templates, name, description)
         self.pending_plan = PendingPlan(name, plan, [*rows, *plan.call_ids])
-        features = [f.title for f in plan.features]
+        features = [_line(f.title, 40) for f in plan.features]
         goals = sum(len(m.goals) for f in plan.features for m in f.milestones)
         listed = ", ".join(features[:3]) + (f" and {len(features) - 3} more"
                                             if len(features) > 3 else "")

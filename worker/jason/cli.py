@@ -166,11 +166,7 @@ def _ask(args: argparse.Namespace) -> int:
                               "projectId": reply.project_id, "detail": reply.detail},
                              ensure_ascii=False))
         else:
-            # The whole answer when the spoken text was cut from it; else both (a plan).
-            if not (reply.detail or "").startswith(reply.text.rstrip("…")):
-                print(reply.text)
-            if reply.detail:
-                print(reply.detail)
+            print(reply.chat_text)
         return 0
 
     return asyncio.run(run())
