@@ -14,6 +14,7 @@ import re
 import socket
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -322,3 +323,34 @@ async def test_the_real_local_model_takes_jasons_tools_request(
     if reply.awaiting_confirmation:  # a destructive tool or a plan: nothing done before "yes"
         assert await status_of(db, "moon-garden") == "queued"
         assert (await jason.ask("no")).text == "All right, I won't."
+
+
+def test_post_api_jason_ask_asks_the_model_and_confirms_like_the_chat(titan_env: dict,
+                                                                       tmp_path: Any) -> None:
+    """``POST /api/jason/ask`` (a real ``titan api`` child): each request stands alone, so a
+    destructive tool or a proposed plan is carried out only with ``"confirm": true``."""
+    from tests.ai.conftest import child_env
+    from tests.api.server import TitanApiProcess
+
+    cancel = calls_to(Call("cancel_project", {"project": "Moon Garden"}))
+    with ScriptedAI() as server:
+        server.then(cancel, cancel)
+        env = {**child_env(titan_env, TITAN_AI_URL=server.url, TITAN_AI_MODEL="scripted"),
+               "TITAN_API_TOKEN": "jason-tools-token"}
+        assert titan(env, "jason", "ask", "create project Moon Garden using persona basic"
+                     ).returncode == 0
+        auth = {"Authorization": "Bearer jason-tools-token"}
+        with TitanApiProcess(env, log_dir=tmp_path) as api, httpx.Client(
+                base_url=api.url, timeout=60, trust_env=False) as client:
+            said = {"text": "could you stop the moon garden build?"}
+            asked = client.post("/api/jason/ask", json=said, headers=auth).json()
+            shown = json.loads(titan(env, "project", "show", "moon-garden", "--json").stdout)
+            assert shown["status"] == "queued"
+            done = client.post("/api/jason/ask", json={**said, "confirm": True},
+                               headers=auth).json()
+    assert asked["needsConfirmation"] is True and asked["command"] == "cancel_project"
+    assert asked["reply"] == "Are you sure you want to cancel Moon Garden? Say yes or no."
+    assert done["reply"] == "Cancelled Moon Garden." and done["needsConfirmation"] is False
+    shown = json.loads(titan(env, "project", "show", "moon-garden", "--json").stdout)
+    assert shown["status"] == "cancelled"
+    assert len(server.requests) == 2
