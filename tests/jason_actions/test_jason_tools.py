@@ -22,6 +22,7 @@ from tests.ai.conftest import llama_server  # noqa: F401  (the session's real mo
 from tests.ai.scripted import Answer, Call, ScriptedAI
 from tests.ai.test_planner import FEATURES, expected_tree, goals_tree, plan_answer
 from tests.conftest import titan
+from worker.ai import TURN_ON
 from worker.ai.local import LocalServer
 from worker.config import Settings, reload_settings
 from worker.db.engine import Database
@@ -210,7 +211,7 @@ async def test_with_ai_off_jason_says_what_he_can_do_and_how_to_turn_ai_on(
     assert reply.text.startswith("Sorry, I didn't catch that.")
     assert "Say “help” for the list." in reply.text
     assert "AI is off" in reply.text and "TITAN_AI_URL" in reply.text
-    assert "titan[ai-local]" in reply.text
+    assert TURN_ON in reply.text  # and how to install the local model
     assert await ledger(db) == []
 
 
