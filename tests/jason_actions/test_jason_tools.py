@@ -92,9 +92,15 @@ async def test_a_free_form_request_runs_the_same_command_the_grammar_would(
         project_id = await moon_garden(jason)
         server.then(calls_to(Call("pause_worker")),
                     calls_to(Call("status_project", {"project": "Moon Garden"})))
-        paused = await jason.ask("hold your horses, nothing new should start for a while")
+        question = await jason.ask("hold your horses, nothing new should start for a while")
+        async with db.session() as s:
+            # A change the model chose is read back first: nothing happens before "yes".
+            assert (await s.execute(text("SELECT command FROM workers"))).scalar() is None
+        paused = await jason.ask("yes")
         asked = await jason.ask("is the thing about the moon garden coming along")
         grammar_status = await jason.ask("status of moon garden")
+    assert question.awaiting_confirmation and question.command == "pause_worker"
+    assert question.text == "You'd like me to pause the worker. Shall I? Say yes or no."
     assert (paused.command, paused.text) == ("pause_worker", "Paused 1 worker.")
     async with db.session() as s:
         assert (await s.execute(text("SELECT command FROM workers"))).scalar() == "pause"

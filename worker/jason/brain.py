@@ -160,16 +160,34 @@ class Jason:
             return await self._not_a_command(understood)
         return await self._dispatch(understood)
 
-    async def _dispatch(self, understood: Parse) -> Reply:
-        """A command (parsed, or the model's tool call): asked about first when destructive."""
+    async def _dispatch(self, understood: Parse, *, chosen_by_model: bool = False) -> Reply:
+        """A command (parsed, or the model's tool call): asked about first when destructive.
+
+        A command the model chose that changes anything is read back first too: the model may
+        have misread the request (the small local model often does), and a person's "yes" is
+        cheap next to an approval or a new project nobody asked for."""
         command = understood.command
         if command in ("confirm_yes", "confirm_no"):
             return Reply("There is nothing waiting for a yes or no.", command=command)
-        if understood.destructive:
+        read_back = chosen_by_model and command is not None and not BY_NAME[command].read_only
+        if understood.destructive or read_back:
             self.pending = understood
-            return Reply(self._confirmation_question(understood), command=command,
-                         slots=dict(understood.slots), awaiting_confirmation=True)
+            question = (self._confirmation_question(understood) if understood.destructive
+                        else self._read_back_question(understood))
+            return Reply(question, command=command, slots=dict(understood.slots),
+                         awaiting_confirmation=True)
         return await self._act(understood)
+
+    @staticmethod
+    def _read_back_question(p: Parse) -> str:
+        what = {
+            "create_project": f"create a project called {p.slots.get('project')} with the "
+                              f"{p.slots.get('template', 'persona/basic')} template",
+            "approve_project": f"approve {p.slots.get('project')}",
+            "pause_worker": "pause the worker",
+            "resume_worker": "resume the worker",
+        }.get(p.command or "", BY_NAME[p.command].help if p.command else "do that")
+        return f"You'd like me to {what}. Shall I? Say yes or no."
 
     @staticmethod
     def _confirmation_question(p: Parse) -> str:
@@ -335,7 +353,8 @@ class Jason:
             await ai_calls.file_under(self.db, rows, concerned.id)
         if request.name == EXPLAIN_TOOL:
             return await self._explain(client, said, concerned)
-        reply = await self._dispatch(Parse(request.name, request.args, said))
+        reply = await self._dispatch(Parse(request.name, request.args, said),
+                                     chosen_by_model=True)
         if concerned is None and reply.project_id is not None:
             await ai_calls.file_under(self.db, rows, reply.project_id)
         return reply
