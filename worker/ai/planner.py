@@ -212,7 +212,9 @@ def plan_model(registry: TemplateRegistry) -> type[ProjectPlan]:
 # -- the prompt ---------------------------------------------------------------------------------
 
 # Worked examples for the bundled templates (one each, offered when the template is installed):
-# a small model copies the shape of an example far better than it follows a description.
+# a small model copies the shape of an example far better than it follows a description. Their
+# order matters to SmolLM2 (measured in bench/README.md): with the API example last it picks
+# fastapi/service at all.
 EXAMPLES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "persona/basic": ("Green Thumb", "a website for my gardening business with a services "
                       "page and contact details", {
@@ -279,9 +281,9 @@ def messages(registry: TemplateRegistry, name: str, description: str) -> list[di
         "scaffold (write the code), build (build and test), deploy (run it on this machine), "
         "verify (check it works), publish (release it). Answer with one JSON object.")
     chat: list[dict[str, str]] = [{"role": "system", "content": system}]
-    for ref in [r for r in EXAMPLES if r in registry.refs()]:
-        if ref in EXAMPLES:
-            ex_name, ex_description, answer = EXAMPLES[ref]
+    installed = set(registry.refs())
+    for ref, (ex_name, ex_description, answer) in EXAMPLES.items():
+        if ref in installed:
             chat += [{"role": "user", "content": _user(ex_name, ex_description)},
                      {"role": "assistant", "content": json.dumps(answer)}]
     chat.append({"role": "user", "content": _user(name, description)})
