@@ -249,3 +249,23 @@ def test_the_worked_examples_in_the_prompt_are_valid_answers() -> None:
     model = plan_model(registry)
     for ref, (_, _, answer) in EXAMPLES.items():
         assert model.model_validate(answer).template == ref
+
+
+def test_a_capable_model_may_plan_bigger_than_the_local_one() -> None:
+    """The local model's plan is held small (it loops wherever it may); Ollama or a hosted model
+    may plan a five-page site as five features, and is still bounded."""
+    from worker.ai.planner import ROOMY, SMALL
+
+    registry = _installed()
+    feature = FEATURES[0]
+    five = {"template": "persona/basic",
+            "spec": {"description": "Fresh bread daily.",
+                     "features": ["Menu", "Hours", "Cakes", "Catering", "Contact"]},
+            "features": [{**feature, "title": f"Page {n}"} for n in range(1, 6)]}
+    assert len(plan_model(registry, ROOMY).model_validate(five).nodes()) == 5
+    with pytest.raises(ValueError, match="features"):
+        plan_model(registry, SMALL).model_validate(five)
+    too_many = {**five, "features": five["features"] * 2}  # 10 > ROOMY's 8
+    with pytest.raises(ValueError, match="features"):
+        plan_model(registry, ROOMY).model_validate(too_many)
+    assert _unbounded(answer_schema(registry, ROOMY)) == []

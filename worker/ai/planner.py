@@ -25,6 +25,7 @@ the error, then ``AIInvalidAnswer``.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -37,37 +38,57 @@ PURPOSE = "plan"
 STEPS = ("scaffold", "build", "deploy", "verify", "publish")
 Step = Literal["scaffold", "build", "deploy", "verify", "publish"]
 
-# The bounds of an answer (in the schema sent and in validation alike).
-TITLE_CHARS = 60
-MAX_FEATURES = 3
-MAX_MILESTONES = 2
-MAX_GOALS = 3
-SPEC_TEXT_CHARS = 160  # a spec string without a pattern of its own
-SPEC_ITEMS = 3  # items of a spec list (pages, subcommands, resources)
-# The longest answer the schema allows is ~3,000 characters (18 goals of 60 characters and
-# their JSON); SmolLM2's tokenizer averages > 3 characters a token on it, so this fits a
-# complete answer and stops nothing but a runaway.
-MAX_TOKENS = 1200
 TEMPERATURE = 0.0
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How big an answer may be, in the schema sent and in validation alike."""
+
+    title_chars: int
+    features: int
+    milestones: int
+    goals: int
+    spec_text_chars: int  # a spec string without a pattern of its own
+    spec_items: int  # items of a spec list (pages, subcommands, resources)
+    max_tokens: int
+
+
+# The model on this machine (SmolLM2-135M) loops wherever the grammar lets it: a small plan.
+# Its longest answer is ~3,000 characters (18 goals of 60 characters and their JSON); its
+# tokenizer averages > 3 characters a token on it, so max_tokens fits a complete answer and stops
+# nothing but a runaway.
+SMALL = Bounds(title_chars=60, features=3, milestones=2, goals=3, spec_text_chars=160,
+               spec_items=3, max_tokens=1200)
+# Any other endpoint (Ollama, a hosted model) is trusted with a plan a person would write: a
+# site with eight pages gets eight, not three. Still bounded, so a runaway answer ends.
+ROOMY = Bounds(title_chars=100, features=8, milestones=4, goals=6, spec_text_chars=400,
+               spec_items=12, max_tokens=6000)
+
+
+def bounds_for(client: AIClient) -> Bounds:
+    return SMALL if client.endpoint.local else ROOMY
 
 
 class _Plain(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
 
+# The pydantic models hold the outer limits (ROOMY); ``plan_model`` checks the answer against
+# the schema sent too, which holds the endpoint's own.
 class PlannedGoal(_Plain):
-    title: str = Field(min_length=1, max_length=TITLE_CHARS)
+    title: str = Field(min_length=1, max_length=ROOMY.title_chars)
     step: Step  # the pipeline step whose success ticks this goal off
 
 
 class PlannedMilestone(_Plain):
-    title: str = Field(min_length=1, max_length=TITLE_CHARS)
-    goals: list[PlannedGoal] = Field(min_length=1, max_length=MAX_GOALS)
+    title: str = Field(min_length=1, max_length=ROOMY.title_chars)
+    goals: list[PlannedGoal] = Field(min_length=1, max_length=ROOMY.goals)
 
 
 class PlannedFeature(_Plain):
-    title: str = Field(min_length=1, max_length=TITLE_CHARS)
-    milestones: list[PlannedMilestone] = Field(min_length=1, max_length=MAX_MILESTONES)
+    title: str = Field(min_length=1, max_length=ROOMY.title_chars)
+    milestones: list[PlannedMilestone] = Field(min_length=1, max_length=ROOMY.milestones)
 
 
 class ProjectPlan(_Plain):
@@ -75,7 +96,7 @@ class ProjectPlan(_Plain):
 
     template: str = Field(min_length=1, max_length=200)
     spec: dict[str, Any]
-    features: list[PlannedFeature] = Field(min_length=1, max_length=MAX_FEATURES)
+    features: list[PlannedFeature] = Field(min_length=1, max_length=ROOMY.features)
     # The ledger rows of the calls that made this plan (set by ``propose``); pass them to
     # ``ProjectService.create(..., ai_call_ids=...)`` so they are filed under the project.
     _call_ids: list[int] = PrivateAttr(default_factory=list)
@@ -107,28 +128,28 @@ def _text(max_chars: int) -> dict[str, Any]:
     return {"type": "string", "minLength": 1, "maxLength": max_chars}
 
 
-def plan_schema() -> dict[str, Any]:
+def plan_schema(bounds: Bounds = SMALL) -> dict[str, Any]:
     """The plan tree's schema (features -> milestones -> goals), bounded everywhere."""
-    goal = {"type": "object", "properties": {"title": _text(TITLE_CHARS),
+    goal = {"type": "object", "properties": {"title": _text(bounds.title_chars),
                                              "step": {"enum": list(STEPS)}},
             "required": ["title", "step"], "additionalProperties": False}
     milestone = {"type": "object", "properties": {
-        "title": _text(TITLE_CHARS),
-        "goals": {"type": "array", "items": goal, "minItems": 1, "maxItems": MAX_GOALS}},
+        "title": _text(bounds.title_chars),
+        "goals": {"type": "array", "items": goal, "minItems": 1, "maxItems": bounds.goals}},
         "required": ["title", "goals"], "additionalProperties": False}
     feature = {"type": "object", "properties": {
-        "title": _text(TITLE_CHARS),
+        "title": _text(bounds.title_chars),
         "milestones": {"type": "array", "items": milestone, "minItems": 1,
-                       "maxItems": MAX_MILESTONES}},
+                       "maxItems": bounds.milestones}},
         "required": ["title", "milestones"], "additionalProperties": False}
-    return {"type": "array", "items": feature, "minItems": 1, "maxItems": MAX_FEATURES}
+    return {"type": "array", "items": feature, "minItems": 1, "maxItems": bounds.features}
 
 
 def _anchored(pattern: Any) -> bool:
     return isinstance(pattern, str) and pattern.startswith("^") and pattern.endswith("$")
 
 
-def _bounded(schema: dict[str, Any]) -> dict[str, Any]:
+def _bounded(schema: dict[str, Any], bounds: Bounds) -> dict[str, Any]:
     """A property's schema as a grammar can hold a small model to it (see the module doc)."""
     if "enum" in schema:
         return {"enum": list(schema["enum"])}
@@ -138,53 +159,57 @@ def _bounded(schema: dict[str, Any]) -> dict[str, Any]:
     if kind == "string":
         if _anchored(schema.get("pattern")):
             return {"type": "string", "pattern": schema["pattern"]}
-        limit = min(int(schema.get("maxLength", SPEC_TEXT_CHARS)), SPEC_TEXT_CHARS)
+        limit = min(int(schema.get("maxLength", bounds.spec_text_chars)),
+                    bounds.spec_text_chars)
         return _text(max(limit, int(schema.get("minLength", 1)), 1))
     if kind == "array":
         items = schema.get("items")
-        limit = min(int(schema.get("maxItems", SPEC_ITEMS)), SPEC_ITEMS)
-        return {"type": "array", "items": _bounded(items if isinstance(items, dict) else {}),
+        limit = min(int(schema.get("maxItems", bounds.spec_items)), bounds.spec_items)
+        return {"type": "array",
+                "items": _bounded(items if isinstance(items, dict) else {}, bounds),
                 "minItems": min(max(int(schema.get("minItems", 1)), 1), limit),
                 "maxItems": limit}
     if kind == "object":
-        return _bounded_object(schema, keep=())
+        return _bounded_object(schema, (), bounds)
     if kind in ("integer", "number", "boolean"):
         return {"type": kind}
-    return _text(SPEC_TEXT_CHARS)  # no type said: a short text is a valid guess
+    return _text(bounds.spec_text_chars)  # no type said: a short text is a valid guess
 
 
-def _bounded_object(schema: dict[str, Any], keep: tuple[str, ...]) -> dict[str, Any]:
+def _bounded_object(schema: dict[str, Any], keep: tuple[str, ...],
+                    bounds: Bounds) -> dict[str, Any]:
     properties = schema.get("properties") or {}
     names = [n for n in (*keep, *schema.get("required", ())) if n in properties]
     names = list(dict.fromkeys(names))
     return {"type": "object",
-            "properties": {n: _bounded(properties[n]) for n in names},
+            "properties": {n: _bounded(properties[n], bounds) for n in names},
             "required": names, "additionalProperties": False}
 
 
-def spec_schema(template: Template) -> dict[str, Any]:
+def spec_schema(template: Template, bounds: Bounds = SMALL) -> dict[str, Any]:
     """The part of the template's spec the model writes: its description and features (and
     whatever the template requires), bounded; the template's defaults fill in the rest."""
-    return _bounded_object(template.spec_schema, keep=("description", "features"))
+    return _bounded_object(template.spec_schema, ("description", "features"), bounds)
 
 
-def answer_schema(registry: TemplateRegistry) -> dict[str, Any]:
+def answer_schema(registry: TemplateRegistry, bounds: Bounds = SMALL) -> dict[str, Any]:
     """The JSON Schema sent: one branch per installed template."""
-    plan = plan_schema()
+    plan = plan_schema(bounds)
     branches = [{"type": "object", "properties": {
-        "template": {"const": t.ref}, "spec": spec_schema(t), "features": plan},
+        "template": {"const": t.ref}, "spec": spec_schema(t, bounds), "features": plan},
         "required": ["template", "spec", "features"], "additionalProperties": False}
         for t in registry.all()]
     # "type" at the root too: some hosted APIs want an object there (grammars take the anyOf).
     return branches[0] if len(branches) == 1 else {"type": "object", "anyOf": branches}
 
 
-def plan_model(registry: TemplateRegistry) -> type[ProjectPlan]:
+def plan_model(registry: TemplateRegistry, bounds: Bounds = SMALL) -> type[ProjectPlan]:
     """``ProjectPlan`` whose schema is ``answer_schema`` and whose validation also checks the
     template exists and the spec passes the schema sent and the template's own (so a bad spec
     gets the client's repair round)."""
     refs = registry.refs()
-    schema = answer_schema(registry)
+    schema = answer_schema(registry, bounds)
+    tree = plan_schema(bounds)
 
     class PlannedProject(ProjectPlan):
         @classmethod
@@ -196,8 +221,12 @@ def plan_model(registry: TemplateRegistry) -> type[ProjectPlan]:
             if self.template not in refs:
                 raise ValueError(f"template: unknown template {self.template!r} "
                                  f"(choose one of: {', '.join(refs) or 'none'})")
+            features = [f.model_dump() for f in self.features]
+            error = first_schema_error(tree, features, root="features")
+            if error is not None:
+                raise ValueError(f"{error[0]}: {error[1]}")
             template = registry.get(self.template)
-            error = first_schema_error(spec_schema(template), self.spec)
+            error = first_schema_error(spec_schema(template, bounds), self.spec)
             try:
                 if error is not None:
                     raise InvalidInput(*error)
@@ -291,16 +320,19 @@ def messages(registry: TemplateRegistry, name: str, description: str) -> list[di
 
 
 async def propose(client: AIClient, registry: TemplateRegistry, name: str,
-                  description: str, *, on_delta: OnDelta | None = None) -> ProjectPlan:
+                  description: str, *, on_delta: OnDelta | None = None,
+                  bounds: Bounds | None = None) -> ProjectPlan:
     """The model's plan for the project; ``AIInvalidAnswer`` when it cannot give a valid one
     even after a repair request (nothing is written but the ledger rows). ``on_delta`` gets
-    the answer's text as it streams (a repair round streams again from its start)."""
+    the answer's text as it streams (a repair round streams again from its start). ``bounds``:
+    how big a plan may be (default: ``SMALL`` for the model on this machine, else ``ROOMY``)."""
     if not registry.refs():
         raise InvalidInput("template", "no templates are installed to plan with")
+    bounds = bounds or bounds_for(client)
     first_row = len(client.recorded_ids)
     plan = await client.ask_structured(messages(registry, name, description),
-                                       plan_model(registry), purpose=PURPOSE,
-                                       temperature=TEMPERATURE, max_tokens=MAX_TOKENS,
+                                       plan_model(registry, bounds), purpose=PURPOSE,
+                                       temperature=TEMPERATURE, max_tokens=bounds.max_tokens,
                                        on_delta=on_delta)
     plan._call_ids = client.recorded_ids[first_row:]
     return plan
