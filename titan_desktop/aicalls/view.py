@@ -167,7 +167,7 @@ class AIPanel(QWidget):
         self.budget = QProgressBar()
         self.budget.setObjectName("aiBudget")
         self.budget.setTextVisible(True)
-        self.budget.setMaximumWidth(260)
+        self.budget.setMinimumWidth(220)
         self.budget.setVisible(False)
         top = QHBoxLayout()
         top.addWidget(self.usage_label, 1)

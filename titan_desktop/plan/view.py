@@ -100,14 +100,16 @@ class DescribePanel(QWidget):
         column.addLayout(buttons)
         column.addWidget(self.error)
         column.addWidget(self.stream_box, 1)
-        column.addWidget(self.review, 3)
-        column.addStretch(0)
+        column.addWidget(self.review, 1)
+        column.addStretch(1)  # takes the room while neither the answer nor the review shows
+        self._column = column
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll, 1)
+        outer.addWidget(self.decide)
 
         c.stateChanged.connect(self._on_state)
         c.delta.connect(self._append)
@@ -134,8 +136,11 @@ class DescribePanel(QWidget):
         self.template_info.setWordWrap(True)
         self.template.currentIndexChanged.connect(self._on_template)
         head = QFormLayout()
-        head.addRow("Template", self._with_error(self.template, "template"))
-        head.addRow("", self.template_info)
+        holder = self._with_error(self.template, "template")
+        holder_layout = holder.layout()
+        if holder_layout is not None:
+            holder_layout.addWidget(self.template_info)
+        head.addRow("Template", holder)
 
         self.spec_box = QGroupBox("Specification")
         self.spec_layout = QFormLayout(self.spec_box)
@@ -145,7 +150,7 @@ class DescribePanel(QWidget):
         self.tree.setObjectName("planTree")
         self.tree.setModel(self.tree_model)
         self.tree.setUniformRowHeights(True)
-        self.tree.setMinimumHeight(220)
+        self.tree.setMinimumHeight(300)
         self.tree.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                                   | QAbstractItemView.EditTrigger.EditKeyPressed
                                   | QAbstractItemView.EditTrigger.SelectedClicked)
@@ -177,19 +182,22 @@ class DescribePanel(QWidget):
         self.discard_button = QPushButton("Discard")
         self.discard_button.setObjectName("discardPlan")
         self.discard_button.clicked.connect(self.controller.discard)
-        decide = QHBoxLayout()
+        self.decide = QWidget()  # pinned under the scroll area: always in view
+        decide = QHBoxLayout(self.decide)
+        decide.setContentsMargins(0, 0, 0, 0)
         decide.addWidget(self.build_button)
         decide.addWidget(self.discard_button)
-        decide.addStretch(1)
+        self.build_status = ElidedLabel("")
+        self.build_status.setObjectName("formStatus")
+        decide.addWidget(self.build_status, 1)
 
         layout = QVBoxLayout(box)
         layout.addLayout(head)
-        layout.addWidget(self.spec_box)
         layout.addWidget(self.tree, 1)
         layout.addWidget(tree_hint)
         layout.addLayout(edit_row)
         layout.addWidget(self._error("plan"))
-        layout.addLayout(decide)
+        layout.addWidget(self.spec_box)
         return box
 
     def _error(self, key: str) -> QLabel:
@@ -209,7 +217,8 @@ class DescribePanel(QWidget):
     def _show_ai_state(self) -> None:
         reason = self.controller.off_reason()
         if reason is not None:
-            self.ai_note.setText(f"{reason}. Then restart Titan; until then, use the form.")
+            self.ai_note.setText(f"{reason}; then restart Titan. Until then, “Fill in the "
+                                 "form” creates projects from templates.")
             self.ai_note.setObjectName("fieldError")
         else:
             self.ai_note.setText("Say what you want in your own words; the AI picks the "
@@ -228,6 +237,7 @@ class DescribePanel(QWidget):
 
     def build(self) -> None:
         self.clear_errors()
+        self._say_by_buttons("")
         self.controller.build(self.name.text(), self.template.currentData() or "",
                               self.current_spec(), self.tree_model.nodes(),
                               requires_approval=self.requires_approval.isChecked())
@@ -277,6 +287,8 @@ class DescribePanel(QWidget):
         self.name.setReadOnly(planning or building)
         self.description.setReadOnly(planning or building or review)
         self.review.setVisible(review or building)
+        self.decide.setVisible(review or building)
+        self.description.setFixedHeight(56 if review or building else 84)
         self.build_button.setEnabled(review)
         self.discard_button.setEnabled(review)
         if planning:
@@ -286,10 +298,14 @@ class DescribePanel(QWidget):
         elif review:
             self.stream_box.setVisible(False)
             self.status.setText("Review the plan below: edit anything, then Build it.")
+            self._say_by_buttons("Nothing is created until you press Build it.")
         elif building:
-            self.status.setText("Creating…")
+            self._say_by_buttons("Creating…")
         else:
             self.stream_box.setVisible(bool(self.stream.toPlainText()))
+        self._column.setStretch(self._column.count() - 1,
+                                0 if self.stream_box.isVisibleTo(self)
+                                or self.review.isVisibleTo(self) else 1)
 
     def _append(self, text: str) -> None:
         cursor = self.stream.textCursor()
@@ -336,8 +352,17 @@ class DescribePanel(QWidget):
         self.remove_button.setEnabled(kind is not None)
 
     def _show_failure(self, message: str) -> None:
+        if self.controller.state == "review":  # the build failed: say it by the buttons
+            self.show_error("plan", message)
+            return
         self.status.setText("Nothing was created.")
         self.show_error("form", message)
+
+    def _say_by_buttons(self, text: str, *, error: bool = False) -> None:
+        self.build_status.setText(text)
+        self.build_status.setObjectName("fieldError" if error else "formStatus")
+        self.build_status.style().unpolish(self.build_status)
+        self.build_status.style().polish(self.build_status)
 
     def _on_created(self, _project: Project) -> None:
         self.name.clear()
@@ -360,3 +385,5 @@ class DescribePanel(QWidget):
             message = f"{field}: {message}"
         label.setText(message)
         label.setVisible(True)
+        if self.controller.state == "review":  # the field may be scrolled away: say it here
+            self._say_by_buttons(message, error=True)
