@@ -144,7 +144,8 @@ def test_the_logs_ledger_shows_every_call_live(
     settings, server = scripted
     server.then(Answer([plan_text()], prompt_tokens=400, completion_tokens=150),
                 Answer(["{}"], prompt_tokens=50, completion_tokens=5),
-                Answer(["{}"], prompt_tokens=60, completion_tokens=6))
+                Answer(["{}"], prompt_tokens=60, completion_tokens=6),
+                Answer([plan_text()], prompt_tokens=70, completion_tokens=7))
 
     async def body() -> None:
         db = Database(db_url)
@@ -173,6 +174,15 @@ def test_the_logs_ledger_shows_every_call_live(
             assert column(model, "Purpose") == ["plan (repair)", "plan", "plan"]
             assert column(model, "Project") == ["", "", "Sunflower Bakery"]
             assert all("invalid answer" in e for e in column(model, "Error")[:2])
+            # A plan shows up unfiled while the person reviews it, then under its project
+            # once it is built.
+            plan = await propose_plan(ctx.settings, db, ctx.projects.templates, "Third Shop",
+                                      "a shop")
+            await wait_until(lambda: model.rowCount() == 4, 20, "the plan's call")
+            assert column(model, "Project")[0] == ""
+            await create_planned(ctx.projects, parse_create({"name": "Third Shop"}), plan)
+            await wait_until(lambda: column(model, "Project")[0] == "Third Shop", 20,
+                             "the call filed under its project")
             # The project filter narrows it to one project's calls.
             await wait_until(lambda: tab.ai_calls.project.findData(bakery.id) >= 0, 15,
                              "the project filter")

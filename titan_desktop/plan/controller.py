@@ -27,6 +27,9 @@ from worker.templates import PlanNode, Template
 
 log = get_logger("titan.desktop.plan")
 
+# Between the first answer and the repair round in the streamed text.
+REPAIR_MARK = "\n\n— that answer did not fit the schema; Titan asked the model to correct it —\n\n"
+
 ROUGH_DRAFTS = (f"The model on this machine ({LOCAL_MODEL}) is tiny: it writes rough drafts. "
                 "For real plans connect Ollama or a hosted model in File → Settings.")
 
@@ -124,7 +127,8 @@ class PlanController(QObject):
     async def _plan(self, name: str, description: str) -> None:
         try:
             plan = await propose_plan(self.ctx.settings, self.ctx.db, self.registry, name,
-                                      description, on_delta=self._on_delta)
+                                      description, on_delta=self._on_delta,
+                                      on_repair=self._on_repair)
         except asyncio.CancelledError:
             self._set_state("idle")
             self.message.emit("Planning cancelled; nothing was created.")
@@ -149,6 +153,9 @@ class PlanController(QObject):
     def _on_delta(self, text: str) -> None:
         self.streamed += text
         self.delta.emit(text)
+
+    def _on_repair(self) -> None:
+        self._on_delta(REPAIR_MARK)
 
     async def _build(self, request: ProjectCreate, plan: ProjectPlan) -> None:
         try:

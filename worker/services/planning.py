@@ -10,7 +10,7 @@ stores the project with that plan and files the planner's ledger rows under it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,14 +30,27 @@ KIND_CHILD = {"feature": "milestone", "milestone": "goal"}
 
 
 async def propose_plan(settings: Settings, db: Database, registry: TemplateRegistry, name: str,
-                       description: str, *, on_delta: OnDelta | None = None) -> ProjectPlan:
+                       description: str, *, on_delta: OnDelta | None = None,
+                       on_repair: Callable[[], None] | None = None) -> ProjectPlan:
     """The model's plan for a new project (``AIError`` subclasses on failure, ``AIOff`` when
-    no model is at hand). Cancelling the awaiting task cancels the call; the ledger records it
-    as "cancelled"."""
+    no model is at hand). ``on_delta`` gets the answer as it streams; ``on_repair`` is called
+    when a repair round starts streaming (the first answer did not validate). Cancelling the
+    awaiting task cancels the call; the ledger records it as "cancelled"."""
     if not description.strip():
         raise InvalidInput("description", "describe the project in a few words")
     async with open_client(settings, db) as client:
-        return await propose(client, registry, name, description, on_delta=on_delta)
+        rows = len(client.recorded_ids)
+
+        def delta(text: str) -> None:
+            nonlocal rows
+            if len(client.recorded_ids) != rows:  # a call ended: this is the repair round
+                rows = len(client.recorded_ids)
+                if on_repair is not None:
+                    on_repair()
+            if on_delta is not None:
+                on_delta(text)
+
+        return await propose(client, registry, name, description, on_delta=delta)
 
 
 def reviewed_plan(registry: TemplateRegistry, template: str, spec: dict[str, Any],
