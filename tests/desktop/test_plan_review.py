@@ -20,6 +20,7 @@ from tests.ai import test_planner as scripted_plans
 from tests.ai.scripted import Answer, ScriptedAI, Stall
 from tests.desktop.conftest import run, wait_until
 from titan_desktop.context import AppContext
+from titan_desktop.input.view import InputTab
 from titan_desktop.plan.models import STEP_COLUMN
 from titan_desktop.plan.view import DescribePanel
 from worker.config import Settings, reload_settings
@@ -299,14 +300,20 @@ def test_with_ai_off_the_box_says_how_to_turn_it_on(
         db = Database(db_url)
         ctx = AppContext(settings, db)
         try:
-            panel = open_panel(qtbot, ctx)
+            tab = InputTab(ctx)
+            qtbot.addWidget(tab)
+            tab.show()
+            # The form (which needs no AI) is the page shown; Describe it says why it is idle.
+            assert tab.ways.currentWidget() is tab.form
+            tab.ways.setCurrentWidget(tab.describe)
+            panel = tab.describe
             panel.name.setText("Sunflower Bakery")
             panel.description.setPlainText(DESCRIPTION)
             assert not panel.plan_button.isEnabled()
             note = panel.ai_note.text()
             assert "AI is off" in note and "TITAN_AI_URL" in note and "ai-local" in note
             assert panel.plan_button.toolTip().startswith("AI is off")
-            panel.close()
+            tab.close()
             await ctx.cancel_tasks()
         finally:
             await db.dispose()

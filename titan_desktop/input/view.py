@@ -25,6 +25,8 @@ class InputTab(QWidget):
         self.ways.setDocumentMode(True)
         self.ways.addTab(self.describe, "Describe it")
         self.ways.addTab(self.form, "Fill in the form")
+        if self.describe.controller.off_reason() is not None:
+            self.ways.setCurrentWidget(self.form)  # AI is off: the way that works comes first
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(QLabel("<h3>New project</h3>"))
