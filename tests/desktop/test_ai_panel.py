@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import shiboken6
+from PySide6.QtCore import QTimer
 from sqlalchemy import text
 
 from tests.ai import test_planner as scripted_plans
@@ -35,6 +37,15 @@ BUDGET = 5000
 def plan_text(template: str = "persona/basic") -> str:
     return json.dumps({"template": template, "spec": {"description": "Fresh bread daily."},
                        "features": scripted_plans.FEATURES})
+
+
+def close(widget: Any) -> None:
+    """Close and delete a tab now, on the GUI thread, as the main window's shutdown does: left to
+    the garbage collector, its Qt objects could be destroyed on whichever thread collects them."""
+    widget.close()
+    for timer in widget.findChildren(QTimer):
+        timer.stop()
+    shiboken6.delete(widget)
 
 
 @pytest.fixture
@@ -73,7 +84,6 @@ def test_the_ai_panel_shows_a_projects_calls_and_its_budget(
             bakery = await plan_and_create(ctx, "Sunflower Bakery")
             other = await plan_and_create(ctx, "Other Shop")
             tab = ProgressTab(ctx)
-            qtbot.addWidget(tab)
             tab.resize(1200, 800)
             tab.show()
             c = tab.controller
@@ -105,7 +115,7 @@ def test_the_ai_panel_shows_a_projects_calls_and_its_budget(
             tab.select_project(other.id)
             await wait_until(lambda: "1 AI call," in panel.usage_label.text(), 15, "the other")
             await wait_until(lambda: column(c.ai_calls, "Tokens in") == ["90"], 15, "its call")
-            tab.close()
+            close(tab)
             await ctx.cancel_tasks()
         finally:
             await db.dispose()
@@ -121,7 +131,6 @@ def test_a_project_made_from_a_template_has_an_empty_ai_panel(
         try:
             project = await ctx.projects.create({"name": "Plain"})
             tab = ProgressTab(ctx)
-            qtbot.addWidget(tab)
             tab.show()
             await wait_until(lambda: tab.controller.projects.rowCount() == 1, 15, "the list")
             tab.select_project(project.id)
@@ -131,7 +140,7 @@ def test_a_project_made_from_a_template_has_an_empty_ai_panel(
             assert label.startswith("0 AI calls, 0 tokens used; no budget")
             assert "TITAN_AI_MAX_TOKENS_PER_PROJECT" in label
             assert not tab.ai_panel.budget.isVisible()
-            tab.close()
+            close(tab)
             await ctx.cancel_tasks()
         finally:
             await db.dispose()
@@ -155,7 +164,6 @@ def test_the_logs_ledger_shows_every_call_live(
             bakery = await plan_and_create(ctx, "Sunflower Bakery")
             live.start()
             tab = LogsTab(ctx)
-            qtbot.addWidget(tab)
             tab.resize(1300, 600)
             tab.show()
             tab.pages.setCurrentWidget(tab.ai_calls)
@@ -188,7 +196,7 @@ def test_the_logs_ledger_shows_every_call_live(
                              "the project filter")
             tab.ai_calls.project.setCurrentIndex(tab.ai_calls.project.findData(bakery.id))
             await wait_until(lambda: model.rowCount() == 1, 15, "the filtered ledger")
-            tab.close()
+            close(tab)
             await ctx.cancel_tasks()
         finally:
             await live.stop()
@@ -211,7 +219,6 @@ def test_the_ledger_pages_as_you_scroll(settings: Settings, db_url: str, qloop: 
                     SELECT 'chat', 'm', 'http://127.0.0.1:1/v1', n, 1, 10
                     FROM generate_series(1, 20000) AS n"""))
             tab = LogsTab(ctx)
-            qtbot.addWidget(tab)
             tab.resize(1200, 500)
             tab.show()
             tab.pages.setCurrentWidget(tab.ai_calls)
@@ -224,7 +231,7 @@ def test_the_ledger_pages_as_you_scroll(settings: Settings, db_url: str, qloop: 
             tab.ai_calls.table.scrollToBottom()
             await wait_until(lambda: model.rowCount() > first, 15, "the next page")
             assert column(model, "Tokens in")[first] == f"{20000 - first:,}"
-            tab.close()
+            close(tab)
             await ctx.cancel_tasks()
         finally:
             await db.dispose()

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QModelIndex, Qt
+import shiboken6
+from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QLineEdit
 
 from tests.ai import test_planner as scripted_plans
@@ -41,6 +42,15 @@ def slow_answer(text: str) -> Answer:
     return Answer([text[i:i + 40] for i in range(0, len(text), 40)], delay=0.15)
 
 
+def close(widget: Any) -> None:
+    """Close and delete a tab now, on the GUI thread, as the main window's shutdown does: left to
+    the garbage collector, its Qt objects could be destroyed on whichever thread collects them."""
+    widget.close()
+    for timer in widget.findChildren(QTimer):
+        timer.stop()
+    shiboken6.delete(widget)
+
+
 @pytest.fixture
 def scripted(settings: Settings, monkeypatch: pytest.MonkeyPatch
              ) -> Iterator[tuple[Settings, ScriptedAI]]:
@@ -52,7 +62,6 @@ def scripted(settings: Settings, monkeypatch: pytest.MonkeyPatch
 
 def open_panel(qtbot: Any, ctx: AppContext) -> DescribePanel:
     panel = DescribePanel(ctx)
-    qtbot.addWidget(panel)
     panel.resize(720, 1000)
     panel.show()
     return panel
@@ -189,7 +198,7 @@ def test_describe_streams_the_answer_then_the_edited_plan_is_built(
             assert call.project_id == project.id and call.purpose == "plan"
             assert call.error is None and call.prompt_tokens == 11
             assert call.completion_tokens == len(slow_answer(full).pieces)
-            panel.close()
+            close(panel)
             await ctx.cancel_tasks()
         finally:
             await db.dispose()
@@ -221,7 +230,7 @@ def test_an_answer_invalid_twice_shows_one_line_and_creates_nothing(
             assert [c.purpose for c in calls] == ["plan (repair)", "plan"]
             assert all(c.project_id is None and "invalid answer" in (c.error or "")
                        for c in calls)
-            panel.close()
+            close(panel)
             await ctx.cancel_tasks()
         finally:
             await db.dispose()
@@ -249,7 +258,7 @@ def test_cancel_while_planning_stops_the_call(
             await wait_until(lambda: _ledger_errors(db), 10, "the ledger row")
             assert await _ledger_errors(db) == ["cancelled"]
             assert await ctx.projects.list() == []
-            panel.close()
+            close(panel)
             await ctx.cancel_tasks()
         finally:
             await db.dispose()
@@ -282,7 +291,7 @@ def test_an_unreachable_endpoint_is_one_line_and_creates_nothing(
             assert "unreachable" in error.text() and "TITAN_AI_URL" in error.text()
             assert "\n" not in error.text()
             assert await ctx.projects.list() == []
-            panel.close()
+            close(panel)
             await ctx.cancel_tasks()
         finally:
             await db.dispose()
@@ -301,7 +310,6 @@ def test_with_ai_off_the_box_says_how_to_turn_it_on(
         ctx = AppContext(settings, db)
         try:
             tab = InputTab(ctx)
-            qtbot.addWidget(tab)
             tab.show()
             # The form (which needs no AI) is the page shown; Describe it says why it is idle.
             assert tab.ways.currentWidget() is tab.form
@@ -313,7 +321,7 @@ def test_with_ai_off_the_box_says_how_to_turn_it_on(
             note = panel.ai_note.text()
             assert "AI is off" in note and "TITAN_AI_URL" in note and "ai-local" in note
             assert panel.plan_button.toolTip().startswith("AI is off")
-            tab.close()
+            close(tab)
             await ctx.cancel_tasks()
         finally:
             await db.dispose()
@@ -337,7 +345,7 @@ def test_the_local_model_is_said_to_write_rough_drafts(
             assert panel.plan_button.isEnabled()
             note = panel.ai_note.text()
             assert "rough drafts" in note and "Ollama" in note
-            panel.close()
+            close(panel)
             await ctx.cancel_tasks()
         finally:
             await db.dispose()
@@ -362,7 +370,7 @@ def test_a_stream_box_keeps_what_arrived_after_an_error(
             first, repair = shown.split("asked the model to correct it")
             assert "not json at all" in first and "still not json" in repair
             assert panel.stream_box.isVisible()
-            panel.close()
+            close(panel)
             await ctx.cancel_tasks()
         finally:
             await db.dispose()

@@ -8,6 +8,7 @@ calls the planner made before its project existed get their project once it is c
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -63,7 +64,14 @@ class LedgerController(QObject):
     def start(self) -> None:
         self.model.set_project(None)
         self.ctx.spawn(self._load_projects())
-        self._timer.start()
+
+    def set_visible(self, shown: bool) -> None:
+        """The fallback timer runs only while the ledger is on screen."""
+        if shown:
+            self.model.catch_up()
+            self._timer.start()
+        else:
+            self._timer.stop()
 
     def show_project(self, project_id: int | None) -> None:
         if project_id != self.model.project_id:
@@ -120,6 +128,14 @@ class LedgerView(QWidget):
         model.modelReset.connect(self._update_counter)
         model.pageLoaded.connect(self._update_counter)
         self.controller.start()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.controller.set_visible(True)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.controller.set_visible(False)
 
     def _fill_projects(self, projects: list[tuple[int, str]]) -> None:
         current = self.project.currentData()
