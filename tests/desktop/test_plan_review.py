@@ -376,3 +376,25 @@ def test_a_stream_box_keeps_what_arrived_after_an_error(
             await db.dispose()
 
     run(qloop, body())
+
+
+def test_a_url_without_a_model_is_named_and_plans_nothing(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch, db_url: str, qloop: Any) -> None:
+    monkeypatch.setenv("TITAN_AI_URL", "http://127.0.0.1:11434/v1")
+    settings = reload_settings()
+
+    async def body() -> None:
+        db = Database(db_url)
+        ctx = AppContext(settings, db)
+        try:
+            panel = DescribePanel(ctx)
+            panel.show()
+            assert not panel.plan_button.isEnabled()
+            note = panel.ai_note.text()
+            assert "misconfigured" in note and "TITAN_AI_MODEL" in note
+            close(panel)
+            await ctx.cancel_tasks()
+        finally:
+            await db.dispose()
+
+    run(qloop, body())

@@ -51,16 +51,20 @@ class PlanController(QObject):
         self.plan: ProjectPlan | None = None
         self.streamed = ""  # the answer so far (a repair round streams on after it)
         self._task: asyncio.Task[Any] | None = None
+        self._off: tuple[str | None] | None = None
 
     # -- what the box says about the model -----------------------------------------------------
 
     def off_reason(self) -> str | None:
-        """Why planning is impossible (AI is off, or its settings contradict), else None."""
-        try:
-            configured_endpoint(self.ctx.settings)
-        except AIConfigError as exc:
-            return f"AI is misconfigured: {exc}. Fix it in File → Settings."
-        return ai_off_reason(self.ctx.settings)
+        """Why planning is impossible (AI is off, or its settings contradict), else None.
+        Settings apply at restart, so this is worked out once."""
+        if self._off is None:
+            try:
+                configured_endpoint(self.ctx.settings)
+                self._off = (ai_off_reason(self.ctx.settings),)
+            except AIConfigError as exc:
+                self._off = (f"AI is misconfigured: {exc}. Fix it in File → Settings.",)
+        return self._off[0]
 
     def model_note(self) -> str:
         """Which model plans (a note that the local one writes rough drafts)."""
