@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from worker.ai import open_client
 from worker.ai.client import OnDelta, validation_summary
-from worker.ai.planner import ProjectPlan, propose
+from worker.ai.planner import ROOMY, ProjectPlan, propose
 from worker.config import Settings
 from worker.db.engine import Database
 from worker.db.models import PIPELINE_STEPS, Project
@@ -25,7 +25,7 @@ from worker.errors import InvalidInput
 from worker.services.projects import ProjectCreate, ProjectService
 from worker.templates import PlanNode, TemplateRegistry
 
-TITLE_MAX = 200
+TITLE_MAX = ROOMY.title_chars  # a person's plan may be as big as a capable model's
 KIND_CHILD = {"feature": "milestone", "milestone": "goal"}
 
 
