@@ -35,8 +35,8 @@ BUDGET = 5000
 
 
 def plan_text(template: str = "persona/basic") -> str:
-    return json.dumps({"template": template, "spec": {"description": "Fresh bread daily."},
-                       "features": scripted_plans.FEATURES})
+    spec = {"description": "Fresh bread daily.", "features": ["Menu"]}
+    return json.dumps({"template": template, "spec": spec, "features": scripted_plans.FEATURES})
 
 
 def close(widget: Any) -> None:
