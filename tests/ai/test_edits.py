@@ -153,5 +153,10 @@ def test_an_answer_must_have_one_of_the_four_shapes() -> None:
         answer({"path": "a.py", "search": "", "replace": "y"})  # an empty search matches all
     with pytest.raises(ValidationError):
         answer({"path": "a.py", "delete": False})
+    with pytest.raises(ValidationError, match="at most 1024 characters"):
+        answer({"path": "a" * 1025, "content": "x"})
     schema = EditAnswer.model_json_schema()
     assert set(schema["$defs"]) == {"WriteFile", "ReplaceBlock", "DeleteFile", "RenameFile"}
+    # llama.cpp makes a grammar rule per allowed character of a maxLength: with a file's
+    # 200,000 the local model's server could not parse the grammar and dropped the request.
+    assert "maxLength" not in json.dumps(schema) and "maxItems" not in json.dumps(schema)

@@ -29,13 +29,14 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from worker.ops.paths import PathPolicy, PathRejected, check_path, disk_symlinks
 
 MAX_EDITS = 40
+MAX_PATH_CHARS = 1024
 MAX_FILE_CHARS = 200_000
 # Never written by a model, at any depth (on top of the ops loop's .git/, .ci/, migrations/).
 WORKSPACE_PROTECTED = (
@@ -45,35 +46,51 @@ WORKSPACE_PROTECTED = (
 )
 
 
+def _path_length(value: str) -> str:
+    if len(value) > MAX_PATH_CHARS:
+        raise ValueError(f"a path is at most {MAX_PATH_CHARS} characters")
+    return value
+
+
+def _text_length(value: str) -> str:
+    if len(value) > MAX_FILE_CHARS:
+        raise ValueError(f"a file's text is at most {MAX_FILE_CHARS:,} characters")
+    return value
+
+
+# Length limits are checked, not put in the JSON Schema: llama.cpp turns a maxLength into a
+# grammar rule per character, and 200,000 of them is a grammar it cannot parse.
+PathText = Annotated[str, Field(min_length=1), AfterValidator(_path_length)]
+FileText = Annotated[str, AfterValidator(_text_length)]
+
+
 class WriteFile(BaseModel):
     """The whole new content of a file (created when missing)."""
 
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(min_length=1, max_length=1024,
-                      description="relative to the workspace root, with forward slashes")
-    content: str = Field(max_length=MAX_FILE_CHARS)
+    path: PathText
+    content: FileText
 
 
 class ReplaceBlock(BaseModel):
     """Replace the one place where ``search`` occurs in the file with ``replace``."""
 
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(min_length=1, max_length=1024)
-    search: str = Field(min_length=1, max_length=MAX_FILE_CHARS,
-                        description="exact text of the file, occurring exactly once")
-    replace: str = Field(max_length=MAX_FILE_CHARS)
+    path: PathText
+    search: Annotated[FileText, Field(min_length=1)]
+    replace: FileText
 
 
 class DeleteFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(min_length=1, max_length=1024)
+    path: PathText
     delete: Literal[True]
 
 
 class RenameFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(min_length=1, max_length=1024)
-    rename_to: str = Field(min_length=1, max_length=1024)
+    path: PathText
+    rename_to: PathText
 
 
 Edit = WriteFile | ReplaceBlock | DeleteFile | RenameFile
@@ -82,7 +99,14 @@ Edit = WriteFile | ReplaceBlock | DeleteFile | RenameFile
 class EditAnswer(BaseModel):
     """What the model answers: the edits to make, in order."""
 
-    edits: list[Edit] = Field(max_length=MAX_EDITS)
+    edits: list[Edit]
+
+    @field_validator("edits")
+    @classmethod
+    def _not_too_many(cls, edits: list[Edit]) -> list[Edit]:
+        if len(edits) > MAX_EDITS:
+            raise ValueError(f"at most {MAX_EDITS} edits in one answer")
+        return edits
 
 
 FORMAT_HELP = (
