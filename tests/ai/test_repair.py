@@ -239,6 +239,32 @@ async def test_a_check_that_hangs_is_killed_and_fails_the_round(
     assert result.reason.endswith("after 1 round; last: timed out after 3s")
 
 
+@needs_bwrap
+async def test_an_answer_that_stays_invalid_uses_up_a_round_and_is_answered(
+        settings: Settings, db: Database, tmp_path: Path) -> None:
+    project_id = await new_project(db)
+    space = workspace(tmp_path)
+    progress: list[str] = []
+    with ScriptedAI() as server:
+        server.then(Answer(['{"edits": [{"path": "calc.py"}]}']),  # neither content nor search
+                    Answer(["still no JSON"]),  # the client's own repair request
+                    edits({"path": "calc.py", "content": "def add(a, b):\n    return a + b\n"}))
+        async with client_for(server, db) as ai:
+            result = await run_repair(ai, settings, task(space, project_id),
+                                      on_progress=progress.append)
+    assert (result.status, len(result.rounds)) == (PASSED, 2), result.reason
+    assert "round 1/3: no valid answer" in progress
+    assert "your answer was not valid, so nothing was changed" in sent(server, 2)
+    rounds = await list_rounds(db, project_id=project_id)
+    assert [(r.round, r.passed, r.check_exit_code) for r in rounds] == [
+        (1, False, None), (2, True, 0)]
+    assert rounds[0].diff == ""
+    calls = sorted(await list_calls(db, project_id=project_id), key=lambda c: c.id)
+    assert [c.purpose for c in calls] == ["repair", "repair (repair)", "repair"]
+    assert rounds[0].tokens == sum((c.prompt_tokens or 0) + (c.completion_tokens or 0)
+                                   for c in calls[:2])  # both calls of round 1 count
+
+
 async def test_without_a_sandbox_no_model_is_asked_and_nothing_runs(
         titan_env: dict, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TITAN_SANDBOX", "approve-first")
