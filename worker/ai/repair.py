@@ -172,6 +172,7 @@ class _Loop:
         first = [{"role": "system", "content": self.system_prompt()},
                  {"role": "user", "content": self.task_prompt()}]
         messages: list[Message] = list(first)
+        last_feedback = ""
         for number in range(1, self.rounds + 1):
             where = f"round {number}/{self.rounds}"
             self.say(f"{where}: asking the model")
@@ -194,8 +195,11 @@ class _Loop:
                 done = Round(number, self.rounds, "", "no valid answer", False, tokens, None)
                 await self.record(done)
                 self.say(done.progress)
-                messages = [*first, {"role": "user", "content": self.invalid_feedback(
-                    done, invalid)}]
+                # The last judged round's failure still stands: say it again.
+                again = self.invalid_feedback(done, invalid)
+                if last_feedback:
+                    again += "\n\nWhere things stand:\n" + last_feedback
+                messages = [*first, {"role": "user", "content": again}]
                 continue
             applied = apply_edits(self.space, answer.edits)
             self.say(f"{where}: running the check")
@@ -207,8 +211,9 @@ class _Loop:
             self.say(done.progress)
             if done.passed:
                 return self.stop(PASSED, f"the check passed in {where}: {check.summary}")
+            last_feedback = self.feedback(done, applied, check)
             messages = [*first, {"role": "assistant", "content": answer.model_dump_json()},
-                        {"role": "user", "content": self.feedback(done, applied, check)}]
+                        {"role": "user", "content": last_feedback}]
         last = self.result.rounds[-1] if self.result.rounds else None
         limit = ("" if self.task.max_rounds else
                  f" (TITAN_AI_REPAIR_ROUNDS={self.settings.ai_repair_rounds})")
