@@ -1,7 +1,7 @@
 """ai rounds: each round of the repair loop (issue 18)
 
 One row per round: the project and job it worked for, which loop run it belongs to, its number
-(of how many), the unified diff its edits made, the check's summary and exit code, whether it
+(of how many), the unified diff its edits made, the check's summary, exit code and the tail of its output, whether it
 passed, its tokens and the edits that were refused (with their reasons).
 
 Revision ID: 0005
@@ -31,6 +31,7 @@ def upgrade() -> None:
     sa.Column('diff', sa.Text(), server_default='', nullable=False),
     sa.Column('check_summary', sa.Text(), nullable=False),
     sa.Column('check_exit_code', sa.Integer(), nullable=True),
+    sa.Column('check_output', sa.Text(), server_default='', nullable=False),
     sa.Column('passed', sa.Boolean(), nullable=False),
     sa.Column('tokens', sa.Integer(), server_default='0', nullable=False),
     sa.Column('refusals', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"), nullable=False),

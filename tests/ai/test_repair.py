@@ -125,6 +125,7 @@ async def test_a_failing_draft_is_repaired_in_the_second_round_and_both_rounds_a
                                  (2, 3, True, "2 tests passed", 0)]
     assert {r.loop_id for r in rounds} == {result.loop_id}
     assert "--- /dev/null\n+++ b/calc.py\n" in rounds[0].diff
+    assert "assert -1 == 3" in rounds[0].check_output
     assert "-    return a - b\n+    return a + b\n" in rounds[1].diff
     calls = await list_calls(db, project_id=project_id)
     assert [c.purpose for c in calls] == ["repair", "repair"]

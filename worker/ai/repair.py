@@ -247,7 +247,7 @@ class _Loop:
         await ai_rounds.record(self.db, ai_rounds.RoundRecord(
             loop_id=self.result.loop_id, purpose=self.task.purpose, round=done.number,
             max_rounds=done.of, diff=done.diff, check_summary=done.summary, passed=done.passed,
-            tokens=done.tokens, check_exit_code=done.exit_code,
+            tokens=done.tokens, check_exit_code=done.exit_code, check_output=_tail(done.output),
             refusals=[{"path": r.path, "reason": r.reason} for r in done.refusals],
             project_id=self.task.project_id, job_id=self.task.job_id))
 

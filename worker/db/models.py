@@ -382,7 +382,8 @@ class AIRound(Base):
     """One round of the repair loop (issue 18): the model's edits, the check that judged them.
 
     ``loop_id`` groups the rounds of one run of the loop; ``diff`` is the unified diff the
-    round's edits made to the workspace; ``refusals`` lists the edits that were refused
+    round's edits made to the workspace; ``check_output`` is the tail of the check's output;
+    ``refusals`` lists the edits that were refused
     (``[{"path", "reason"}]``, nothing was written for them); ``tokens`` are the prompt and
     completion tokens of the round's calls (their rows are in ``ai_calls``).
     """
@@ -405,6 +406,7 @@ class AIRound(Base):
     diff: Mapped[str] = mapped_column(Text, server_default="")
     check_summary: Mapped[str] = mapped_column(Text)
     check_exit_code: Mapped[int | None] = mapped_column(Integer)
+    check_output: Mapped[str] = mapped_column(Text, server_default="")  # its tail
     passed: Mapped[bool] = mapped_column(Boolean)
     tokens: Mapped[int] = mapped_column(Integer, server_default="0")
     refusals: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))

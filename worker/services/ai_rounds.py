@@ -31,6 +31,7 @@ class RoundRecord:
     passed: bool
     tokens: int = 0
     check_exit_code: int | None = None
+    check_output: str = ""
     refusals: list[dict[str, str]] = field(default_factory=list)
     project_id: int | None = None
     job_id: int | None = None
@@ -80,6 +81,7 @@ def round_dict(row: AIRound) -> dict[str, Any]:
         "id": row.id, "projectId": row.project_id, "jobId": row.job_id, "loopId": row.loop_id,
         "purpose": row.purpose, "round": row.round, "maxRounds": row.max_rounds,
         "diff": row.diff, "checkSummary": row.check_summary,
-        "checkExitCode": row.check_exit_code, "passed": row.passed, "tokens": row.tokens,
+        "checkExitCode": row.check_exit_code, "checkOutput": row.check_output,
+        "passed": row.passed, "tokens": row.tokens,
         "refusals": list(row.refusals or []), "createdAt": iso(row.created_at),
     }
