@@ -46,6 +46,8 @@ def test_the_check_runs_sandboxed_without_the_database():
 '''
 WRONG = "def add(a, b):\n    return a - b\n"
 TASK = "Write calc.add(a, b), which returns the sum of a and b."
+# Titan's own pytest plugins stay out of the project's check (their warnings with them).
+QUIET = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
 @pytest.fixture
@@ -89,7 +91,8 @@ def workspace(root: Path) -> Path:
 
 def task(space: Path, project_id: int, **options: object) -> RepairTask:
     return RepairTask(space, TASK, CHECK, files=["test_calc.py"], project_id=project_id,
-                      check_timeout_seconds=120, **options)  # type: ignore[arg-type]
+                      check_timeout_seconds=120, env=QUIET,
+                      **options)  # type: ignore[arg-type]
 
 
 @needs_bwrap
@@ -115,8 +118,10 @@ async def test_a_failing_draft_is_repaired_in_the_second_round_and_both_rounds_a
     # The first request had the task and the files in play; the second the failure.
     first, second = sent(server, 0), sent(server, 1)
     assert TASK in first and "def test_add():" in first
+    assert "The check: `python -m pytest -q -p no:cacheprovider` (it must exit 0)." in first
     assert "1 test failing" in second
     assert "assert -1 == 3" in second  # pytest's own output, from the sandboxed run
+    assert "pytest_asyncio" not in second  # the check ran with the task's environment
     assert "### calc.py" in second and "return a - b" in second
     # Both rounds are stored, with their diffs, summaries and tokens.
     rounds = await list_rounds(db, project_id=project_id)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import sys
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -81,6 +82,9 @@ class RepairTask:
     max_tokens: int = MAX_TOKENS
     instructions: str = ""  # a template's own rules, added to the system prompt
     protected: tuple[str, ...] = ()  # more names the model may not write
+    # Extra environment for the check (on top of the sandbox's allow-list), e.g.
+    # PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 to keep Titan's own pytest plugins out of a project's.
+    env: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -228,7 +232,8 @@ class _Loop:
 
     async def run_check(self) -> CheckResult:
         limits = sandbox.Limits.from_settings(self.settings, self.task.check_timeout_seconds)
-        done = await sandbox.run(self.settings, list(self.task.check), self.space.root, limits)
+        done = await sandbox.run(self.settings, list(self.task.check), self.space.root, limits,
+                                 env=self.task.env)
         output = done.output.replace(f"{sandbox.TREE}/", "")
         return CheckResult(done.returncode, output, done.timed_out,
                            summarize(self.task.check, done.returncode, output, done.timed_out))
@@ -253,6 +258,13 @@ class _Loop:
 
     # -- prompts ------------------------------------------------------------------------------
 
+    def command(self) -> str:
+        """The check as a person would type it (Titan's interpreter shown as ``python``)."""
+        argv = list(self.task.check)
+        if argv and argv[0] == sys.executable:
+            argv[0] = "python"
+        return shlex.join(argv)
+
     def system_prompt(self) -> str:
         text = ("You are a careful software engineer. You change the files of a project's "
                 "workspace only through edits. " + FORMAT_HELP + " After your edits Titan runs "
@@ -266,7 +278,7 @@ class _Loop:
     def task_prompt(self) -> str:
         listing = self.listing()
         parts = [f"Task: {self.task.task}",
-                 f"The check: `{shlex.join(self.task.check)}` (it must exit 0).",
+                 f"The check: `{self.command()}` (it must exit 0).",
                  "Files in the workspace:\n" + ("\n".join(listing) if listing else "(none yet)")]
         shown = self.files_text(list(self.task.files))
         if shown:
@@ -280,7 +292,7 @@ class _Loop:
             parts.append("These edits were refused (nothing was written for them):\n"
                          + "\n".join(f"- {r}" for r in applied.refusals))
         outcome = "passed" if check.passed else "failed"
-        parts.append(f"The check `{shlex.join(self.task.check)}` {outcome} "
+        parts.append(f"The check `{self.command()}` {outcome} "
                      f"(exit {check.exit_code}): {check.summary}.")
         if not check.passed:
             parts.append("Its output (the end):\n```\n" + _tail(check.output) + "\n```")
