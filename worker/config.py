@@ -179,6 +179,9 @@ class Settings(BaseSettings):
     # Prompt + completion tokens one project may spend; unset: no limit.
     ai_max_tokens_per_project: int | None = Field(
         None, ge=1, validation_alias="TITAN_AI_MAX_TOKENS_PER_PROJECT")
+    # Rounds of the repair loop (issue 18): draft, check in the sandbox, feed the failure back.
+    # 1 is one shot (no repair round).
+    ai_repair_rounds: int = Field(3, ge=1, le=20, validation_alias="TITAN_AI_REPAIR_ROUNDS")
     # Price per million tokens (in your currency); the ledger records a cost when one is set.
     ai_price_per_mtok_in: Decimal | None = Field(
         None, ge=0, validation_alias="TITAN_AI_PRICE_PER_MTOK_IN")

@@ -376,3 +376,38 @@ class AICall(Base):
     cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 6))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
+
+
+class AIRound(Base):
+    """One round of the repair loop (issue 18): the model's edits, the check that judged them.
+
+    ``loop_id`` groups the rounds of one run of the loop; ``diff`` is the unified diff the
+    round's edits made to the workspace; ``check_output`` is the tail of the check's output;
+    ``refusals`` lists the edits that were refused
+    (``[{"path", "reason"}]``, nothing was written for them); ``tokens`` are the prompt and
+    completion tokens of the round's calls (their rows are in ``ai_calls``).
+    """
+
+    __tablename__ = "ai_rounds"
+    __table_args__ = (
+        Index("ix_ai_rounds_project_id", "project_id",
+              postgresql_where=text("project_id IS NOT NULL")),
+        Index("ix_ai_rounds_loop_id", "loop_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"))
+    job_id: Mapped[int | None] = mapped_column(BigInteger)
+    loop_id: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(100))
+    round: Mapped[int] = mapped_column(Integer)
+    max_rounds: Mapped[int] = mapped_column(Integer)
+    diff: Mapped[str] = mapped_column(Text, server_default="")
+    check_summary: Mapped[str] = mapped_column(Text)
+    check_exit_code: Mapped[int | None] = mapped_column(Integer)
+    check_output: Mapped[str] = mapped_column(Text, server_default="")  # its tail
+    passed: Mapped[bool] = mapped_column(Boolean)
+    tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    refusals: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
+    created_at: Mapped[datetime] = _now()
