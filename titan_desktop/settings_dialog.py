@@ -67,6 +67,7 @@ class SettingEditor:
         field = Settings.model_fields[name]
         self.kind = _base_type(field.annotation)
         self.secret = self.kind is SecretStr
+        self.optional = type(None) in typing.get_args(field.annotation)
         self.error = error_label()
         current = getattr(settings, name)
         self.had_secret = self.secret and current is not None
@@ -83,7 +84,9 @@ class SettingEditor:
         elif self.kind is int:
             self.spin = QSpinBox()
             self.spin.setRange(0, 10**9)
-            self.spin.setValue(int(current))
+            if self.optional:  # 0 shows as "not set" (such limits are at least 1)
+                self.spin.setSpecialValueText("not set")
+            self.spin.setValue(int(current or 0))
             self.widget = self.spin
         elif self.kind is float:
             self.dspin = QDoubleSpinBox()
@@ -125,7 +128,7 @@ class SettingEditor:
         if self.kind is bool:
             return self.check.isChecked()
         if self.kind is int:
-            return self.spin.value()
+            return None if self.optional and self.spin.value() == 0 else self.spin.value()
         if self.kind is float:
             return self.dspin.value()
         if typing.get_origin(self.kind) is list:

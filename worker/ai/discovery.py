@@ -16,6 +16,7 @@ touch no database, so the same code can serve the CLI:
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -89,7 +90,7 @@ class AIInUse:
         if self.kind == "misconfigured":
             return f"{self.reason}. Fix it in File → Settings → AI."
         return (f"AI is off ({self.reason}): projects are made from templates only. "
-                self.turn_on)
+                f"{self.turn_on}")
 
     @property
     def turn_on(self) -> str:
@@ -213,11 +214,14 @@ def _v1_models(data: Any) -> list[OllamaModel]:
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc).lower()
-    if "refused" in text or "errno 111" in text:
-        return "connection refused"
-    if "name or service" in text or "nodename" in text or "getaddrinfo" in text:
-        return "unknown host"
+    """Why a connection failed, in a few words (httpx hides the OS error in the cause chain)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, socket.gaierror):
+            return "unknown host"
+        seen = seen.__cause__ or seen.__context__
     return " ".join(str(exc).split())[:120] or type(exc).__name__
 
 
