@@ -36,7 +36,7 @@ from tests.desktop.conftest import open_window, run
 from titan_desktop.secrets import SECRET_NAMES, load_secrets_into_env, service
 from titan_desktop.settings_dialog import SettingsDialog
 from titan_desktop.statusbar import StatusBar
-from worker.ai.local import local_unavailable_reason
+from worker.ai.local import LOCAL_MODEL, LocalServer, local_unavailable_reason
 from worker.config import Settings, reload_settings
 
 KEY = "sk-test-7f3a9c1e5b2d"
@@ -245,6 +245,45 @@ def test_no_ollama_says_how_to_get_one(home: Path, nowhere: str, qloop: Any, qtb
         assert not dialog.ai_page.ollama_combo.isEnabled()
 
     run(qloop, body())
+
+
+def test_a_server_that_lists_no_models_is_named_as_such(home: Path, qloop: Any, qtbot: Any,
+                                                         owned: Any) -> None:
+    async def body() -> None:
+        with ScriptedAI() as server:  # chat completions only: no model list
+            root = server.url.removesuffix("/v1")
+            dialog = owned(SettingsDialog(Settings(), ollama_base=root))
+            await dialog.ai_page.idle()
+            assert dialog.ai_page.ollama_status.text().startswith(
+                f"No Ollama found: {root} lists no models (HTTP 501 for /api/tags, 501 for "
+                "/v1/models)")
+            assert not dialog.ai_page.ollama_combo.isEnabled()
+
+    run(qloop, body())
+
+
+def test_an_openai_compatible_server_is_listed_through_v1_models(
+        home: Path, qloop: Any, qtbot: Any, owned: Any, tmp_path: Path) -> None:
+    """llama.cpp's own server (the local model) has no /api/tags: /v1/models lists it."""
+    reason = local_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"the ai-local extra is not installed: {reason}")
+
+    async def body() -> None:
+        async with LocalServer(log_path=tmp_path / "llama.log") as server:
+            root = server.url.removesuffix("/v1")
+            dialog = owned(SettingsDialog(Settings(), ollama_base=root))
+            page = dialog.ai_page
+            await page.idle()
+            combo = page.ollama_combo
+            assert [combo.itemText(i) for i in range(1, combo.count())] == [LOCAL_MODEL]
+            combo.setCurrentIndex(1)
+            combo.activated.emit(1)
+            assert dialog.editor("ai_url").edit.text() == server.url
+            result = await press_test(dialog, qtbot)
+            assert result.startswith(f"Answered: {LOCAL_MODEL} at {server.url}, ")
+
+    run(qloop, body(), timeout=240)
 
 
 def test_connection_answers_with_tokens_per_second_and_sends_the_key(
