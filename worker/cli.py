@@ -337,6 +337,10 @@ def _create_described(args: argparse.Namespace, settings: Settings) -> int:
     async def run(db: Any) -> int:
         service = ProjectService.from_settings(db, settings)
         async with open_client(settings, db) as client:
+            if sys.stderr.isatty():  # a person waits: say who is thinking (a tiny model: ~10 s)
+                where = "the local model" if client.endpoint.local else client.endpoint.safe_url
+                print(f"planning with {client.endpoint.model} ({where}) ...", file=sys.stderr,
+                      flush=True)
             plan = await propose(client, service.templates, request.name, args.describe)
         if not args.yes:
             _show_proposal(args, plan)

@@ -162,10 +162,6 @@ class Settings(BaseSettings):
     # Host names the API answers besides the loopback names (behind a proxy: its public name).
     api_allowed_hosts: PathList = Field(default_factory=list,
                                         validation_alias="TITAN_API_ALLOWED_HOSTS")
-    # Optional: an OpenAI-compatible chat endpoint (e.g. a local Ollama) for Jason's free-form
-    # questions. With nothing set, Jason answers with what it can do.
-    jason_llm_url: str | None = Field(None, validation_alias="JASON_LLM_URL")
-    jason_llm_model: str | None = Field(None, validation_alias="JASON_LLM_MODEL")
     # AI (issue 17): one OpenAI-compatible chat endpoint (Ollama, llama.cpp, vLLM, a hosted API).
     # JASON_LLM_URL / JASON_LLM_MODEL are older names for the same thing. With no URL, Titan
     # serves the small local model when the ai-local extra is installed (TITAN_AI_LOCAL=0: never).

@@ -3,8 +3,15 @@
 It answers ``POST /v1/chat/completions`` from a script the test writes (answers, HTTP errors,
 stalls, slow streams), checks the bearer key and the model name as a hosted API would, and
 records every request it gets. Behaviour that needs a competent model (repairs, retries,
-timeouts, budgets, error mapping) is tested against it; the real llama.cpp server covers the
-wire path with a real model.
+timeouts, budgets, error mapping, tool choice) is tested against it; the real llama.cpp server
+covers the wire path with a real model.
+
+Tools (function calling): a request's ``tools`` are recorded (``Seen.tools``). An ``Answer``
+with ``calls`` streams them as OpenAI does: after any text, each call's first delta carries
+``index``, ``id``, ``type`` and the function's ``name`` with empty ``arguments``; the following
+deltas carry only ``index`` and a piece of the ``arguments`` JSON text; the last chunk's
+``finish_reason`` is ``"tool_calls"``. The script decides the call, not the tools offered: a
+test can make the "model" call a tool it was never offered, or send arguments that are no JSON.
 """
 
 from __future__ import annotations
@@ -19,13 +26,30 @@ from typing import Any
 
 
 @dataclass
+class Call:
+    """A tool call the scripted model makes. ``arguments`` is sent as JSON text, or as given
+    when it is a string (so a test can send arguments that are no JSON)."""
+
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+    piece: int = 12  # the arguments stream in pieces of this many characters
+
+    def argument_pieces(self) -> list[str]:
+        text = self.arguments if isinstance(self.arguments, str) else \
+            json.dumps(self.arguments)
+        return [text[i:i + self.piece] for i in range(0, len(text), self.piece)] or [""]
+
+
+@dataclass
 class Answer:
-    """A streamed answer in ``pieces``, with the usage the server reports."""
+    """A streamed answer in ``pieces`` (and tool ``calls``), with the usage the server
+    reports."""
 
     pieces: list[str]
     prompt_tokens: int = 11
-    completion_tokens: int | None = None  # default: one token a piece
+    completion_tokens: int | None = None  # default: one token a piece (and a call delta)
     delay: float = 0.0  # between pieces: a slow stream for cancellation tests
+    calls: list[Call] = field(default_factory=list)
 
 
 @dataclass
@@ -48,6 +72,15 @@ class Seen:
     headers: dict[str, str]
     body: dict[str, Any]
     at: float
+
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        """The tools the client offered in this request (none: [])."""
+        return list(self.body.get("tools") or [])
+
+    @property
+    def tool_names(self) -> list[str]:
+        return [tool["function"]["name"] for tool in self.tools]
 
 
 class ScriptedAI:
@@ -132,12 +165,16 @@ class ScriptedAI:
                             return
                         self._event({**base, "choices": [{"index": 0, "delta": {
                             "role": "assistant", "content": piece}, "finish_reason": None}]})
-                    self._event({**base, "choices": [{"index": 0, "delta": {},
-                                                      "finish_reason": "stop"}]})
+                    deltas = self._tool_deltas(answer.calls, first=not answer.pieces)
+                    for delta in deltas:
+                        self._event({**base, "choices": [{"index": 0, "delta": delta,
+                                                          "finish_reason": None}]})
+                    self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason":
+                                                      "tool_calls" if answer.calls else "stop"}]})
                     if (body.get("stream_options") or {}).get("include_usage"):
                         completion = answer.completion_tokens
                         if completion is None:
-                            completion = len(answer.pieces)
+                            completion = len(answer.pieces) + len(deltas)
                         self._event({**base, "choices": [], "usage": {
                             "prompt_tokens": answer.prompt_tokens,
                             "completion_tokens": completion,
@@ -147,6 +184,21 @@ class ScriptedAI:
                 except (BrokenPipeError, ConnectionResetError):
                     scripted.disconnected.set()
                 self.close_connection = True
+
+            @staticmethod
+            def _tool_deltas(calls: list[Call], *, first: bool) -> list[dict[str, Any]]:
+                """OpenAI's streamed tool calls: a naming delta, then argument pieces."""
+                deltas: list[dict[str, Any]] = []
+                for index, call in enumerate(calls):
+                    opening: dict[str, Any] = {"content": None, "tool_calls": [{
+                        "index": index, "id": f"call_scripted_{index}", "type": "function",
+                        "function": {"name": call.name, "arguments": ""}}]}
+                    if first and index == 0:
+                        opening["role"] = "assistant"
+                    deltas.append(opening)
+                    deltas.extend({"tool_calls": [{"index": index, "function": {
+                        "arguments": piece}}]} for piece in call.argument_pieces())
+                return deltas
 
             def _event(self, data: dict[str, Any]) -> None:
                 self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())

@@ -16,7 +16,7 @@ from decimal import Decimal
 import pytest
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
-from tests.ai.scripted import Answer, ScriptedAI, Stall, Status
+from tests.ai.scripted import Answer, Call, ScriptedAI, Stall, Status
 from worker.ai import (
     AIAuthError,
     AIClient,
@@ -71,6 +71,31 @@ async def test_streams_pieces_in_order_and_records_the_servers_usage(db: Databas
     assert row.endpoint == server.url
     assert row.time_to_first_token_ms is not None and row.total_ms >= row.time_to_first_token_ms
     assert row.cost == (Decimal(17) * 2 + Decimal(3) * 10) / Decimal(1_000_000)
+
+
+async def test_tools_are_offered_and_streamed_tool_calls_come_back_whole(db: Database) -> None:
+    tool = {"type": "function", "function": {
+        "name": "cancel_project", "description": "cancel a project",
+        "parameters": {"type": "object", "properties": {"project": {"type": "string"}},
+                       "required": ["project"]}}}
+    deltas: list[str] = []
+    with ScriptedAI() as server:
+        server.then(Answer(["Sure. "], calls=[
+            Call("cancel_project", {"project": "Moon Garden"}, piece=5),
+            Call("show_tab", {"tab": "logs"})]))
+        async with client_for(server, db) as ai:
+            done = await ai.chat(HELLO, purpose="jason", tools=[tool], on_delta=deltas.append)
+            server.then(Answer(["no tools"]))
+            plain = await ai.chat(HELLO, purpose="plain")
+    assert server.requests[0].tools == [tool] and server.requests[1].tools == []
+    assert "tools" not in server.requests[1].body  # a call without tools sends none
+    assert [(c.name, json.loads(c.arguments)) for c in done.tool_calls] == [
+        ("cancel_project", {"project": "Moon Garden"}), ("show_tab", {"tab": "logs"})]
+    assert [c.id for c in done.tool_calls] == ["call_scripted_0", "call_scripted_1"]
+    assert done.finish_reason == "tool_calls" and done.text == "Sure. " and deltas == ["Sure. "]
+    assert plain.tool_calls == () and plain.text == "no tools"
+    rows = await list_calls(db)
+    assert [(r.purpose, r.error) for r in rows] == [("plain", None), ("jason", None)]
 
 
 async def test_no_price_configured_means_no_cost(db: Database) -> None:

@@ -2,8 +2,10 @@
 
 The endpoint is the SCRIPTED OpenAI-compatible server of tests/ai/scripted.py (real HTTP on
 loopback, answers from a script), because these cases need answers on demand: a valid plan, an
-unknown template, a spec that breaks the template's schema. The last test uses the real local
-model (SmolLM2) and asserts only protocol and guardrails, never the plan's quality.
+unknown template, a spec that breaks the template's schema. The schema tests check what a model
+is sent: a JSON Schema that llama.cpp's own converter turns into a grammar (it silently falls
+back to "any JSON" when it cannot) and that bounds every string and list, so a tiny model that
+loops still ends its answer. The local model end to end: tests/ai/test_done_when.py.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import pytest
 from tests.ai.conftest import child_env
 from tests.ai.scripted import Answer, ScriptedAI
 from tests.conftest import titan
-from worker.templates import TemplateRegistry
+from worker.ai.planner import EXAMPLES, answer_schema, plan_model, spec_schema
+from worker.templates import Template, TemplateRegistry
 
 DESCRIPTION = "A small bakery site: the menu and how to order a cake."
 FEATURES = [
@@ -78,7 +81,9 @@ def test_a_described_project_is_planned_created_and_published(titan_env: dict) -
     for ref in refs:
         assert ref in prompt
     schema = request.body["response_format"]["json_schema"]["schema"]
-    assert schema["properties"]["template"]["enum"] == refs  # a grammar can hold a model to it
+    # One branch per template (a grammar then holds a model to a real template and its spec).
+    assert [b["properties"]["template"]["const"] for b in schema["anyOf"]] == refs
+    assert request.body["temperature"] == 0
     assert "bakery site" in prompt and request.body["response_format"]["type"] == "json_schema"
 
     planned = titan(env, "project", "plan", "bakery", "--json")
@@ -173,24 +178,94 @@ def test_describe_with_a_template_is_a_usage_error(titan_env: dict) -> None:
     assert "--template" in line
 
 
-@pytest.mark.slow
-def test_the_local_model_plans_or_fails_in_one_line(llama_server: object,
-                                                    titan_env: dict) -> None:
-    """The real SmolLM2 (served by the child itself): a created project whose spec passes its
-    template's schema, or one clear line and nothing written; the plan's quality is not judged."""
-    env = child_env(titan_env)
-    result = titan(env, "project", "create", "Bakery", "--describe", DESCRIPTION, "--yes",
-                   "--json", timeout=900)
-    calls = json.loads(titan(env, "ai", "calls", "--json").stdout)
-    assert calls and all(c["purpose"] in ("plan", "plan (repair)") for c in calls)
-    if result.returncode == 0:
-        project = json.loads(result.stdout)
-        template = TemplateRegistry.from_settings(_settings()).get(project["templateRef"])
-        assert template.validate_spec(project["spec"]) == project["spec"]
-        plan = json.loads(titan(env, "project", "plan", "bakery", "--json").stdout)
-        goals = [g for f in plan for m in f["children"] for g in m["children"]]
-        assert goals and all(g["step"] for g in goals)
-    else:
-        assert result.returncode == 1, result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1
-        nothing_written(env)
+def _installed() -> TemplateRegistry:
+    return TemplateRegistry.from_settings(_settings())
+
+
+def _unbounded(schema: Any, where: str = "") -> list[str]:
+    """Places in a schema where a grammar lets a model go on for ever."""
+    found: list[str] = []
+    if isinstance(schema, list):
+        for i, item in enumerate(schema):
+            found += _unbounded(item, f"{where}[{i}]")
+        return found
+    if not isinstance(schema, dict):
+        return found
+    kind = schema.get("type")
+    pattern = schema.get("pattern", "")
+    if kind == "string" and "maxLength" not in schema and not (
+            pattern.startswith("^") and pattern.endswith("$")):
+        found.append(f"{where}: a string without maxLength")
+    if kind == "array" and "maxItems" not in schema:
+        found.append(f"{where}: a list without maxItems")
+    if kind == "object" and "anyOf" not in schema and schema.get(
+            "additionalProperties") is not False:
+        found.append(f"{where}: an object open to any property")
+    if kind is None and not {"enum", "const", "anyOf"} & schema.keys():
+        found.append(f"{where}: no type")
+    for key in ("properties",):
+        for name, sub in (schema.get(key) or {}).items():
+            found += _unbounded(sub, f"{where}.{name}")
+    for key in ("items", "anyOf"):
+        if key in schema:
+            found += _unbounded(schema[key], f"{where}.{key}")
+    return found
+
+
+def test_the_schema_sent_bounds_every_string_and_list() -> None:
+    schema = answer_schema(_installed())
+    assert _unbounded(schema) == []
+
+
+def test_the_schema_sent_becomes_a_grammar_not_any_json() -> None:
+    """llama-cpp-python's server turns the schema into a grammar and, when its converter
+    raises (an unanchored pattern such as the persona template's ``\\S``), silently uses a
+    grammar for any JSON instead: the tiny model then writes whatever it likes."""
+    grammar = pytest.importorskip("llama_cpp.llama_grammar", reason="the ai-local extra")
+    rules = grammar.json_schema_to_gbnf(json.dumps(answer_schema(_installed())))
+    for ref in _installed().refs():
+        assert json.dumps(json.dumps(ref)) in rules  # each template is a literal of the grammar
+
+
+def test_a_template_spec_schema_is_cut_down_to_what_a_grammar_can_bound() -> None:
+    grammar = pytest.importorskip("llama_cpp.llama_grammar", reason="the ai-local extra")
+    template = Template()
+    template.spec_schema = {"type": "object", "required": ["owner"], "properties": {
+        "description": {"type": "string", "maxLength": 5000},
+        "features": {"type": "array", "items": {"type": "string", "pattern": "\\S"}},
+        "owner": {"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string"}, "bio": {"type": "string"}}},
+        "colour": {"type": "string", "default": "red"}}}
+    cut = spec_schema(template)
+    assert cut["required"] == ["description", "features", "owner"]  # colour: its default
+    assert cut["properties"]["owner"]["required"] == ["name"]
+    assert "pattern" not in cut["properties"]["features"]["items"]
+    assert _unbounded(cut) == []
+    grammar.json_schema_to_gbnf(json.dumps(cut))  # raises on anything it cannot convert
+
+
+def test_the_worked_examples_in_the_prompt_are_valid_answers() -> None:
+    registry = _installed()
+    model = plan_model(registry)
+    for ref, (_, _, answer) in EXAMPLES.items():
+        assert model.model_validate(answer).template == ref
+
+
+def test_a_capable_model_may_plan_bigger_than_the_local_one() -> None:
+    """The local model's plan is held small (it loops wherever it may); Ollama or a hosted model
+    may plan a five-page site as five features, and is still bounded."""
+    from worker.ai.planner import ROOMY, SMALL
+
+    registry = _installed()
+    feature = FEATURES[0]
+    five = {"template": "persona/basic",
+            "spec": {"description": "Fresh bread daily.",
+                     "features": ["Menu", "Hours", "Cakes", "Catering", "Contact"]},
+            "features": [{**feature, "title": f"Page {n}"} for n in range(1, 6)]}
+    assert len(plan_model(registry, ROOMY).model_validate(five).nodes()) == 5
+    with pytest.raises(ValueError, match="features"):
+        plan_model(registry, SMALL).model_validate(five)
+    too_many = {**five, "features": five["features"] * 2}  # 10 > ROOMY's 8
+    with pytest.raises(ValueError, match="features"):
+        plan_model(registry, ROOMY).model_validate(too_many)
+    assert _unbounded(answer_schema(registry, ROOMY)) == []

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 from sqlalchemy import text
 
+from tests.ai.scripted import Answer, ScriptedAI
 from tests.conftest import titan
-from worker.config import Settings
+from worker.config import Settings, reload_settings
 from worker.db.engine import Database
 from worker.jason.brain import Jason
 
@@ -101,12 +98,14 @@ async def test_worker_commands_reach_live_workers(titan_env: dict, settings: Set
 
 
 async def test_not_a_command_gets_suggestions_never_an_action(titan_env: dict,
-                                                              settings: Settings,
-                                                              db: Database) -> None:
-    jason = Jason(db, settings)
+                                                              db: Database,
+                                                              monkeypatch) -> None:
+    monkeypatch.setenv("TITAN_AI_LOCAL", "0")  # AI off: no model to ask
+    jason = Jason(db, reload_settings())
     reply = await jason.ask("what's the weather like in Paris")
     assert reply.command is None and reply.action is None
     assert reply.text.startswith("Sorry, I didn't catch that.")
+    assert "AI is off" in reply.text
     sales = await jason.ask("how are sales today")
     assert sales.text.startswith("No sales are recorded yet")
     async with db.session() as s:
@@ -115,34 +114,17 @@ async def test_not_a_command_gets_suggestions_never_an_action(titan_env: dict,
     assert replies == 0
 
 
-async def test_free_questions_go_to_the_configured_llm(titan_env: dict, db: Database,
-                                                       monkeypatch) -> None:
-    """Fake: a loopback server speaking the OpenAI chat-completions format (no model here)."""
-    seen: list[dict] = []
-
-    class ChatAPI(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append({"path": self.path, **body})
-            answer = json.dumps({"choices": [{"message": {"role": "assistant",
-                                                          "content": "Paris is sunny."}}]})
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(answer.encode())
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ChatAPI)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setenv("JASON_LLM_URL", f"http://127.0.0.1:{server.server_port}/v1")
+async def test_free_questions_go_to_the_model_named_by_the_old_jason_llm_settings(
+        titan_env: dict, db: Database, monkeypatch) -> None:
+    """JASON_LLM_URL / JASON_LLM_MODEL still name the model (aliases of TITAN_AI_*); the
+    endpoint is the SCRIPTED OpenAI-compatible server of tests/ai/scripted.py."""
+    with ScriptedAI(models=("llama3",)) as server:
+        server.then(Answer(["Paris ", "is sunny."]))
+        monkeypatch.setenv("JASON_LLM_URL", server.url)
         monkeypatch.setenv("JASON_LLM_MODEL", "llama3")
-        jason = Jason(db, Settings())
+        jason = Jason(db, reload_settings())
         reply = await jason.ask("what's the weather like in Paris")
-    finally:
-        server.shutdown()
     assert reply.text == "Paris is sunny."
-    assert seen[0]["path"] == "/v1/chat/completions" and seen[0]["model"] == "llama3"
-    assert "Nothing has happened yet" in seen[0]["messages"][0]["content"]
+    [seen] = server.requests
+    assert seen.path == "/v1/chat/completions" and seen.body["model"] == "llama3"
+    assert "Nothing has happened yet" in seen.body["messages"][0]["content"]

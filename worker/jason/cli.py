@@ -3,13 +3,17 @@
     titan jason say TEXT --out FILE.wav [--voice ID] [--rate N]
     titan jason hear FILE.wav [--project NAME ...] [--template NAME ...]
     titan jason parse TEXT [--project NAME ...] [--template NAME ...]
-    titan jason ask TEXT [--yes]
+    titan jason ask TEXT [--yes] [--json]
     titan jason help
 
 ``hear`` knows the project and template names in the database, as the app does; ``--project``
 and ``--template`` add to them. ``hear`` and ``parse`` print one JSON line:
 {"command", "slots", "text"}, or {"command": null, "text", "suggestions"} when it is not a
 command.
+
+``ask`` parses first; text that is no command goes to the AI model (TITAN_AI_*), which may pick
+one of Jason's commands, propose a plan ("make me a site for my bakery") or answer a question
+from the database. ``--yes`` answers Jason's "are you sure?" (and builds a proposed plan).
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="ask Jason (the chat's text path); prints his answer")
     ask.add_argument("text")
     ask.add_argument("--yes", action="store_true",
-                     help="answer yes if Jason asks for confirmation (destructive commands)")
+                     help="answer yes if Jason asks for confirmation (destructive commands, "
+                          "building a plan the AI proposed)")
     ask.add_argument("--json", action="store_true", help="print the reply as JSON")
     sub.add_parser("help", help="what Jason understands")
     sub.add_parser("voices", help="list voice ids for --voice")
@@ -157,9 +162,11 @@ def _ask(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"command": reply.command, "slots": reply.slots, "text": reply.text,
                               "action": reply.action,
-                              "awaitingConfirmation": reply.awaiting_confirmation}))
+                              "awaitingConfirmation": reply.awaiting_confirmation,
+                              "projectId": reply.project_id, "detail": reply.detail},
+                             ensure_ascii=False))
         else:
-            print(reply.text)
+            print(reply.chat_text)
         return 0
 
     return asyncio.run(run())

@@ -65,6 +65,9 @@ class Command:
     help: str
     slots: dict[str, str] = field(default_factory=dict)  # slot name -> slot type
     destructive: bool = False  # needs a spoken "are you sure?" -> yes/no first
+    # Only reads or shows: when the AI model chose it (not the grammar), it runs at once;
+    # a model-chosen command that changes anything is read back for a yes first.
+    read_only: bool = False
     defaults: dict[str, str] = field(default_factory=dict)  # for optional slots
     # Phrases understood when typed but left out of the voice grammar and language model:
     # spoken, they sound like everyday speech and pulled it in (see the comments at each).
@@ -97,26 +100,27 @@ COMMANDS: tuple[Command, ...] = (
         "how (are|is) (things|everything) [going]",
     ), "the status of all projects",
         # spoken, everyday "how ... doing" came out as it ("how old is the universe")
-        typed=("how are we doing",)),
+        typed=("how are we doing",), read_only=True),
     Command("status_project", (
         "[what is] [the] status of [project] {project}",
         "how is [project] {project} [doing|going]",
         "{project} status",
         "what is happening with [project] {project}",
-    ), "the status of one project, e.g. “status of Moon Garden”", slots=_PROJECT),
+    ), "the status of one project, e.g. “status of Moon Garden”", slots=_PROJECT,
+        read_only=True),
     Command("whats_failing", (
         "what is (failing|broken)",
         "what failed",
         "show [me] [the] failures",  # not "list": "list failures" ~ "last error"
         "(any|are there) failures",
         "which (jobs|projects) (failed|are failing)",
-    ), "which jobs and projects are failing"),
+    ), "which jobs and projects are failing", read_only=True),
     Command("last_error", (
         "(read|show|tell) [me] the last error",
         "what (is|was) the last error",
         "last error",
         "why did it fail",
-    ), "read the last error aloud"),
+    ), "read the last error aloud", read_only=True),
     Command("retry_failed", (
         "retry [all] [the] failed (jobs|projects)",
         "retry (everything|all) [that failed]",
@@ -143,24 +147,26 @@ COMMANDS: tuple[Command, ...] = (
     Command("show_tab", (
         "(show|open) [me] [the] {tab} [tab]",
         "(go|switch) to [the] {tab} [tab]",
-    ), "switch tab: logs, output, sales, progress or input", slots={"tab": "tab"}),
+    ), "switch tab: logs, output, sales, progress or input", slots={"tab": "tab"},
+        read_only=True),
     Command("open_output", (
         "(open|show) [me] [the] output (of|for) [project] {project}",
         "open [project] {project}",
-    ), "open a project's output, e.g. “open the output of My Web App”", slots=_PROJECT),
+    ), "open a project's output, e.g. “open the output of My Web App”", slots=_PROJECT,
+        read_only=True),
     Command("sales", (
         "how (are|were) [the] sales [{period}]",
         "what are [the] sales [{period}]",
         "sales {period}",
         "how much did we sell [{period}]",
     ), "sales figures: today, this week or total", slots={"period": "period"},
-        defaults={"period": "today"}),
+        defaults={"period": "today"}, read_only=True),
     Command("summary", (
         "(give|read) me [a|the] summary",
         "summary",
         "summarize [everything]",
         "what happened [today]",
-    ), "a spoken summary: published, failed, awaiting a decision"),
+    ), "a spoken summary: published, failed, awaiting a decision", read_only=True),
     Command("approve_project", (
         "approve [project] {project}",
         "accept [project] {project}",
@@ -175,7 +181,7 @@ COMMANDS: tuple[Command, ...] = (
         "what can you do",
         "what can i say",
         "(list|show) [the] commands",
-    ), "list what Jason understands"),
+    ), "list what Jason understands", read_only=True),
     Command("confirm_yes", (
         "yes",  # short on purpose: "yes do it" was misheard for "last error"
         "(yeah|sure|confirm|affirmative|correct)",

@@ -6,12 +6,13 @@ project's tokens for its budget. Endpoints are stored without credentials; keys 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from worker.db.engine import Database
 from worker.db.models import AICall
@@ -72,6 +73,16 @@ async def tokens_used(db: Database, project_id: int) -> int:
     async with db.session() as session:
         return int(await session.scalar(
             select(total).where(AICall.project_id == project_id)) or 0)
+
+
+async def file_under(db: Database, ids: Sequence[int], project_id: int) -> None:
+    """File rows of calls made before it was known which project they concern (Jason's
+    routing call) under that project."""
+    if not ids:
+        return
+    async with db.session() as session:
+        await session.execute(update(AICall).where(AICall.id.in_(list(ids)))
+                              .values(project_id=project_id))
 
 
 def call_dict(row: AICall) -> dict[str, Any]:
