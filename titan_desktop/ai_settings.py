@@ -54,8 +54,7 @@ if TYPE_CHECKING:
 # Fields shown on this page, in this order; every other field stays on "General".
 ENDPOINT_FIELDS = ("ai_url", "ai_model", "ai_key")
 MORE_FIELDS = ("ai_local", "ai_timeout_seconds", "ai_max_retries", "ai_retry_base_seconds",
-               "ai_max_tokens_per_project", "ai_price_per_mtok_in", "ai_price_per_mtok_out",
-               "jason_llm_url", "jason_llm_model")
+               "ai_max_tokens_per_project", "ai_price_per_mtok_in", "ai_price_per_mtok_out")
 AI_FIELDS = frozenset(ENDPOINT_FIELDS + MORE_FIELDS)
 TEST_TIMEOUT_SECONDS = 30.0
 PLACEHOLDERS = {
@@ -145,7 +144,7 @@ class AIPage(QWidget):
         test_row.addWidget(self.test_result, 1)
         form.addRow(test_row)
 
-        more_box = QGroupBox("Limits, prices and older names")
+        more_box = QGroupBox("Limits and prices")
         more = QFormLayout(more_box)
         for name in MORE_FIELDS:
             more.addRow(self.editor(name).env, dialog.row(self.editor(name)))

