@@ -126,7 +126,7 @@ class StatusBar(QStatusBar):
         self.worker.setObjectName("statusWorker")
         self.queue = ElidedLabel("", minimum_chars=12)
         self.queue.setObjectName("statusQueue")
-        self.ai = AILabel("", minimum_chars=6)
+        self.ai = AILabel("", minimum_chars=10)
         self.ai.setObjectName("statusAI")
         self.ai_state: AIInUse | None = None
         self.pause_button = QToolButton()
