@@ -256,8 +256,8 @@ class AIPage(QWidget):
         return Endpoint(url.rstrip("/"), model, key)
 
     def test_connection(self) -> None:
-        if any(not task.done() for task in self._tasks if task.get_name() == "ai-test"):
-            return
+        if not self.test_button.isEnabled():
+            return  # a test is under way
         endpoint = self.entered_endpoint()
         if endpoint is not None:
             if not endpoint.url.startswith(("http://", "https://")):
@@ -276,13 +276,14 @@ class AIPage(QWidget):
         else:
             why = ("the local draft model is switched off (TITAN_AI_LOCAL)"
                    if _local_available() else "the local draft model is not installed")
-            self._show_error(f"no URL is entered and {why}. {TURN_ON_HINT}")
+            hint = TURN_ON_HINT.replace("in File → Settings → AI", "above")
+            self._show_error(f"no URL is entered and {why}. {hint}")
             return
         self.test_button.setEnabled(False)
         self.test_result.setProperty("state", "")
         self._restyle()
         self.test_result.setText(what)
-        self._spawn(self._test(work)).set_name("ai-test")
+        self._spawn(self._test(work))
 
     async def _test(self, work: Coroutine[Any, Any, ProbeResult]) -> None:
         try:
