@@ -185,6 +185,7 @@ class MainWindow(QMainWindow):
         last = int(str(self.prefs.value("window/tab", 0) or 0))  # an int, or text from the .ini
         self.tabs.setCurrentIndex(last if 0 <= last < self.tabs.count() else 0)
         self.input_tab.form.controller.created.connect(self._on_created)
+        self.input_tab.describe.controller.created.connect(self._on_created)
 
     @property
     def chat(self) -> object:

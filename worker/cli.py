@@ -315,6 +315,7 @@ def _create_described(args: argparse.Namespace, settings: Settings) -> int:
     from worker.ai import ai_off_reason, open_client
     from worker.ai.endpoint import configured_endpoint
     from worker.ai.planner import propose
+    from worker.services.planning import create_planned
     from worker.services.projects import ProjectService, parse_create
     from worker.services.serialize import project_dict
 
@@ -352,8 +353,7 @@ def _create_described(args: argparse.Namespace, settings: Settings) -> int:
             if input("Build it? [y/N] ").strip().lower() not in ("y", "yes"):
                 print("not created", file=sys.stderr)
                 return 0
-        planned = request.model_copy(update={"template_ref": plan.template, "spec": plan.spec})
-        project = await service.create(planned, plan=plan.nodes(), ai_call_ids=plan.call_ids)
+        project = await create_planned(service, request, plan)
         _emit(args, {**project_dict(project), "plan": plan.as_dict()["plan"]},
               f"created project {project.slug} (id {project.id}) from template "
               f"{project.template_ref}; run `titan worker` to build it")

@@ -57,10 +57,15 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     qapp.setQuitOnLastWindowClosed(False)  # as in titan: the window's closing ends the run
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
-    yield loop
-    gc.collect()  # collect the test's Qt objects here, on the GUI thread
-    loop.close()
-    asyncio.set_event_loop(None)
+    gc.disable()  # no collection on another thread (Qt objects must die on the GUI thread)
+    try:
+        yield loop
+    finally:
+        gc.collect()  # collect the test's Qt objects here, on the GUI thread
+        loop.close()
+        asyncio.set_event_loop(None)
+        gc.collect()  # and the loop's own (its timers)
+        gc.enable()
 
 
 def run(loop: asyncio.AbstractEventLoop, coro: Any, timeout: float = 90) -> Any:

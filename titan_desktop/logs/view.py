@@ -1,4 +1,5 @@
-"""Logs tab: the structured log, filtered, paged from the database as you scroll."""
+"""Logs tab: the structured log, filtered, paged from the database as you scroll; and the AI
+call ledger (every call to the model, its tokens, times, cost and error) on its own page."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from titan_desktop.aicalls.view import LedgerView
 from titan_desktop.context import AppContext
 from titan_desktop.elided_label import ElidedLabel
 from titan_desktop.logs.controller import LogsController
@@ -77,9 +80,19 @@ class LogsTab(QWidget):
         for column, width in enumerate((time_width, 70, 160, 70, 200)):
             self.table.setColumnWidth(column, width)
 
+        log_page = QWidget()
+        log_layout = QVBoxLayout(log_page)
+        log_layout.setContentsMargins(0, 4, 0, 0)
+        log_layout.addLayout(bar)
+        log_layout.addWidget(self.table, 1)
+        self.ai_calls = LedgerView(ctx)
+        self.pages = QTabWidget()
+        self.pages.setObjectName("logPages")
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(log_page, "Log lines")
+        self.pages.addTab(self.ai_calls, "AI calls")
         layout = QVBoxLayout(self)
-        layout.addLayout(bar)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.pages, 1)
 
         # Typing waits for a pause before querying; the other filters apply at once.
         self._debounce = QTimer(self, singleShot=True, interval=300)
@@ -121,4 +134,5 @@ class LogsTab(QWidget):
             self.table.scrollToTop()
 
     def focus_search(self) -> None:
+        self.pages.setCurrentIndex(0)
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -5,19 +5,26 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, QUrl
+from PySide6.QtCore import QObject, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 
+from titan_desktop.aicalls.model import AICallsModel
 from titan_desktop.context import AppContext
 from titan_desktop.progress.models import JobsModel, PlanModel, projects_model
 from titan_desktop.selection import SelectionController
 from worker.db.models import PlanItem, Project
+from worker.services import ai_calls
+from worker.services.ai_calls import Usage
 
-WATCHED = {"projects", "plan_items", "jobs", "runs"}
+WATCHED = {"projects", "plan_items", "jobs", "runs", "ai_calls"}
+Details = tuple[Project, list[PlanItem], Usage]
 
 
 class ProgressController(SelectionController):
-    """The projects list, the selected project's plan and jobs, and retry/cancel/delete."""
+    """The projects list, the selected project's plan, jobs and AI calls, and
+    retry/cancel/delete."""
+
+    usageChanged = Signal(object)  # the selected project's ai_calls.Usage, or None
 
     list_table = "projects"
     watched = frozenset(WATCHED)
@@ -28,6 +35,7 @@ class ProgressController(SelectionController):
         self.projects = projects_model(self)
         self.plan = PlanModel(self)
         self.jobs = JobsModel(self)
+        self.ai_calls = AICallsModel(ctx, parent=self)
         # Elapsed times tick even when nothing is written.
         self._tick = QTimer(self, interval=1000)
         self._tick.timeout.connect(self._tick_elapsed)
@@ -38,19 +46,29 @@ class ProgressController(SelectionController):
         if self.selected_id is not None and self.projects.row_for_key(self.selected_id) < 0:
             self.select(None)
 
-    async def _fetch_details(self, project_id: int) -> tuple[Project, list[PlanItem]]:
+    async def _fetch_details(self, project_id: int) -> Details:
         project = await self.ctx.projects.get(project_id, details=True)
-        return project, await self.ctx.projects.plan(project_id)
+        plan = await self.ctx.projects.plan(project_id)
+        usage = await ai_calls.usage(self.ctx.db, project_id,
+                                     self.ctx.settings.ai_max_tokens_per_project)
+        return project, plan, usage
 
-    def _show_details(self, details: tuple[Project, list[PlanItem]]) -> Project:
-        project, plan = details
+    def _show_details(self, details: Details) -> Project:
+        project, plan, usage = details
         self.plan.set_items(plan)
         self.jobs.set_jobs(list(project.jobs))
+        if self.ai_calls.project_id != project.id:
+            self.ai_calls.set_project(project.id)
+        else:
+            self.ai_calls.catch_up()
+        self.usageChanged.emit(usage)
         return project
 
     def _clear_details(self) -> None:
         self.plan.set_roots([])
         self.jobs.set_roots([])
+        self.ai_calls.clear()
+        self.usageChanged.emit(None)
 
     def _tick_elapsed(self) -> None:
         rows = self.projects.rowCount()

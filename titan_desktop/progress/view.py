@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from titan_desktop import fmt, palette
+from titan_desktop.aicalls.view import AIPanel
 from titan_desktop.context import AppContext
 from titan_desktop.delegates import PipelineDelegate, ProgressDelegate
 from titan_desktop.models import KEY_ROLE
@@ -85,9 +86,12 @@ class ProgressTab(QWidget):
         self.jobs_view.setModel(c.jobs)
         self.jobs_view.setUniformRowHeights(True)
         c.jobs.modelReset.connect(self._fit_jobs)
-        details_tabs = QTabWidget()
+        self.ai_panel = AIPanel(c.ai_calls)
+        c.usageChanged.connect(self.ai_panel.show_usage)
+        self.details_tabs = details_tabs = QTabWidget()
         details_tabs.addTab(self.plan_view, "Plan: features → milestones → goals")
         details_tabs.addTab(self.jobs_view, "Jobs and runs")
+        details_tabs.addTab(self.ai_panel, "AI")
 
         details = QWidget()
         details_layout = QVBoxLayout(details)

@@ -56,12 +56,20 @@ async def record(db: Database, call: CallRecord) -> int:
         return row.id
 
 
-async def list_calls(db: Database, *, project_id: int | None = None, limit: int = 100
+async def list_calls(db: Database, *, project_id: int | None = None, limit: int = 100,
+                     before_id: int | None = None, after_id: int | None = None
                      ) -> list[AICall]:
-    """The most recent AI calls first, at most ``limit``, optionally of one project."""
+    """The most recent AI calls first, at most ``limit``, optionally of one project.
+
+    ``before_id`` / ``after_id`` page by id (keyset: one indexed query however deep the page),
+    as the desktop's ledger view does while scrolling and while following new calls."""
     query = select(AICall).order_by(AICall.id.desc()).limit(limit)
     if project_id is not None:
         query = query.where(AICall.project_id == project_id)
+    if before_id is not None:
+        query = query.where(AICall.id < before_id)
+    if after_id is not None:
+        query = query.where(AICall.id > after_id)
     async with db.session() as session:
         return list((await session.scalars(query)).all())
 
@@ -99,3 +107,28 @@ def call_dict(row: AICall) -> dict[str, Any]:
         "cost": str(row.cost) if row.cost is not None else None, "error": row.error,
         "createdAt": iso(row.created_at),
     }
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A project's AI spending against its budget (``budget`` None: no limit is set)."""
+
+    calls: int
+    tokens: int
+    budget: int | None
+
+    @property
+    def share(self) -> float | None:
+        """Tokens used as a share of the budget (may pass 1.0 by the last call's size)."""
+        return self.tokens / self.budget if self.budget else None
+
+
+async def usage(db: Database, project_id: int, budget: int | None) -> Usage:
+    """How many calls and tokens the project has used, with ``budget`` (the setting
+    TITAN_AI_MAX_TOKENS_PER_PROJECT) alongside."""
+    tokens = func.coalesce(func.sum(func.coalesce(AICall.prompt_tokens, 0)
+                                    + func.coalesce(AICall.completion_tokens, 0)), 0)
+    async with db.session() as session:
+        calls, used = (await session.execute(
+            select(func.count(AICall.id), tokens).where(AICall.project_id == project_id))).one()
+    return Usage(int(calls or 0), int(used or 0), budget)
