@@ -143,9 +143,7 @@ W = TypeVar("W", bound=QWidget)
 
 @pytest.fixture
 def owned(qloop: Any) -> Iterator[Callable[[W], W]]:
-    """Widgets deleted at the test's end, and the loop's dead timers killed, here on the GUI
-    thread, so that nothing of this test dies later on another thread (Qt warns then that
-    "timers cannot be stopped from another thread", failing whichever test runs then)."""
+    """Widgets deleted at the test's end, here on the GUI thread, while the loop still runs."""
     made: list[QWidget] = []
 
     def own(widget: W) -> W:
@@ -157,14 +155,6 @@ def owned(qloop: Any) -> Iterator[Callable[[W], W]]:
         if shiboken6.isValid(widget):
             widget.close()
             shiboken6.delete(widget)
-    # qasync leaves a cancelled call_later's Qt timer (httpx's timeouts) registered until it
-    # would have fired; its callback never runs, the handle being cancelled.
-    timer = qloop._timer
-    pending = timer._SimpleTimer__callbacks
-    for timer_id, handle in list(pending.items()):
-        if handle.cancelled():
-            timer.killTimer(timer_id)
-            del pending[timer_id]
 
 
 def texts(widget: QWidget) -> list[str]:
