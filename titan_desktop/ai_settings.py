@@ -214,6 +214,8 @@ class AIPage(QWidget):
         self.ollama_combo.addItem(CHOOSE, None)
         for model in models:
             self.ollama_combo.addItem(model.label, model.name)
+        # With a placeholder text set, a filled combo box still selects nothing by itself.
+        self.ollama_combo.setCurrentIndex(0)
         self.ollama_combo.setEnabled(True)
         count = f"{len(models)} model{'s' if len(models) != 1 else ''}"
         self.ollama_status.setText(f"Ollama at {where} has {count}. Pick one to use it "

@@ -195,6 +195,7 @@ def test_dialog_lists_a_local_ollamas_models_and_picking_one_fills_url_and_model
             combo = page.ollama_combo
             items = [combo.itemText(i) for i in range(combo.count())]
             assert combo.isEnabled()
+            assert combo.currentText() == "Choose a model to use it…"
             assert items[1:] == ["llama3.2:latest (3.2B, Q4_K_M, 2.0 GB)",
                                  "qwen2.5:7b (7.6B, Q4_K_M, 4.7 GB)"]
             assert f"Ollama at {ollama.base} has 2 models" in page.ollama_status.text()
