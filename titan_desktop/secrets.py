@@ -16,11 +16,19 @@ def service() -> str:
     from worker.config import default_home
 
     return f"titan:{os.environ.get('TITAN_HOME') or default_home()}"
+
+
+# Every secret the settings dialog may put in the keyring (every SecretStr setting, by env var):
+# what is stored must also be loaded, or a saved token would silently not apply.
 SECRET_NAMES = ("DATABASE_URL", "OPS_TOKEN", "GITHUB_TOKEN", "RENDER_DEPLOY_HOOK_API",
-                "RENDER_DEPLOY_HOOK_WORKER")
+                "RENDER_DEPLOY_HOOK_WORKER", "TITAN_API_TOKEN", "STRIPE_API_KEY",
+                "SHOPIFY_TOKEN", "OPS_APPROVER_TOKEN", "TITAN_AI_KEY")
 
 
 def keyring_available() -> bool:
+    """A usable OS keyring; never with TITAN_NO_KEYRING set (tests, headless installs)."""
+    if os.environ.get("TITAN_NO_KEYRING"):
+        return False
     try:
         import keyring
         from keyring.backends import fail
@@ -67,7 +75,7 @@ def set_secret(name: str, value: str | None) -> bool:
 def load_secrets_into_env() -> list[str]:
     """Copy keyring secrets into os.environ where the environment does not set them already."""
     loaded: list[str] = []
-    if os.environ.get("TITAN_NO_KEYRING") or not keyring_available():
+    if not keyring_available():
         return loaded
     for name in SECRET_NAMES:
         if os.environ.get(name):

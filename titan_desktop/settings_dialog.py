@@ -1,4 +1,4 @@
-"""Settings dialog: every field of ``worker.config.Settings``.
+"""Settings dialog: every field of ``worker.config.Settings``; the AI ones on their own page.
 
 Saved to ``TITAN_HOME/settings.json`` keyed by env var name (config.py reads it back; the
 environment still wins). Secrets go to the OS keyring when one is available, else into the file
@@ -28,12 +28,15 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from titan_desktop.ai_settings import AI_FIELDS, AIPage
 from titan_desktop.input.schema_form import error_label
 from titan_desktop.secrets import keyring_available, set_secret
+from worker.ai.discovery import OLLAMA_BASE
 from worker.config import Settings, settings_file
 
 SECRET_HINT = "•••••• (set — type to replace, clear to remove)"
@@ -64,6 +67,7 @@ class SettingEditor:
         field = Settings.model_fields[name]
         self.kind = _base_type(field.annotation)
         self.secret = self.kind is SecretStr
+        self.optional = type(None) in typing.get_args(field.annotation)
         self.error = error_label()
         current = getattr(settings, name)
         self.had_secret = self.secret and current is not None
@@ -80,7 +84,9 @@ class SettingEditor:
         elif self.kind is int:
             self.spin = QSpinBox()
             self.spin.setRange(0, 10**9)
-            self.spin.setValue(int(current))
+            if self.optional:  # 0 shows as "not set" (such limits are at least 1)
+                self.spin.setSpecialValueText("not set")
+            self.spin.setValue(int(current or 0))
             self.widget = self.spin
         elif self.kind is float:
             self.dspin = QDoubleSpinBox()
@@ -122,7 +128,7 @@ class SettingEditor:
         if self.kind is bool:
             return self.check.isChecked()
         if self.kind is int:
-            return self.spin.value()
+            return None if self.optional and self.spin.value() == 0 else self.spin.value()
         if self.kind is float:
             return self.dspin.value()
         if typing.get_origin(self.kind) is list:
@@ -135,7 +141,10 @@ class SettingEditor:
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    """Two pages: "General" (every other setting) and "AI" (titan_desktop/ai_settings.py)."""
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None, *,
+                 ollama_base: str = OLLAMA_BASE) -> None:
         super().__init__(parent)
         self.setWindowTitle("Titan settings")
         self.resize(760, 640)
@@ -147,27 +156,18 @@ class SettingsDialog(QDialog):
 
         form = QFormLayout()
         for editor in self.editors:
-            holder = QWidget()
-            column = QVBoxLayout(holder)
-            column.setContentsMargins(0, 0, 0, 0)
-            column.setSpacing(2)
-            column.addWidget(editor.widget)
-            if os.environ.get(editor.env) and editor.name != "titan_home":
-                note = QLabel(f"{editor.env} is set in the environment, which overrides this.")
-                note.setObjectName("hint")
-                column.addWidget(note)
-            if editor.secret:
-                clear = QCheckBox("Remove the stored value")
-                clear.toggled.connect(lambda on, e=editor: setattr(e, "cleared", on))
-                if editor.had_secret:
-                    column.addWidget(clear)
-            column.addWidget(editor.error)
-            form.addRow(editor.env, holder)
+            if editor.name not in AI_FIELDS:
+                form.addRow(editor.env, self.row(editor))
         inner = QWidget()
         inner.setLayout(form)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
+        self.ai_page = AIPage(self, ollama_base=ollama_base)
+        self.pages = QTabWidget()
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(scroll, "General")
+        self.pages.addTab(self.ai_page, "AI")
 
         where = ("Tokens are stored in the OS keyring." if self.keyring else
                  "No OS keyring is available: tokens are stored in settings.json, readable "
@@ -182,9 +182,34 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
-        layout.addWidget(scroll, 1)
+        layout.addWidget(self.pages, 1)
         layout.addWidget(self.general_error)
         layout.addWidget(buttons)
+
+    def editor(self, name: str) -> SettingEditor:
+        return next(e for e in self.editors if e.name == name)
+
+    def row(self, editor: SettingEditor) -> QWidget:
+        """The editor's widget with its notes: overridden by the environment, remove, error."""
+        holder = QWidget()
+        column = QVBoxLayout(holder)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(editor.widget)
+        if os.environ.get(editor.env) and editor.name != "titan_home":
+            note = QLabel(f"{editor.env} is set in the environment, which overrides this.")
+            note.setObjectName("hint")
+            column.addWidget(note)
+        if editor.secret and editor.had_secret:
+            clear = QCheckBox("Remove the stored value")
+            clear.toggled.connect(lambda on, e=editor: setattr(e, "cleared", on))
+            column.addWidget(clear)
+        column.addWidget(editor.error)
+        return holder
+
+    def done(self, result: int) -> None:
+        self.ai_page.stop()  # a connection test or an Ollama look-up still under way
+        super().done(result)
 
     def values(self) -> dict[str, Any]:
         return {editor.name: editor.value() for editor in self.editors}

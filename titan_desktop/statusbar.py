@@ -1,4 +1,6 @@
-"""The status bar: database (embedded or host, online/offline), worker, queue; worker buttons."""
+"""The status bar: database (embedded or host, online/offline), worker, queue, the AI in use
+("AI: llama3.2 @ ollama", "AI: local draft model", "AI off"; the tooltip says how to change
+it); worker buttons."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from titan_desktop.elided_label import ElidedLabel
 from titan_desktop.live import ALL_TABLES
 from titan_desktop.supervisor import EmbeddedDatabaseWatch, WorkerSupervisor
 from titan_desktop.tasks import Reloader
+from worker.ai.discovery import AIInUse, in_use
+from worker.config import Settings
 from worker.services.database import describe
 from worker.services.workers import WorkerInfo
 
@@ -100,6 +104,16 @@ class StatusController(QObject):
         return f"Queue: {self.queued} queued · {self.running} running"
 
 
+class AILabel(ElidedLabel):
+    """A few words ("AI: llama3.2 @ ollama"), shortened like its neighbours when the window is
+    narrow; its tooltip always carries the detail and how to turn AI on or change it."""
+
+    detail = ""
+
+    def _update_tooltip(self) -> None:
+        self.setToolTip(self.detail)
+
+
 class StatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -112,6 +126,9 @@ class StatusBar(QStatusBar):
         self.worker.setObjectName("statusWorker")
         self.queue = ElidedLabel("", minimum_chars=12)
         self.queue.setObjectName("statusQueue")
+        self.ai = AILabel("", minimum_chars=10)
+        self.ai.setObjectName("statusAI")
+        self.ai_state: AIInUse | None = None
         self.pause_button = QToolButton()
         self.pause_button.setText("Pause")
         self.pause_button.setToolTip("Stop claiming new jobs (running jobs finish)")
@@ -125,7 +142,7 @@ class StatusBar(QStatusBar):
         self._notice_timer = QTimer(self, singleShot=True)
         self._notice_timer.timeout.connect(self.notice.clear)
         # Permanent, so a passing message never hides the database and worker state.
-        for widget in (self.database, self.worker, self.queue):
+        for widget in (self.database, self.worker, self.queue, self.ai):
             self.addPermanentWidget(widget)
         self.addWidget(self.notice, 1)
         for button in (self.pause_button, self.resume_button, self.restart_button):
@@ -138,8 +155,20 @@ class StatusBar(QStatusBar):
         self.notice.setText(text)
         self._notice_timer.start(int(seconds * 1000))
 
+    def show_ai(self, settings: Settings) -> None:
+        """Which model Titan's AI uses with these settings (read from them, nothing is called)."""
+        state = in_use(settings)
+        self.ai_state = state
+        self.ai.detail = state.tooltip
+        self.ai.setText(state.label)
+        self.ai.setProperty("state", {"configured": "ok", "local": "ok",
+                                      "misconfigured": "bad"}.get(state.kind, "warn"))
+        self.ai.style().unpolish(self.ai)
+        self.ai.style().polish(self.ai)
+
     def bind(self, controller: StatusController) -> None:
         self.controller = controller
+        self.show_ai(controller.ctx.settings)
         sup = controller.supervisor
         self.pause_button.clicked.connect(lambda: controller.ctx.spawn(sup.send_command("pause")))
         self.resume_button.clicked.connect(
