@@ -26,7 +26,7 @@ from titan_desktop.output.view import ProjectOutputPanel
 from titan_desktop.progress.models import STATUS_COLUMN
 from titan_desktop.progress.view import ProgressTab
 from titan_desktop.rounds.model import HEADERS
-from titan_desktop.rounds.view import EMPTY_TEXT
+from titan_desktop.rounds.view import EMPTY_TEXT, NOT_YET_TEXT
 from worker.ai.edits import unified_diff
 from worker.config import Settings
 from worker.db.engine import Database
@@ -92,8 +92,11 @@ def cells(model: Any, name: str) -> list[str]:
 
 async def set_status(db: Database, project_id: int, status: str) -> None:
     async with db.session() as session:
-        await session.execute(text("UPDATE projects SET status = :s, started_at = now() "
-                                   "WHERE id = :id"), {"s": status, "id": project_id})
+        await session.execute(text(
+            "UPDATE projects SET status = :s, stage = coalesce(:stage, stage), progress = :p, "
+            "started_at = now() WHERE id = :id"),
+            {"s": status, "id": project_id, "stage": status if status == "build" else None,
+             "p": 0.35 if status == "build" else 1.0})
 
 
 def test_the_output_tab_shows_each_round_live_with_its_coloured_diff(
@@ -124,8 +127,8 @@ def test_the_output_tab_shows_each_round_live_with_its_coloured_diff(
             assert cells(model, "Refused edits") == [
                 "../outside.py: the path leaves the workspace ('..')"]
             assert rounds.selected_round() is not None
-            assert "Refused edits" in rounds.detail.text()
-            assert "../outside.py" in rounds.detail.text()
+            assert rounds.refused.isVisible()
+            assert "../outside.py</code> — the path leaves the workspace" in rounds.refused.text()
 
             # A second round recorded now appears without any refresh, and is shown.
             await ai_rounds.record(db, second_round(project.id))
@@ -141,11 +144,13 @@ def test_the_output_tab_shows_each_round_live_with_its_coloured_diff(
             assert line_color(rounds.diff, "+def count(text: str)") == QColor(palette.SUCCESS)
             assert line_color(rounds.diff, "-def count(text):") == QColor(palette.DANGER)
             assert line_color(rounds.diff, "@@") == QColor(palette.ACCENT)
+            washed = [s.cursor.block().text()[:1] for s in rounds.diff.extraSelections()]
+            assert washed == ["-", "+", "+", "+", "+", "+", "+"]  # whole lines, + and - only
             assert rounds.output.toPlainText() == PASSING_OUTPUT
             files = [rounds.files_model.item(r).text()
                      for r in range(rounds.files_model.rowCount())]
             assert files == ["wordcount/cli.py"]
-            assert "Refused" not in rounds.detail.text()
+            assert not rounds.refused.isVisible()
             shot(panel, "output-two-rounds")
 
             # The first round: two new files, its failing output.
@@ -154,6 +159,8 @@ def test_the_output_tab_shows_each_round_live_with_its_coloured_diff(
                      for r in range(rounds.files_model.rowCount())]
             assert files == ["tests/test_cli.py (new)", "wordcount/cli.py (new)"]
             assert "1 failed, 1 passed" in rounds.output.toPlainText()
+            assert rounds.refused.isVisible()
+            assert "14 lines added, 0 removed" in rounds.detail.text()
             assert line_color(rounds.diff, "+def test_empty") == QColor(palette.SUCCESS)
             # Clicking a file brings its part of the diff into view.
             rounds.files.clicked.emit(rounds.files_model.index(1, 0))
@@ -196,7 +203,13 @@ def test_a_project_without_ai_rounds_says_so(settings: Settings, db_url: str, ql
             panel.select_project(other.id)
             await wait_until(lambda: rounds.controller.model.rowCount() == 1, 15, "its round")
             assert rounds.body.isVisible()
+            # Not built yet: rounds may still come.
             panel.select_project(plain.id)
+            await wait_until(lambda: rounds.summary.text() == NOT_YET_TEXT, 15, "not yet")
+            assert not rounds.body.isVisible()
+            # Built without a model.
+            await set_status(db, plain.id, "published")
+            ctx.events.tablesChanged.emit({"projects"})  # as the listener says it
             await wait_until(lambda: rounds.summary.text() == EMPTY_TEXT, 15, "the empty state")
             assert rounds.controller.model.rowCount() == 0
             assert not rounds.body.isVisible()
@@ -242,6 +255,7 @@ def test_the_progress_row_shows_the_latest_round_while_it_runs(
                 check_summary="1 test failing", passed=False, tokens=900, project_id=coded.id))
             await wait_until(lambda: status(coded.id) == "build\nround 2/3: 1 test failing",
                              15, "the second round's line")
+            shot(tab, "progress-list")
             tooltip = model.index(model.row_for_key(coded.id), STATUS_COLUMN).data(
                 3)  # Qt.ToolTipRole
             assert tooltip == "Latest AI round (failed): round 2/3: 1 test failing"

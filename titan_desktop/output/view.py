@@ -193,6 +193,7 @@ class ProjectOutputPanel(QWidget):
         self.comment.clear()
 
     def _show_project(self, project: Project | None) -> None:
+        self.rounds.note_status(project.status if project else None)
         has = project is not None
         for button in (self.open_button, self.folder_button):
             button.setEnabled(has)

@@ -58,44 +58,47 @@ def diff_counts(diff: str) -> tuple[int, int]:
     return added, removed
 
 
-def _format(color: str, *, bold: bool = False, background_alpha: int = 0) -> QTextCharFormat:
+def _format(color: str, *, bold: bool = False) -> QTextCharFormat:
     fmt = QTextCharFormat()
     fmt.setForeground(QColor(color))
     if bold:
         fmt.setFontWeight(QFont.Weight.Bold)
-    if background_alpha:
-        tint = QColor(color)
-        tint.setAlpha(background_alpha)
-        fmt.setBackground(tint)
     return fmt
 
 
+def tint(color: str, alpha: int = 30) -> QColor:
+    """A light wash of ``color`` (the whole-line background of added and removed lines)."""
+    wash = QColor(color)
+    wash.setAlpha(alpha)
+    return wash
+
+
+def line_kind(text: str) -> str:
+    """What a diff line is: header, hunk, added, removed, note or context."""
+    if text.startswith(("+++ ", "--- ")):
+        return "header"
+    if text.startswith("@@"):
+        return "hunk"
+    if text.startswith("+"):
+        return "added"
+    if text.startswith("-"):
+        return "removed"
+    if text.startswith("\\"):
+        return "note"
+    return "context"
+
+
 class DiffHighlighter(QSyntaxHighlighter):
-    """Added lines green, removed lines red, hunk headers blue, file headers bold."""
+    """Added lines green, removed lines red, hunk headers blue, file headers bold (the view
+    washes whole added and removed lines too, see ``RoundsPanel``)."""
 
     def __init__(self, document: QTextDocument) -> None:
         super().__init__(document)
-        self.added = _format(SUCCESS, background_alpha=28)
-        self.removed = _format(DANGER, background_alpha=28)
-        self.hunk = _format(ACCENT)
-        self.header = _format(TEXT_STRONG, bold=True)
-        self.note = _format(MUTED)
-
-    def kind(self, text: str) -> str:
-        """What a diff line is: header, hunk, added, removed, note or context."""
-        if text.startswith(("+++ ", "--- ")):
-            return "header"
-        if text.startswith("@@"):
-            return "hunk"
-        if text.startswith("+"):
-            return "added"
-        if text.startswith("-"):
-            return "removed"
-        if text.startswith("\\"):
-            return "note"
-        return "context"
+        self.formats = {"added": _format(SUCCESS), "removed": _format(DANGER),
+                        "hunk": _format(ACCENT), "header": _format(TEXT_STRONG, bold=True),
+                        "note": _format(MUTED)}
 
     def highlightBlock(self, text: str) -> None:
-        fmt = getattr(self, self.kind(text), None)
+        fmt = self.formats.get(line_kind(text))
         if fmt is not None:
             self.setFormat(0, len(text), fmt)

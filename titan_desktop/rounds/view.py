@@ -7,7 +7,15 @@ from __future__ import annotations
 from html import escape
 
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QFontDatabase, QStandardItem, QStandardItemModel, QTextCursor
+from PySide6.QtGui import (
+    QColor,
+    QFontDatabase,
+    QStandardItem,
+    QStandardItemModel,
+    QTextCharFormat,
+    QTextCursor,
+    QTextFormat,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -16,6 +24,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QSplitter,
     QTableView,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -23,10 +32,14 @@ from PySide6.QtWidgets import (
 from titan_desktop import palette
 from titan_desktop.context import AppContext
 from titan_desktop.rounds.controller import RoundsController
-from titan_desktop.rounds.diff import DiffHighlighter, diff_counts
+from titan_desktop.rounds.diff import DiffHighlighter, diff_counts, line_kind, tint
 from titan_desktop.rounds.model import RoundRow
 
 EMPTY_TEXT = "Built from the template alone — no AI rounds."
+NOT_YET_TEXT = ("No AI rounds yet. When a model writes this project's code, each round of the "
+                "repair loop appears here as it ends: its check, its diff and the files it wrote.")
+# A project in one of these states has been built: no rounds by now means no AI work.
+BUILT = frozenset({"deploy", "verify", "publish", "awaiting_approval", "published", "rejected"})
 NO_PROJECT_TEXT = "Select a project to see its AI rounds."
 LINE_ROLE = Qt.ItemDataRole.UserRole + 1
 COLUMN_WIDTHS = (60, 220, 80, 70, 260, 90)
@@ -75,6 +88,7 @@ class RoundsPanel(QWidget):
         self.summary = QLabel(NO_PROJECT_TEXT)
         self.summary.setObjectName("roundsSummary")
         self.summary.setWordWrap(True)
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
 
         self.table = QTableView()
         self.table.setObjectName("roundsTable")
@@ -96,6 +110,13 @@ class RoundsPanel(QWidget):
         self.detail.setObjectName("roundDetail")
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.refused = QLabel("")
+        self.refused.setObjectName("roundRefusals")
+        self.refused.setWordWrap(True)
+        self.refused.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.refused.setStyleSheet(f"color: {palette.DANGER}")
+        self.refused.setVisible(False)
 
         self.files_model = QStandardItemModel(self)
         self.files = QListView()
@@ -124,6 +145,7 @@ class RoundsPanel(QWidget):
         details_layout = QVBoxLayout(details)
         details_layout.setContentsMargins(0, 0, 0, 0)
         details_layout.addWidget(self.detail)
+        details_layout.addWidget(self.refused)
         details_layout.addWidget(files_and_code, 1)
 
         self.body = QSplitter(Qt.Orientation.Vertical)
@@ -142,12 +164,19 @@ class RoundsPanel(QWidget):
         model.rowsInserted.connect(self._after_insert)
         c.loaded.connect(self._update_state)
         self._following = True  # the latest round stays selected as new ones arrive
+        self._status: str | None = None
         self._update_state()
 
     # -- state -----------------------------------------------------------------------------
 
     def show_project(self, project_id: int | None) -> None:
         self.controller.set_project(project_id)
+
+    def note_status(self, status: str | None) -> None:
+        """The selected project's status (what the empty state says depends on it)."""
+        if status != self._status:
+            self._status = status
+            self._update_state()
 
     def _update_state(self) -> None:
         c = self.controller
@@ -157,7 +186,8 @@ class RoundsPanel(QWidget):
         elif c.loaded_project != c.project_id:
             text = "Loading the AI rounds…"
         else:
-            text = round_summary(rows) or EMPTY_TEXT
+            text = round_summary(rows) or (EMPTY_TEXT if self._status in BUILT
+                                           else NOT_YET_TEXT)
         self.summary.setText(text)
         self.body.setVisible(bool(rows))
 
@@ -193,6 +223,7 @@ class RoundsPanel(QWidget):
         self.files_model.clear()
         if row is None:
             self.detail.setText("")
+            self.refused.setVisible(False)
             self.diff.setPlainText("")
             self.output.setPlainText("")
             return
@@ -204,24 +235,45 @@ class RoundsPanel(QWidget):
         if row.check_exit_code is not None:
             parts.append(f"exit code {row.check_exit_code}")
         parts.append(f"{row.tokens:,} tokens")
-        parts.append(f"+{added} -{removed} lines")
-        text = " · ".join(parts)
-        if row.refusals:
-            refused = "".join(f"<li><code>{escape(r['path'])}</code>: {escape(r['reason'])}</li>"
-                              for r in row.refusals)
-            text += (f'<br><span style="color:{palette.DANGER}">Refused edits (nothing was '
-                     f"written; the reasons went back to the model):</span><ul "
-                     f'style="margin:0">{refused}</ul>')
-        self.detail.setText(text)
+        parts.append(f"{added} line{'s' if added != 1 else ''} added, {removed} removed")
+        self.detail.setText(" · ".join(parts))
+        self.refused.setText("<br>".join(
+            f"<b>Refused:</b> <code>{escape(r['path'])}</code> — {escape(r['reason'])}"
+            for r in row.refusals))
+        self.refused.setToolTip("Nothing was written for a refused edit; the reason went back "
+                                "to the model and the refusal counts against the round.")
+        self.refused.setVisible(bool(row.refusals))
         for change in row.files:
             item = QStandardItem(change.label)
             item.setData(change.line, LINE_ROLE)
             item.setToolTip(change.path)
+            if change.change != "modified":
+                item.setForeground(QColor(palette.SUCCESS if change.change == "new"
+                                          else palette.DANGER))
             self.files_model.appendRow(item)
         self.diff.setPlainText(row.diff)
+        self._wash_lines()
         self.output.setPlainText(row.check_output)
         bar = self.output.verticalScrollBar()
         bar.setValue(bar.maximum())  # the end of the output is where the failure is
+
+    def _wash_lines(self) -> None:
+        """Whole added lines on a green wash, removed ones on a red wash."""
+        washes = {"added": tint(palette.SUCCESS), "removed": tint(palette.DANGER)}
+        selections = []
+        block = self.diff.document().firstBlock()
+        while block.isValid():
+            wash = washes.get(line_kind(block.text()))
+            if wash is not None:
+                selection = QTextEdit.ExtraSelection()
+                fmt = QTextCharFormat()
+                fmt.setBackground(wash)
+                fmt.setProperty(QTextFormat.Property.FullWidthSelection, True)
+                selection.format = fmt  # type: ignore[assignment]
+                selection.cursor = QTextCursor(block)  # type: ignore[assignment]
+                selections.append(selection)
+            block = block.next()
+        self.diff.setExtraSelections(selections)
 
     def _jump_to_file(self, index: QModelIndex) -> None:
         line = index.data(LINE_ROLE)
