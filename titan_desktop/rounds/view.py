@@ -269,8 +269,8 @@ class RoundsPanel(QWidget):
                 fmt = QTextCharFormat()
                 fmt.setBackground(wash)
                 fmt.setProperty(QTextFormat.Property.FullWidthSelection, True)
-                selection.format = fmt  # type: ignore[assignment]
-                selection.cursor = QTextCursor(block)  # type: ignore[assignment]
+                selection.format = fmt
+                selection.cursor = QTextCursor(block)
                 selections.append(selection)
             block = block.next()
         self.diff.setExtraSelections(selections)
