@@ -4,19 +4,26 @@ round's check, verdict, tokens and refused edits; the selected round's files, it
 
 Rounds are stored through the real service (``worker.services.ai_rounds.record``, as the repair
 loop stores them) in a real PostgreSQL, and reach the desktop through the real LISTEN/NOTIFY
-path. Set TITAN_SHOTS_DIR to also save what the tabs look like.
+path; the last test has the real repair loop write them, with the SCRIPTED model server of
+tests/ai/scripted.py and the check in the sandbox. Set TITAN_SHOTS_DIR to also save what the
+tabs look like (under Xvfb: QT_QPA_PLATFORM=xcb TITAN_NO_WEBENGINE=1).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 from sqlalchemy import text
 
+from tests.ai.scripted import Answer, ScriptedAI
 from tests.desktop.conftest import run, wait_until
 from tests.desktop.test_ai_panel import close
 from titan_desktop import palette
@@ -27,7 +34,10 @@ from titan_desktop.progress.models import STATUS_COLUMN
 from titan_desktop.progress.view import ProgressTab
 from titan_desktop.rounds.model import HEADERS
 from titan_desktop.rounds.view import EMPTY_TEXT, NOT_YET_TEXT
+from worker import sandbox
+from worker.ai import AIClient, Endpoint
 from worker.ai.edits import unified_diff
+from worker.ai.repair import PASSED, RepairTask, run_repair
 from worker.config import Settings
 from worker.db.engine import Database
 from worker.services import ai_rounds
@@ -267,6 +277,87 @@ def test_the_progress_row_shows_the_latest_round_while_it_runs(
             await set_status(db, coded.id, "published")
             await wait_until(lambda: status(coded.id) == "published", 15, "the plain status")
             close(tab)
+            await ctx.cancel_tasks()
+        finally:
+            await live.stop()
+            await db.dispose()
+
+    run(qloop, body())
+
+
+def test_the_repair_loops_own_rounds_show_as_they_run(
+        settings: Settings, db_url: str, qloop: Any, qtbot: Any, tmp_path: Path) -> None:
+    """The real loop (worker.ai.repair) writes the rounds, with the SCRIPTED OpenAI-compatible
+    server of tests/ai/scripted.py as its model and the check run by pytest in the sandbox; it
+    runs on its own event loop in a thread, as a worker would beside the desktop."""
+    if sandbox.bwrap_problem() is not None:
+        pytest.skip(f"no sandbox here: {sandbox.bwrap_problem()}")
+    space = tmp_path / "workspace"
+    space.mkdir()
+    (space / "test_calc.py").write_text(
+        "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n")
+
+    def edits(*items: dict[str, str]) -> Answer:
+        return Answer([json.dumps({"edits": list(items)})], prompt_tokens=100)
+
+    def repair(url: str, project_id: int) -> str:
+        async def go() -> str:
+            db = Database(db_url)
+            try:
+                async with AIClient(Endpoint(url, "scripted"), db=db,
+                                    retry_base_seconds=0.01) as ai:
+                    result = await run_repair(ai, settings, RepairTask(
+                        space, "Write calc.add(a, b).",
+                        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                        files=["test_calc.py"], project_id=project_id, check_timeout_seconds=120,
+                        env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}))
+                    return result.status
+            finally:
+                await db.dispose()
+        return asyncio.run(go())
+
+    async def body() -> None:
+        db = Database(db_url)
+        ctx = AppContext(settings, db)
+        live = LiveEvents(ctx.events, db.url)
+        try:
+            project = await ctx.projects.create({"name": "Calc"})
+            await set_status(db, project.id, "build")
+            live.start()
+            await wait_until(lambda: live.is_online, 15, "the listener")
+            panel = ProjectOutputPanel(ctx)
+            progress = ProgressTab(ctx)
+            panel.show()
+            progress.show()
+            await wait_until(lambda: panel.controller.projects.rowCount() == 1, 15, "the list")
+            panel.select_project(project.id)
+            rounds = panel.rounds
+            model = rounds.controller.model
+            with ScriptedAI() as server:
+                server.then(edits({"path": "calc.py", "content": "def add(a, b):\n"
+                                                                 "    return a - b\n"},
+                                  {"path": "../escape.py", "content": "x = 1\n"}),
+                            edits({"path": "calc.py", "search": "a - b", "replace": "a + b"}))
+                status = await asyncio.get_running_loop().run_in_executor(
+                    None, repair, server.url, project.id)
+            assert status == PASSED
+            await wait_until(lambda: model.rowCount() == 2, 20, "both rounds")
+            assert cells(model, "Round") == ["1/3", "2/3"]
+            assert cells(model, "Check") == ["1 test failing", "1 test passed"]
+            assert cells(model, "Result") == ["✘ failed", "✔ passed"]
+            [refused, none] = cells(model, "Refused edits")
+            assert refused.startswith("../escape.py: ") and none == ""
+            assert line_color(rounds.diff, "+    return a + b") == QColor(palette.SUCCESS)
+            assert line_color(rounds.diff, "-    return a - b") == QColor(palette.DANGER)
+            rounds.table.selectRow(0)
+            assert rounds.files_model.item(0).text() == "calc.py (new)"
+            assert "assert -1 == 3" in rounds.output.toPlainText()  # pytest's, from the sandbox
+            projects = progress.controller.projects
+            await wait_until(
+                lambda: projects.index(0, STATUS_COLUMN).data()
+                == "build\nround 2/3: 1 test passed", 15, "the Progress row")
+            close(panel)
+            close(progress)
             await ctx.cancel_tasks()
         finally:
             await live.stop()

@@ -43,6 +43,7 @@ BUILT = frozenset({"deploy", "verify", "publish", "awaiting_approval", "publishe
 NO_PROJECT_TEXT = "Select a project to see its AI rounds."
 LINE_ROLE = Qt.ItemDataRole.UserRole + 1
 COLUMN_WIDTHS = (60, 220, 80, 70, 260, 90)
+MAX_WASHED_LINES = 20_000
 
 
 def _titled(title: str, widget: QWidget) -> QWidget:
@@ -260,7 +261,10 @@ class RoundsPanel(QWidget):
     def _wash_lines(self) -> None:
         """Whole added lines on a green wash, removed ones on a red wash."""
         washes = {"added": tint(palette.SUCCESS), "removed": tint(palette.DANGER)}
-        selections = []
+        selections: list[QTextEdit.ExtraSelection] = []
+        if self.diff.document().blockCount() > MAX_WASHED_LINES:  # the text colours suffice
+            self.diff.setExtraSelections(selections)
+            return
         block = self.diff.document().firstBlock()
         while block.isValid():
             wash = washes.get(line_kind(block.text()))
