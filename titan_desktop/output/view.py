@@ -1,4 +1,5 @@
-"""Output tab: artifacts per project, a preview of the built site, and content approval."""
+"""Output tab: artifacts per project, a preview of the built site, content approval, and the AI
+rounds that wrote the project's code (each round's files, coloured diff and check output)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from titan_desktop.context import AppContext
 from titan_desktop.models import KEY_ROLE, ROW_ROLE
 from titan_desktop.output.controller import OutputController
 from titan_desktop.output.web import SitePreview
+from titan_desktop.rounds.view import RoundsPanel
 from worker.db.models import Artifact, Project
 
 
@@ -124,12 +126,22 @@ class ProjectOutputPanel(QWidget):
         right_split.addWidget(artifacts_box)
         right_split.addWidget(preview_box)
 
+        # The AI rounds: a page of its own beside the artifacts and the preview.
+        self.rounds = RoundsPanel(ctx)
+        self.rounds.controller.model.modelReset.connect(self._label_rounds)
+        self.rounds.controller.model.rowsInserted.connect(self._label_rounds)
+        self.sections = QTabWidget()
+        self.sections.setObjectName("outputSections")
+        self.sections.setDocumentMode(True)
+        self.sections.addTab(right_split, "Artifacts and preview")
+        self.sections.addTab(self.rounds, "AI rounds")
+
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self.header)
         right_layout.addWidget(self.approval_box)
-        right_layout.addWidget(right_split, 1)
+        right_layout.addWidget(self.sections, 1)
 
         split = QSplitter()
         split.addWidget(self.projects_view)
@@ -146,7 +158,13 @@ class ProjectOutputPanel(QWidget):
 
     def _on_project(self) -> None:
         rows = self.projects_view.selectionModel().selectedRows()
-        self.controller.select(rows[0].data(KEY_ROLE) if rows else None)
+        key = rows[0].data(KEY_ROLE) if rows else None
+        self.controller.select(key)
+        self.rounds.show_project(key)
+
+    def _label_rounds(self) -> None:
+        count = self.rounds.controller.model.rowCount()
+        self.sections.setTabText(1, f"AI rounds ({count})" if count else "AI rounds")
 
     def _restore_selection(self) -> None:
         key = self.controller.selected_id
@@ -175,6 +193,7 @@ class ProjectOutputPanel(QWidget):
         self.comment.clear()
 
     def _show_project(self, project: Project | None) -> None:
+        self.rounds.note_status(project.status if project else None)
         has = project is not None
         for button in (self.open_button, self.folder_button):
             button.setEnabled(has)

@@ -12,11 +12,12 @@ from titan_desktop.aicalls.model import AICallsModel
 from titan_desktop.context import AppContext
 from titan_desktop.progress.models import JobsModel, PlanModel, projects_model
 from titan_desktop.selection import SelectionController
+from titan_desktop.tasks import Reloader
 from worker.db.models import PlanItem, Project
-from worker.services import ai_calls
+from worker.services import ai_calls, ai_rounds
 from worker.services.ai_calls import Usage
 
-WATCHED = {"projects", "plan_items", "jobs", "runs", "ai_calls"}
+WATCHED = {"projects", "plan_items", "jobs", "runs", "ai_calls", "ai_rounds"}
 Details = tuple[Project, list[PlanItem], Usage]
 
 
@@ -36,6 +37,7 @@ class ProgressController(SelectionController):
         self.plan = PlanModel(self)
         self.jobs = JobsModel(self)
         self.ai_calls = AICallsModel(ctx, parent=self)
+        self._rounds = Reloader(ctx, self._load_rounds)
         # Elapsed times tick even when nothing is written.
         self._tick = QTimer(self, interval=1000)
         self._tick.timeout.connect(self._tick_elapsed)
@@ -45,6 +47,17 @@ class ProgressController(SelectionController):
         self.projects.set_rows(await self.ctx.projects.list(limit=500))
         if self.selected_id is not None and self.projects.row_for_key(self.selected_id) < 0:
             self.select(None)
+        await self._load_rounds()
+
+    async def _load_rounds(self) -> None:
+        """The listed projects' latest AI rounds: one query, whatever the number of rows."""
+        ids = [p.id for p in self.projects.rows]
+        self.projects.set_rounds(await ai_rounds.latest_by_project(self.ctx.db, ids))
+
+    def _on_tables(self, tables: set[str]) -> None:
+        super()._on_tables(tables)
+        if "ai_rounds" in tables and self.list_table not in tables:
+            self._rounds.request()  # a round recorded: its line, without reloading the list
 
     async def _fetch_details(self, project_id: int) -> Details:
         project = await self.ctx.projects.get(project_id, details=True)

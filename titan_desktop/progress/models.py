@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+
 from titan_desktop import fmt
 from titan_desktop.models import Column, Node, RowTableModel, TreeModel
 from worker.db.models import PIPELINE_STEPS, Job, PlanItem, Project
+from worker.services.ai_rounds import LatestRound
 
+STATUS_COLUMN = 1
 PIPELINE_COLUMN = 2
 PROGRESS_COLUMN = 3
+# While a project runs (its status is the pipeline step it is in), its status cell adds the repair
+# loop's latest round on a second line.
+ROUND_STATUSES = frozenset(PIPELINE_STEPS)
 
 
 def stage_states(project: Project) -> list[str]:
@@ -33,8 +40,46 @@ def _elapsed(p: Project) -> str:
     return fmt.elapsed(p.started_at, p.finished_at)
 
 
-def projects_model(parent: Any = None) -> RowTableModel:
-    return RowTableModel([
+class ProjectsModel(RowTableModel):
+    """The projects, plus each one's latest AI round ("round 2/3: 1 test failing")."""
+
+    def __init__(self, columns: list[Column], parent: Any = None) -> None:
+        super().__init__(columns, parent=parent)
+        self.rounds: dict[int, LatestRound] = {}
+
+    def set_rounds(self, rounds: dict[int, LatestRound]) -> None:
+        if rounds == self.rounds:
+            return
+        self.rounds = rounds
+        if self.rows:
+            self.dataChanged.emit(self.index(0, STATUS_COLUMN),
+                                  self.index(len(self.rows) - 1, STATUS_COLUMN))
+
+    def round_text(self, project: Project) -> str | None:
+        """The latest round's line while the project runs (None otherwise)."""
+        latest = self.rounds.get(project.id)
+        if latest is None or project.status not in ROUND_STATUSES:
+            return None
+        return latest.progress
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if index.isValid() and index.column() == STATUS_COLUMN and index.row() < len(self.rows):
+            project = self.rows[index.row()]
+            if role == Qt.ItemDataRole.DisplayRole:
+                line = self.round_text(project)
+                status = fmt.status_label(project.status)
+                return f"{status}\n{line}" if line else status
+            if role == Qt.ItemDataRole.ToolTipRole:
+                latest = self.rounds.get(project.id)
+                if latest is not None:
+                    verdict = "passed" if latest.passed else "failed"
+                    return f"Latest AI round ({verdict}): {latest.progress}"
+        return super().data(index, role)
+
+
+def projects_model(parent: Any = None) -> ProjectsModel:
+    return ProjectsModel([
         Column("Project", lambda p: p.name, tooltip=lambda p: f"{p.slug} · {p.template_ref}"),
         Column("Status", lambda p: fmt.status_label(p.status),
                foreground=lambda p: fmt.status_color(p.status)),

@@ -50,7 +50,7 @@ class ProgressTab(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in enumerate((200, 130, 340, 110, 80)):
+        for column, width in enumerate((200, 190, 340, 110, 80)):
             self.table.setColumnWidth(column, width)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         c.projects.modelReset.connect(self._restore_selection)
@@ -154,6 +154,9 @@ class ProgressTab(QWidget):
         done, total = self.controller.plan.totals()
         parts = [f"<b>{escape(project.name)}</b> — {fmt.status_label(project.status)}",
                  f"template {project.template_ref}", f"plan {done}/{total} goals"]
+        latest = self.controller.projects.rounds.get(project.id)
+        if latest is not None:
+            parts.append(f"AI {escape(latest.progress)}")
         if project.url:
             parts.append(f'<a href="{escape(project.url)}">{escape(project.url)}</a>')
         if project.last_error:
