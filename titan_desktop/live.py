@@ -21,7 +21,7 @@ from worker.services.events import EventStream
 log = get_logger("titan.desktop.live")
 
 ALL_TABLES = frozenset({"projects", "plan_items", "jobs", "runs", "artifacts", "log_entries",
-                        "workers", "approvals", "ops_changes", "orders"})
+                        "workers", "approvals", "ops_changes", "orders", "ai_calls", "ai_rounds"})
 
 
 class LiveEvents(QObject):
