@@ -465,6 +465,7 @@ def _describe_error(error: Any, root: str) -> tuple[str, str]:
         "maxLength": lambda: f"must be at most {value} characters",
         "minItems": lambda: f"must have at least {value} item{'s' if value != 1 else ''}",
         "maxItems": lambda: f"must have at most {value} items",
+        "minProperties": lambda: f"must have at least {value} field{'s' if value != 1 else ''}",
         "pattern": lambda: f"{instance!r} does not match the pattern {value}",
         "enum": lambda: "must be one of: " + ", ".join(map(str, value)),
         "const": lambda: f"must be {value!r}",

@@ -77,9 +77,10 @@ class Job:
 
 
 def render_text(text: str, values: dict[str, Any]) -> str:
-    from jinja2 import Environment, StrictUndefined
+    from jinja2 import ChainableUndefined, Environment
 
-    return Environment(undefined=StrictUndefined, keep_trailing_newline=True
+    # A value the spec leaves out renders empty (``persona.name`` of a site without a persona).
+    return Environment(undefined=ChainableUndefined, keep_trailing_newline=True
                        ).from_string(text).render(**values)
 
 
@@ -95,7 +96,7 @@ async def run_declared_work(template: Template, ctx: StepContext, job: Job, *,
         return None
     (ctx.workdir / MARKER).unlink(missing_ok=True)
     if replay:
-        return _reapply(ctx)
+        return await _reapply(ctx, job)
     off = ai_builds_off(ctx.settings)
     if off is not None:
         return None
@@ -128,10 +129,14 @@ def _save(ctx: StepContext, record: dict[str, Any]) -> None:
         os.replace(partial, path)
 
 
-def _reapply(ctx: StepContext) -> str | None:
+async def _reapply(ctx: StepContext, job: Job) -> str | None:
     """Write what the model wrote when the scaffold first ran (never ask it again)."""
     path = record_path(ctx)
     if not path.is_file():
+        if await _model_wrote(job):
+            raise PermanentError(
+                f"a model wrote part of this project on another worker, and what it wrote is "
+                f"not here ({path}); workers that share a project need a shared OUTPUT_DIR")
         return None  # that scaffold ran without a model
     record = json.loads(path.read_text(encoding="utf-8"))
     for rel, text in record["files"].items():
@@ -145,6 +150,15 @@ def _reapply(ctx: StepContext) -> str | None:
     ctx.log(f"wrote again what the model wrote when the scaffold first ran "
             f"({len(record['files'])} files; the model was not asked again)")
     return f"reused the model's {len(record['files'])} files"
+
+
+async def _model_wrote(job: Job) -> bool:
+    if job.db is None or job.project_id is None:
+        return False
+    from worker.services.ai_calls import list_calls
+
+    calls = await list_calls(job.db, project_id=job.project_id, limit=500)
+    return any(call.purpose.split(" ")[0] in (CODE_PURPOSE, CONTENT_PURPOSE) for call in calls)
 
 
 # -- content --------------------------------------------------------------------------------------
