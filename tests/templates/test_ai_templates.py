@@ -287,3 +287,115 @@ def test_persona_copy_is_written_by_the_model_and_published_escaped(
     scaffold_job = next(j for j in project["jobs"] if j["kind"] == "scaffold")
     assert sorted(c.purpose for c in calls) == ["content", "content (repair)"]
     assert {(c.project_id, c.job_id) for c in calls} == {(project["id"], scaffold_job["id"])}
+
+
+# -- without a model ------------------------------------------------------------------------------
+
+BEFORE_AI = "58597cc"  # main before templates declared AI work
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _render_site(site_sources: Path, workdir: Path) -> dict[str, bytes]:
+    """persona/basic's scaffold and build (in process) with these page sources."""
+    from types import SimpleNamespace
+
+    from worker.templates import ProjectInfo, StepContext, TemplateRegistry
+
+    template = TemplateRegistry([REPO / "templates"], use_entry_points=False).get("persona/basic")
+    module = sys.modules[type(template).__module__]
+    spec = template.validate_spec({"description": "A tea house", "features": ["Kettle", "Cups"],
+                                   "persona": {"name": "Ada", "role": "Brewer"}})
+    ctx = StepContext(ProjectInfo(1, "Tea House", "tea-house", "web-app", spec), workdir,
+                      workdir / "out", SimpleNamespace(), log=lambda _: None)
+    workdir.mkdir(parents=True)
+    original = module.SITE_SOURCES
+    module.SITE_SOURCES = site_sources
+    try:
+        template.scaffold(ctx)
+        template.build(ctx)
+    finally:
+        module.SITE_SOURCES = original
+    dist = workdir / "dist"
+    return {p.relative_to(dist).as_posix(): p.read_bytes() for p in dist.rglob("*") if p.is_file()}
+
+
+def test_without_a_model_the_site_is_byte_for_byte_what_it_was(tmp_path: Path) -> None:
+    before = tmp_path / "before-site"
+    before.mkdir()
+    for name in ("about.html", "base.html", "feature.html", "index.html", "logo.svg.j2",
+                 "style.css"):
+        shown = subprocess.run(["git", "show", f"{BEFORE_AI}:templates/persona/basic/site/{name}"],
+                               cwd=REPO, capture_output=True)
+        if shown.returncode != 0:
+            pytest.skip(f"this checkout has no history before {BEFORE_AI}")
+        (before / name).write_bytes(shown.stdout)
+    old = _render_site(before, tmp_path / "old")
+    new = _render_site(REPO / "templates" / "persona" / "basic" / "site", tmp_path / "new")
+    assert sorted(new) == sorted(old)
+    for name in old:
+        assert new[name] == old[name], name
+    assert b"What Kettle does for you in Tea House." in new["index.html"]
+
+
+def test_without_a_configured_endpoint_no_model_is_asked(titan_env: dict, db_url: str) -> None:
+    """TITAN_AI_BUILDS=auto (the default) with no TITAN_AI_URL: even with the local model
+    installed, the template builds as it always did, and the ledger stays empty."""
+    created = titan(titan_env, "project", "create", "Tea House", "--template", "persona/basic",
+                    "--feature", "Kettle")
+    assert created.returncode == 0, created.stderr
+    run_worker(titan_env)
+    project = show(titan_env, "tea-house")
+    assert project["status"] == "published", project.get("lastError")
+    rounds, calls = rounds_and_calls(db_url, project["id"])
+    assert (rounds, calls) == ([], [])
+    home = Path(titan_env["TITAN_HOME"])
+    assert not (home / "work" / "tea-house" / ".titan-ai").exists()
+    assert not (home / "projects" / ".ai-builds").exists()
+
+
+# -- replays --------------------------------------------------------------------------------------
+
+
+def test_a_replay_on_another_worker_writes_what_the_model_wrote_without_asking_again(
+        titan_env: dict, tmp_path: Path) -> None:
+    shared = {**titan_env, "OUTPUT_DIR": str(tmp_path / "shared-output")}
+    machine_a = {**shared, "TITAN_HOME": str(tmp_path / "machine-a")}
+    machine_b = {**shared, "TITAN_HOME": str(tmp_path / "machine-b")}
+    with ScriptedAI() as server:
+        server.then(answer(COPY))
+        env_a = with_model(machine_a, server)
+        created = titan(env_a, "project", "create", "Tea House", "--template", "persona/basic",
+                        "--feature", "Kettle", "--require-approval")
+        assert created.returncode == 0, created.stderr
+        run_worker(env_a)  # up to verify, on machine A
+        assert show(env_a, "tea-house")["status"] == "awaiting_approval"
+        assert titan(env_a, "project", "approve", "tea-house").returncode == 0
+        # Machine B has the model too, but a replay must not ask it again.
+        worker_b = titan(with_model(machine_b, server), "worker", "--exit-when-idle")
+    assert worker_b.returncode == 0, worker_b.stdout[-3000:]
+    assert len(server.requests) == 1
+    assert "replaying scaffold on this worker before publish" in worker_b.stdout
+    assert "the model was not asked again" in worker_b.stdout
+    project = show(machine_b, "tea-house")
+    assert project["status"] == "published", project.get("lastError")
+    site = (tmp_path / "machine-b" / "work" / "tea-house" / "dist" / "index.html").read_text()
+    assert "The Kettle boils water in 90 seconds." in site
+
+
+def test_a_replay_without_what_the_model_wrote_fails_with_the_reason(
+        titan_env: dict, tmp_path: Path) -> None:
+    machine_a = {**titan_env, "TITAN_HOME": str(tmp_path / "machine-a")}
+    machine_b = {**titan_env, "TITAN_HOME": str(tmp_path / "machine-b")}  # no shared OUTPUT_DIR
+    with ScriptedAI() as server:
+        server.then(answer(COPY))
+        env_a = with_model(machine_a, server)
+        assert titan(env_a, "project", "create", "Tea House", "--template", "persona/basic",
+                     "--feature", "Kettle", "--require-approval").returncode == 0
+        run_worker(env_a)
+        assert titan(env_a, "project", "approve", "tea-house").returncode == 0
+        worker_b = titan(machine_b, "worker", "--exit-when-idle")
+    assert worker_b.returncode == 0
+    project = show(machine_b, "tea-house")
+    assert project["status"] == "failed"
+    assert "a model wrote part of this project on another worker" in project["lastError"]
+    assert "need a shared OUTPUT_DIR" in project["lastError"]
