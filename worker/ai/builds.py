@@ -97,13 +97,13 @@ async def run_declared_work(template: Template, ctx: StepContext, job: Job, *,
     (ctx.workdir / MARKER).unlink(missing_ok=True)
     if replay:
         return await _reapply(ctx, job)
+    record_path(ctx).unlink(missing_ok=True)  # a record of an earlier run no longer holds
     off = ai_builds_off(ctx.settings)
     if off is not None:
         return None
     values = template.ai_context(ctx)
     if values is None:
         return None
-    record_path(ctx).unlink(missing_ok=True)
     from worker.ai import open_client
 
     record: dict[str, Any] = {"template": template.ref, "files": {}, "rounds": 0, "tokens": 0}
