@@ -196,6 +196,7 @@ def test_edits_outside_the_workspace_or_on_protected_files_are_refused_and_fed_b
         titan_env: dict, db_url: str, tmp_path: Path) -> None:
     with ScriptedAI() as server:
         server.then(edits({"path": "../x", "content": "escaped"},
+                          {"path": str(tmp_path / "abs-x"), "content": "escaped"},
                           {"path": "pyproject.toml", "content": "[build-system]\n"},
                           *DRAFT, FIX),
                     edits())
@@ -207,14 +208,16 @@ def test_edits_outside_the_workspace_or_on_protected_files_are_refused_and_fed_b
     assert project["status"] == "published", project.get("lastError")
     workdir = Path(env["TITAN_HOME"]) / "work" / "shout-tool"
     assert not (workdir / "x").exists() and not (workdir.parent / "x").exists()
+    assert not (tmp_path / "abs-x").exists()
     assert "[project]" in (workdir / "src" / "pyproject.toml").read_text()
     second = sent(server, 1)
     assert "'../x' is not allowed" in second
+    assert f"'{tmp_path / 'abs-x'}' is not allowed" in second
     assert "pyproject.toml" in second and "protected" in second
     rounds, _ = rounds_and_calls(db_url, project["id"])
     first = min(rounds, key=lambda r: r.round)
-    assert (first.passed, len(first.refusals)) == (False, 2)
-    assert "round 1/3: 3 tests passed, 2 edits refused" in logs(env, "shout-tool")
+    assert (first.passed, len(first.refusals)) == (False, 3)
+    assert "round 1/3: 3 tests passed, 3 edits refused" in logs(env, "shout-tool")
 
 
 @needs_bwrap
@@ -399,3 +402,16 @@ def test_a_replay_without_what_the_model_wrote_fails_with_the_reason(
     assert project["status"] == "failed"
     assert "a model wrote part of this project on another worker" in project["lastError"]
     assert "need a shared OUTPUT_DIR" in project["lastError"]
+
+
+def test_the_local_model_gets_the_schema_without_the_limits_its_grammar_cannot_take() -> None:
+    from worker.ai.builds import grammar_friendly
+
+    schema = {"type": "object", "required": ["pattern"],
+              "properties": {"pattern": {"type": "string", "maxLength": 3000, "pattern": "x"},
+                             "items": {"type": "array", "maxItems": 50,
+                                       "items": {"type": "string", "minLength": 1}}}}
+    assert grammar_friendly(schema) == {
+        "type": "object", "required": ["pattern"],
+        "properties": {"pattern": {"type": "string"},
+                       "items": {"type": "array", "items": {"type": "string"}}}}

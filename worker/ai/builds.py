@@ -164,6 +164,29 @@ async def _model_wrote(job: Job) -> bool:
 # -- content --------------------------------------------------------------------------------------
 
 
+# llama.cpp turns a schema into a grammar and gives up on long length limits ("number of rules
+# that are going to be repeated ... exceeds sane defaults"): the local model gets the schema
+# without them; the answer is still validated against the whole schema.
+_GRAMMAR_UNFRIENDLY = ("maxLength", "minLength", "maxItems", "minItems", "pattern")
+
+
+def grammar_friendly(schema: Any) -> Any:
+    """The schema without length and pattern limits (property names are kept whatever they are)."""
+    if isinstance(schema, list):
+        return [grammar_friendly(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _GRAMMAR_UNFRIENDLY:
+            continue
+        if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+            out[key] = {name: grammar_friendly(sub) for name, sub in value.items()}
+        else:
+            out[key] = grammar_friendly(value)
+    return out
+
+
 async def _content(client: Any, declared: dict[str, Any], values: dict[str, Any],
                    ctx: StepContext, job: Job, record: dict[str, Any]) -> None:
     from worker.ai.client import repair_prompt
@@ -171,7 +194,7 @@ async def _content(client: Any, declared: dict[str, Any], values: dict[str, Any]
 
     schema = declared["schema"]
     local = client.endpoint.local
-    response_format = ({"type": "json_object", "schema": schema} if local else
+    response_format = ({"type": "json_object", "schema": grammar_friendly(schema)} if local else
                        {"type": "json_schema", "json_schema": {"name": "Content",
                                                                 "schema": schema}})
     task = render_text(declared["task"], values)
