@@ -48,8 +48,58 @@ MANIFEST_SCHEMA: dict[str, Any] = {
         "type": {"type": "string", "minLength": 1, "maxLength": 50},
         "spec_schema": {"type": "object"},
         "sample_spec": {"type": "object"},
+        # The work a model does when one is at hand (docs/ai-builds.md, "Templates' AI work").
+        "ai": {"$ref": "#/$defs/ai"},
     },
     "additionalProperties": False,
+    "$defs": {
+        "relpath": {"type": "string", "minLength": 1, "maxLength": 300,
+                    "pattern": "^(?!/)(?!.*(^|/)\\.\\.?(/|$))[^\\\\:*?<>|]+$",
+                    "errorMessage": "must be a relative path inside the project (no leading /, "
+                                    "no . or .. components)"},
+        "ai": {
+            "type": "object", "minProperties": 1, "additionalProperties": False,
+            "properties": {
+                # Code a model writes and a check in the sandbox gates (the repair loop).
+                "code": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["task", "workspace", "files", "check"],
+                    "properties": {
+                        "task": {"type": "string", "minLength": 1, "maxLength": 4000},
+                        "workspace": {"$ref": "#/$defs/relpath"},
+                        "files": {"type": "array", "minItems": 1, "maxItems": 12,
+                                  "items": {"$ref": "#/$defs/relpath"}},
+                        "check": {
+                            "type": "object", "additionalProperties": False,
+                            "required": ["argv"],
+                            "properties": {
+                                "argv": {"type": "array", "minItems": 1, "maxItems": 40,
+                                         "items": {"type": "string", "minLength": 1,
+                                                   "maxLength": 500}},
+                                "timeout_seconds": {"type": "number", "minimum": 1,
+                                                    "maximum": 3600},
+                            },
+                        },
+                        "protected": {"type": "array", "maxItems": 50, "uniqueItems": True,
+                                      "items": {"type": "string", "minLength": 1,
+                                                "maxLength": 200}},
+                        "instructions": {"type": "string", "maxLength": 4000},
+                    },
+                },
+                # Content a model writes as one JSON answer, validated against ``schema``.
+                "content": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["task", "file", "schema"],
+                    "properties": {
+                        "task": {"type": "string", "minLength": 1, "maxLength": 4000},
+                        "file": {"$ref": "#/$defs/relpath"},
+                        "schema": {"type": "object"},
+                        "max_tokens": {"type": "integer", "minimum": 64, "maximum": 32768},
+                    },
+                },
+            },
+        },
+    },
 }
 
 
@@ -118,6 +168,8 @@ class Template:
     sample_spec: dict[str, Any] = {}
     # Where the template came from (its folder, or "entry point NAME = module:attr").
     origin: str = ""
+    # The AI work the template declares (MANIFEST_SCHEMA's "ai"); empty: none.
+    ai: dict[str, Any] = {}
 
     @property
     def default_type(self) -> str:
@@ -125,9 +177,18 @@ class Template:
         return self.type or (self.project_types[0] if self.project_types else "web-app")
 
     def manifest(self) -> dict[str, Any]:
-        return {"ref": self.ref, "title": self.title, "description": self.description,
-                "project_types": list(self.project_types), "type": self.default_type,
-                "spec_schema": self.spec_schema, "sample_spec": self.sample_spec}
+        manifest = {"ref": self.ref, "title": self.title, "description": self.description,
+                    "project_types": list(self.project_types), "type": self.default_type,
+                    "spec_schema": self.spec_schema, "sample_spec": self.sample_spec}
+        if self.ai:
+            manifest["ai"] = self.ai
+        return manifest
+
+    def ai_context(self, ctx: StepContext) -> dict[str, Any] | None:
+        """The values the ``ai`` declaration's texts are rendered with (Jinja2), or None when
+        this project has no AI work to do (e.g. a CLI without subcommands)."""
+        return {"name": ctx.project.name, "slug": ctx.project.slug, "type": ctx.project.type,
+                **ctx.project.spec}
 
     def validate_spec(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Return the spec normalized, or raise InvalidInput naming the field (``spec.x[2]``)."""
@@ -295,6 +356,8 @@ def check_template(template: Template) -> None:
     missing = [s for s in STEPS if getattr(type(template), s) is getattr(Template, s)]
     if missing:
         raise TemplateError(f"steps not implemented: {', '.join(missing)}")
+    if template.ai:
+        check_ai_declaration(template.ai)
     try:
         Draft202012Validator.check_schema(template.spec_schema)
     except SchemaError as exc:
@@ -309,6 +372,39 @@ def check_template(template: Template) -> None:
     except InvalidInput as exc:
         raise TemplateError(f"sample_spec does not pass the template's own validation: "
                             f"{exc}") from None
+
+
+def check_ai_declaration(ai: dict[str, Any]) -> None:
+    """What the manifest schema cannot say about an ``ai`` block; raises TemplateError."""
+    from jinja2 import Environment, TemplateSyntaxError
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    texts: list[tuple[str, str]] = []
+    code = ai.get("code")
+    if code:
+        texts += [("ai.code.task", code["task"]), ("ai.code.workspace", code["workspace"])]
+        texts += [(f"ai.code.files[{i}]", f) for i, f in enumerate(code["files"])]
+        texts += [(f"ai.code.check.argv[{i}]", a) for i, a in enumerate(code["check"]["argv"])]
+    content = ai.get("content")
+    if content:
+        texts += [("ai.content.task", content["task"]), ("ai.content.file", content["file"])]
+        schema = content["schema"]
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            where = "/".join(str(p) for p in exc.path)
+            raise TemplateError(f"ai.content.schema is not a valid JSON Schema: {exc.message}"
+                                + (f" (at {where})" if where else "")) from None
+        if schema.get("type") != "object":
+            raise TemplateError("ai.content.schema must describe an object "
+                                "(\"type\": \"object\"): the model answers one JSON object")
+    env = Environment()
+    for where, text in texts:
+        try:
+            env.parse(text)
+        except TemplateSyntaxError as exc:
+            raise TemplateError(f"{where}: not a valid Jinja2 text: {exc.message}") from None
 
 
 def first_schema_error(schema: dict[str, Any], instance: Any, root: str = "spec"
@@ -369,6 +465,7 @@ def _describe_error(error: Any, root: str) -> tuple[str, str]:
         "maxLength": lambda: f"must be at most {value} characters",
         "minItems": lambda: f"must have at least {value} item{'s' if value != 1 else ''}",
         "maxItems": lambda: f"must have at most {value} items",
+        "minProperties": lambda: f"must have at least {value} field{'s' if value != 1 else ''}",
         "pattern": lambda: f"{instance!r} does not match the pattern {value}",
         "enum": lambda: "must be one of: " + ", ".join(map(str, value)),
         "const": lambda: f"must be {value!r}",
@@ -388,7 +485,7 @@ def _apply_defaults(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, A
 
 
 def _apply_manifest(template: Template, manifest: dict[str, Any]) -> None:
-    for key in ("ref", "title", "description", "type", "spec_schema", "sample_spec"):
+    for key in ("ref", "title", "description", "type", "spec_schema", "sample_spec", "ai"):
         if key in manifest:
             setattr(template, key, manifest[key])
     if "project_types" in manifest:

@@ -123,8 +123,23 @@ def check_folder(path: Path, *, steps: list[str], keep: bool = False) -> CheckRe
     fields = len(template.spec_schema.get("properties") or {})
     report.passed(f"spec schema: valid JSON Schema, {fields} fields; sample spec passes it")
     report.passed(f"steps implemented: {', '.join(STEPS)}")
+    if template.ai:
+        report.passed("ai work: " + describe_ai(template.ai))
     _run_sample(template, steps, report, keep)
     return _conclude(report, template)
+
+
+def describe_ai(ai: dict[str, Any]) -> str:
+    """The declared AI work in one line (the check already validated it)."""
+    parts = []
+    if "content" in ai:
+        fields = ", ".join(ai["content"]["schema"].get("properties") or {}) or "an object"
+        parts.append(f"content {ai['content']['file']} ({fields})")
+    if "code" in ai:
+        code = ai["code"]
+        parts.append(f"code in {code['workspace']} ({', '.join(code['files'])}), gated by "
+                     f"`{' '.join(code['check']['argv'])}` in the sandbox")
+    return "; ".join(parts) + " (written by a model when one is at hand, else the template's own)"
 
 
 def _run_sample(template: Template, steps: list[str], report: CheckReport, keep: bool) -> None:

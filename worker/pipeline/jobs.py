@@ -21,7 +21,13 @@ from worker.jobkit import Handler, JobContext, Registry
 from worker.logs import get_logger
 from worker.services.projects import step_job
 from worker.templatekit.files import sha256_of
-from worker.templates import ProjectInfo, StepContext, StepResult, TemplateRegistry
+from worker.templates import (
+    ProjectInfo,
+    StepContext,
+    StepResult,
+    Template,
+    TemplateRegistry,
+)
 
 log = get_logger("titan.pipeline")
 _registries: dict[Any, TemplateRegistry] = {}
@@ -84,10 +90,16 @@ async def run_step(ctx: JobContext, step: str) -> None:
             log.info(f"replaying {earlier} on this worker before {step} "
                      "(it ran on another machine or its files are gone)", step=step)
             replayed: StepResult = await asyncio.to_thread(getattr(template, earlier), step_ctx)
+            if earlier == "scaffold":
+                await _ai_work(ctx, template, step_ctx, replay=True)
             step_ctx.url = replayed.url or step_ctx.url
             _mark_done(step_ctx.workdir, earlier)
         current = step
         result: StepResult = await asyncio.to_thread(getattr(template, step), step_ctx)
+        if step == "scaffold":
+            written = await _ai_work(ctx, template, step_ctx, replay=False)
+            if written:
+                result.message = f"{result.message}; {written}" if result.message else written
     except Exception as exc:
         await _note_error(ctx.db, project_id, f"{current} failed: {type(exc).__name__}: {exc}")
         raise
@@ -96,6 +108,18 @@ async def run_step(ctx: JobContext, step: str) -> None:
         result.url = step_ctx.url  # a replayed deploy moved the site to this machine
     await _record_success(ctx, project_id, step, result, requires_approval,
                           step_ctx.output_dir)
+
+
+async def _ai_work(ctx: JobContext, template: Template, step_ctx: StepContext, *,
+                   replay: bool) -> str | None:
+    """The template's declared AI work after its deterministic scaffold (worker.ai.builds):
+    a model writes it, or a replay writes again what the model wrote. None: nothing to do."""
+    if not template.ai:
+        return None
+    from worker.ai.builds import Job, run_declared_work
+
+    return await run_declared_work(
+        template, step_ctx, Job(ctx.db, ctx.job.project_id, ctx.job.id), replay=replay)
 
 
 def _marker(workdir: Path, step: str) -> Path:

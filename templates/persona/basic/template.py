@@ -27,6 +27,7 @@ from worker.templatekit import (
 from worker.templates import ArtifactOut, PlanNode, StepContext, StepResult, Template
 
 SITE_SOURCES = Path(__file__).parent / "site"
+COPY_FILE = "copy.json"  # written by the model when one is at hand (template.json's "ai")
 
 
 class PersonaBasic(Template):
@@ -62,6 +63,12 @@ class PersonaBasic(Template):
             for feature in features
         ]
 
+    def ai_context(self, ctx: StepContext) -> dict[str, Any] | None:
+        spec = ctx.project.spec
+        return {"name": ctx.project.name, "description": spec.get("description", ""),
+                "features": list(spec.get("features", [])),
+                "persona": spec.get("persona") or {}}
+
     def scaffold(self, ctx: StepContext) -> StepResult:
         src = ctx.workdir / "src"
         staging = ctx.workdir / "src.tmp"
@@ -88,6 +95,8 @@ class PersonaBasic(Template):
 
         src = ctx.workdir / "src"
         site = json.loads((src / "site.json").read_text(encoding="utf-8"))
+        if (src / COPY_FILE).is_file():  # the model's copy (template.json's "ai")
+            _apply_copy(site, json.loads((src / COPY_FILE).read_text(encoding="utf-8")))
         env = Environment(loader=FileSystemLoader(src), autoescape=select_autoescape(["html"]),
                           undefined=ChainableUndefined)
         staging = ctx.workdir / "dist.tmp"
@@ -129,6 +138,18 @@ class PersonaBasic(Template):
         archive = publish_archive(ctx.workdir / "dist", ctx.output_dir, ctx.project.slug)
         return StepResult(f"Published {archive.name}",
                           [ArtifactOut("archive", archive.name, archive)])
+
+
+def _apply_copy(site: dict[str, Any], copy: dict[str, Any]) -> None:
+    """Merge the model's copy into the site data; the pages render it as text (autoescaped).
+    A person's own persona bio wins over the model's."""
+    site["tagline"] = copy.get("tagline", "")
+    site["about"] = copy.get("about", "")
+    texts = {slugify(f.get("name", "")): f.get("text", "") for f in copy.get("features", [])}
+    for feature in site["features"]:
+        feature["text"] = texts.get(feature["slug"], "")
+    if copy.get("bio") and not site["persona"].get("bio"):
+        site["persona"]["bio"] = copy["bio"]
 
 
 TEMPLATE = PersonaBasic()

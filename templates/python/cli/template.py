@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from worker.templatekit import (
     run_tool,
     tool_env,
 )
+from worker.templatekit.testing import model_written, run_sandboxed
 from worker.templates import ArtifactOut, PlanNode, StepContext, StepResult, Template
 
 FILES = Path(__file__).parent / "files"
@@ -77,6 +79,11 @@ class PythonCli(Template):
             "features": list(spec.get("features", [])),
         }
 
+    def ai_context(self, ctx: StepContext) -> dict[str, Any] | None:
+        """The model writes the subcommands (template.json's ``ai``); none: nothing to write."""
+        context = self._context(ctx)
+        return context if context["features"] else None
+
     def scaffold(self, ctx: StepContext) -> StepResult:
         staging = ctx.workdir / "src.tmp"
         shutil.rmtree(staging, ignore_errors=True)
@@ -119,6 +126,8 @@ class PythonCli(Template):
         if not wheels:
             raise RuntimeError(f"no wheel in {ctx.output_dir} to verify (deploy first)")
         context = self._context(ctx)
+        if model_written(ctx.workdir):
+            return _verify_in_sandbox(ctx, wheels[0], context)
         venv = ctx.workdir / "verify-venv"
         shutil.rmtree(venv, ignore_errors=True)
         python = make_venv(venv, ctx.log, system_site_packages=False)
@@ -149,6 +158,34 @@ class PythonCli(Template):
             artifacts.append(ArtifactOut("report", "test-report.txt", report))
         ctx.log(f"published {wheels[0].name} and {archive.name}")
         return StepResult(f"Published {wheels[0].name}", artifacts)
+
+
+def _verify_in_sandbox(ctx: StepContext, wheel: Path, context: dict[str, Any]) -> StepResult:
+    """A model wrote the subcommands: run the wheel's command only in the sandbox (imported
+    from the wheel itself), and check ``hello``, ``--version`` and each subcommand's --help."""
+    tree = ctx.workdir / "verify-wheel"
+    shutil.rmtree(tree, ignore_errors=True)
+    tree.mkdir()
+    shutil.copy2(wheel, tree / wheel.name)
+    env = {"PYTHONPATH": f"{sandbox_tree()}/{wheel.name}"}
+    module = [sys.executable, "-m", context["package"]]
+    checks = [(["hello", "Titan"], f"{context['greeting']}, Titan!"),
+              (["--version"], context["version"]),
+              *(([feature, "--help"], "usage:") for feature in context["features"])]
+    for args, expected in checks:
+        what = f"{context['command']} {' '.join(args)}"
+        output = run_sandboxed(ctx, [*module, *args], tree, what=what, env=env, timeout=120)
+        if expected not in output:
+            raise RuntimeError(f"`{what}` printed {output.strip()[-300:]!r}, "
+                               f"expected {expected!r}")
+    ctx.log(f"ran {wheel.name} in the sandbox; {len(checks)} commands answered")
+    return StepResult(f"Ran {len(checks)} commands of {wheel.name} in the sandbox")
+
+
+def sandbox_tree() -> str:
+    from worker.sandbox import TREE
+
+    return TREE
 
 
 def _sources(ctx: StepContext) -> Path:
