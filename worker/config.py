@@ -182,6 +182,10 @@ class Settings(BaseSettings):
     # Rounds of the repair loop (issue 18): draft, check in the sandbox, feed the failure back.
     # 1 is one shot (no repair round).
     ai_repair_rounds: int = Field(3, ge=1, le=20, validation_alias="TITAN_AI_REPAIR_ROUNDS")
+    # Whether the pipeline has a model write what templates declare (issue 18): auto = only with
+    # a configured endpoint (TITAN_AI_URL; the tiny local model writes drafts that rarely pass),
+    # on = the local model too, off = never.
+    ai_builds: Literal["auto", "on", "off"] = Field("auto", validation_alias="TITAN_AI_BUILDS")
     # Price per million tokens (in your currency); the ledger records a cost when one is set.
     ai_price_per_mtok_in: Decimal | None = Field(
         None, ge=0, validation_alias="TITAN_AI_PRICE_PER_MTOK_IN")

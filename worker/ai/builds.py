@@ -34,7 +34,6 @@ from worker.errors import PermanentError
 from worker.templatekit.testing import AI_MARKER as MARKER
 from worker.templates import StepContext, Template
 
-BUILDS_MODES = ("auto", "on", "off")
 CONTENT_PURPOSE = "content"
 CODE_PURPOSE = "code"
 QUIET_PYTEST = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
@@ -42,19 +41,11 @@ QUIET_PYTEST = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 Log = Callable[[str], None]
 
 
-def builds_mode() -> str:
-    mode = os.environ.get("TITAN_AI_BUILDS", "auto").strip().lower() or "auto"
-    if mode not in BUILDS_MODES:
-        raise PermanentError(f"TITAN_AI_BUILDS must be one of {', '.join(BUILDS_MODES)}, "
-                             f"not {mode!r}")
-    return mode
-
-
 def ai_builds_off(settings: Settings) -> str | None:
     """Why the pipeline builds without a model (None: a model writes what templates declare)."""
     from worker.ai import ai_off_reason
 
-    mode = builds_mode()
+    mode = settings.ai_builds
     if mode == "off":
         return "TITAN_AI_BUILDS=off"
     if mode == "auto" and not settings.ai_url:

@@ -35,4 +35,10 @@ def remove_project_files(settings: Any, slug: str, *, keep_files: bool = False,
         for leftover in parent.glob(f".{slug}.deploy*"):  # an interrupted deploy's staging
             shutil.rmtree(leftover, ignore_errors=True)
         removed.append(folder)
+    # What a model wrote for the project (kept for replays, worker/ai/builds.py) goes with it.
+    ai_record = settings.projects_dir / ".ai-builds" / f"{slug}.json"
+    if slug and not keep_files and ai_record.parent.resolve() == \
+            (settings.projects_dir / ".ai-builds").resolve() and ai_record.is_file():
+        ai_record.unlink()
+        removed.append(ai_record)
     return stopped, removed, kept
