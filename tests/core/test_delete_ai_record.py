@@ -18,7 +18,7 @@ def test_the_models_record_goes_with_the_project_unless_files_are_kept(tmp_path:
         (settings.projects_dir / slug).mkdir(parents=True)
         (records / f"{slug}.json").write_text("{}")
 
-    _, removed, kept = remove_project_files(settings, "garden", keep_files=True)
+    _, removed, _ = remove_project_files(settings, "garden", keep_files=True)
     assert removed == [] and (records / "garden.json").is_file()
 
     _, removed, _ = remove_project_files(settings, "bakery")
