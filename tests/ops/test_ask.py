@@ -106,6 +106,8 @@ async def test_ask_drafts_a_change_that_is_tested_and_waits_for_approval(
         assert "ops.draft" in [j["kind"] for j in shown["jobs"]]
         report = next(a for a in shown["artifacts"] if a["name"] == "test-output")
         assert "# in the sandbox" in Path(report["path"]).read_text().splitlines()[0]
+        pull = next(a for a in shown["artifacts"] if a["name"] == "pull-request")
+        assert "Drafted by scripted on request" in Path(pull["path"]).read_text()
         text = titan(ops_env, "ops", "show", str(change_id)).stdout
         assert f"asked:   {ASK}" in text and "model:   scripted  tokens: 540" in text
 

@@ -379,8 +379,11 @@ async def pr_step(ctx: JobContext) -> None:
     change = await _load(ctx)
     if change.status != "tested" or not change.test_passed:
         return
-    body = (f"{change.description}\n\nTests: `{change.test_command}`: {change.test_summary}\n\n"
-            f"```diff\n{change.diff or ''}```\n")
+    drafted = (f"Drafted by {change.ai_model} on request ({change.proposed_by}; "
+               f"{change.ai_tokens:,} tokens, {change.ai_drafts} draft(s)): {change.ask}\n\n"
+               if change.ask else "")
+    body = (f"{drafted}{change.description}\n\nTests: `{change.test_command}`: "
+            f"{change.test_summary}\n\n```diff\n{change.diff or ''}```\n")
     folder = _ops_dir(ctx, change.id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pull-request.md").write_text(f"# {change.title}\n\n{body}", encoding="utf-8")
