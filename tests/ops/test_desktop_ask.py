@@ -69,6 +69,8 @@ def test_ask_titan_box_proposes_a_drafted_change_and_shows_it(
             assert "Drafted by scripted" in panel.details.toPlainText()
             assert "(the model is drafting the change)" in panel.details.toPlainText()
             assert not panel.approve_button.isEnabled()
+            await wait_until(lambda: panel.controller.changes.rowCount() == 1, what="listed")
+            assert panel.controller.changes.index(0, 2).data() == "drafting"
             details = await service.details(change.id)
             assert [j["kind"] for j in details["jobs"]] == ["ops.draft"]
 
@@ -86,6 +88,7 @@ def test_ask_titan_box_proposes_a_drafted_change_and_shows_it(
             shown = panel.details.toPlainText()
             assert "1,234 tokens · 2 draft(s)" in shown and "3 passed" in shown
             assert "awaiting approval" in panel.summary.text()
+            assert panel.controller.changes.index(0, 2).data() == "awaiting approval"
             assert panel.approve_button.isEnabled()
             assert scripted.requests == []  # the desktop never calls the model itself
         finally:

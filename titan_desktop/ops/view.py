@@ -46,6 +46,14 @@ _COLOUR_AS = {"promoted": "published", "rolled_back": "failed", "awaiting_approv
               "rejected": "rejected", "failed": "failed"}
 
 
+def _status_text(change: OpsChange) -> str:
+    """The status as the list shows it: a requested change reads "drafting" until the model's
+    draft is in."""
+    if change.status == "proposed" and change.ask and not change.patches:
+        return "drafting"
+    return shown_status(change).replace("_", " ")
+
+
 class OpsController(SelectionController):
     """The ops changes list, the selected change's details, and the decisions on it."""
 
@@ -60,7 +68,7 @@ class OpsController(SelectionController):
         self.changes = RowTableModel([
             Col("#", lambda c: c.id, align_right=True),
             Col("Change", lambda c: c.title, tooltip=lambda c: c.description),
-            Col("Status", lambda c: shown_status(c).replace("_", " "),
+            Col("Status", lambda c: _status_text(c),
                 foreground=lambda c: fmt.status_color(_COLOUR_AS.get(shown_status(c),
                                                                       "queued"))),
             Col("Files", lambda c: ", ".join(p.get("path", "") for p in c.patches)),
