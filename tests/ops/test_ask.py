@@ -269,3 +269,19 @@ def test_the_repository_map_ranks_files_for_the_request(tmp_path: Path) -> None:
     assert "worker/broken.py" in text and "worker/sales.py: class Invoice" in text
     assert len(repo_map.render(max_chars=40)) <= 80  # bounded: later files are counted, not shown
     assert "more files not listed" in repo_map.render(max_chars=40)
+
+
+async def test_an_answer_that_stays_invalid_fails_the_change_with_its_tokens_counted(
+        model: ScriptedAI, ops_env: dict, db: Database, tiny_repo: Path) -> None:
+    not_edits = Answer(['{"edits": "none"}'], prompt_tokens=300, completion_tokens=5)
+    model.then(not_edits, not_edits)  # the draft and the client's one repair request
+    refs_before = git(tiny_repo, "for-each-ref")
+    async with worker_and_api(db, concurrency=1) as api:
+        response = await _call(api, "POST", "/api/ops/propose", json={"ask": "do it"})
+        change_id = response.json()["id"]
+        change = await _wait_for(db, change_id, "failed", "rolled_back", "awaiting_approval")
+    assert change.status == "failed"
+    assert change.reason and change.reason.startswith("the model could not draft the change")
+    assert "EditAnswer" in change.reason
+    assert change.ai_tokens == 610 and change.ai_drafts == 1 and change.patches == []
+    assert git(tiny_repo, "for-each-ref") == refs_before

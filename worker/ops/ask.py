@@ -33,6 +33,7 @@ from worker.ai.edits import (
     apply_edits,
 )
 from worker.ai.edits import Refused as EditRefused
+from worker.ai.errors import AIError
 from worker.ai.repomap import RepoMap, build_map
 from worker.db.engine import Database
 from worker.ops.paths import PathPolicy, PathRejected, check_path
@@ -125,18 +126,33 @@ def repair_prompt(summary: str, output: str, changed: dict[str, str | None]) -> 
     return "\n\n".join(parts)
 
 
+@dataclass
+class Asked:
+    """One request to the model: its edits (None when it failed), the tokens its calls used
+    (from the ledger rows they wrote, failed calls included) and the model's name."""
+
+    answer: EditAnswer | None
+    tokens: int
+    model: str
+    error: AIError | None = None
+
+
 async def ask_for_edits(client: AIClient, messages: Sequence[Message], *, purpose: str,
-                        job_id: int | None, db: Database | None) -> tuple[EditAnswer, int]:
-    """The model's edits and the tokens its call(s) used (from the ledger rows they wrote)."""
+                        job_id: int | None, db: Database | None) -> Asked:
+    """Ask for edits; an AI failure (unreachable, invalid answer twice, ...) is returned, not
+    raised, so the tokens it used are still counted."""
     before = len(client.recorded_ids)
+    answer: EditAnswer | None = None
+    error: AIError | None = None
     try:
         answer = await client.ask_structured(messages, EditAnswer, purpose=purpose,
                                              job_id=job_id, max_tokens=MAX_TOKENS,
                                              temperature=0.2)
-    finally:
-        tokens = (await ai_rounds.tokens_of(db, client.recorded_ids[before:])
-                  if db is not None else 0)
-    return answer, tokens
+    except AIError as exc:
+        error = exc
+    tokens = (await ai_rounds.tokens_of(db, client.recorded_ids[before:])
+              if db is not None else 0)
+    return Asked(answer, tokens, client.endpoint.model, error)
 
 
 def apply_draft(root: Path, answer: EditAnswer, policy: PathPolicy, *,
@@ -174,6 +190,20 @@ def check_patch_paths(patches: Sequence[dict[str, Any]], policy: PathPolicy) -> 
         check_path(patch["path"], policy, field=f"patches[{index}].path")
 
 
-__all__ = ["DRAFT_PURPOSE", "MAX_ASK_CHARS", "REPAIR_PURPOSE", "Draft", "PathRejected",
-           "apply_draft", "ask_for_edits", "build_map", "check_patch_paths", "draft_policy",
-           "first_prompt", "refusals", "repair_prompt", "system_prompt"]
+__all__ = [
+    "DRAFT_PURPOSE",
+    "MAX_ASK_CHARS",
+    "REPAIR_PURPOSE",
+    "Asked",
+    "Draft",
+    "PathRejected",
+    "apply_draft",
+    "ask_for_edits",
+    "build_map",
+    "check_patch_paths",
+    "draft_policy",
+    "first_prompt",
+    "refusals",
+    "repair_prompt",
+    "system_prompt",
+]

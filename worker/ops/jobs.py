@@ -197,34 +197,39 @@ async def draft_step(ctx: JobContext) -> None:
                                                  _files(change))
         messages.append({"role": "user", "content": prompt})
         purpose = ask.REPAIR_PURPOSE if repairing else ask.DRAFT_PURPOSE
+        verb = "repair" if repairing else "draft"
         try:
             async with open_client(ctx.settings, ctx.db) as client:
-                answer, tokens = await ask.ask_for_edits(client, messages, purpose=purpose,
-                                                         job_id=ctx.job.id, db=ctx.db)
-                model = client.endpoint.model
-        except AIError as exc:
-            verb = "repair" if repairing else "draft"
+                asked = await ask.ask_for_edits(client, messages, purpose=purpose,
+                                                job_id=ctx.job.id, db=ctx.db)
+        except AIError as exc:  # no client at all (AI off here, the local model won't start)
             await _draft_failed(ctx, change, f"the model could not {verb} the change: {exc}",
                                 repairing)
             return
+        tokens = asked.tokens
+        spent = {"ai_model": asked.model, "ai_tokens": change.ai_tokens + tokens,
+                 "ai_drafts": change.ai_drafts + 1}
+        if asked.answer is None:
+            await _set(ctx.db, change.id, **spent)
+            await _draft_failed(ctx, change, f"the model could not {verb} the change: "
+                                f"{asked.error}", repairing)
+            return
         draft = await asyncio.to_thread(
-            ask.apply_draft, workspace, answer, policy,
+            ask.apply_draft, workspace, asked.answer, policy,
             base_text=(lambda path: repo.read_file(base_sha, path)) if repairing else None,
             carried=[p["path"] for p in change.patches] if repairing else ())
     finally:
         await asyncio.to_thread(shutil.rmtree, workspace, True)
-    spent = {"ai_model": model, "ai_tokens": change.ai_tokens + tokens,
-             "ai_drafts": change.ai_drafts + 1}
+    model = asked.model
     if draft.refused:
-        reason = ("the model's " + ("repair" if repairing else "draft") + " was refused before "
-                  "anything was written: " + "; ".join(draft.refusals))
+        reason = (f"the model's {verb} was refused before anything was written: "
+                  + "; ".join(draft.refusals))
         await _set(ctx.db, change.id, **spent)
         await _draft_failed(ctx, change, reason, repairing)
         return
     if not draft.patches:
         await _set(ctx.db, change.id, **spent)
-        await _draft_failed(ctx, change, "the model's " + ("repair" if repairing else "draft")
-                            + " changes no file", repairing)
+        await _draft_failed(ctx, change, f"the model's {verb} changes no file", repairing)
         return
     if repairing:  # the branch is rebuilt from the base with the repaired files
         await asyncio.to_thread(repo.delete_branch, change.branch or branch_name(change.id))
