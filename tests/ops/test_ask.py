@@ -285,3 +285,18 @@ async def test_an_answer_that_stays_invalid_fails_the_change_with_its_tokens_cou
     assert "EditAnswer" in change.reason
     assert change.ai_tokens == 610 and change.ai_drafts == 1 and change.patches == []
     assert git(tiny_repo, "for-each-ref") == refs_before
+
+
+def test_a_deletion_patch_removes_the_file_on_the_branch(tiny_repo: Path) -> None:
+    from worker.ops.gitrepo import LocalRepo
+    from worker.ops.jobs import unified_diff
+
+    repo = LocalRepo(tiny_repo)
+    base = repo.resolve("main")
+    repo.commit_files("titan/ops-1", base, {"client/health.txt": None,
+                                            "docs/health.md": "ok\n"}, "move health")
+    listed = git(tiny_repo, "ls-tree", "-r", "--name-only", "titan/ops-1").split()
+    assert "client/health.txt" not in listed and "docs/health.md" in listed
+    assert "client/health.txt" in git(tiny_repo, "ls-tree", "-r", "--name-only", "main").split()
+    diff = unified_diff("client/health.txt", "ok\n", None)
+    assert "deleted file mode" in diff and "+++ /dev/null" in diff and "-ok" in diff
