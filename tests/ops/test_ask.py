@@ -269,6 +269,10 @@ def test_the_repository_map_ranks_files_for_the_request(tmp_path: Path) -> None:
     assert "worker/broken.py" in text and "worker/sales.py: class Invoice" in text
     assert len(repo_map.render(max_chars=40)) <= 80  # bounded: later files are counted, not shown
     assert "more files not listed" in repo_map.render(max_chars=40)
+    assert "### worker/cli.py" in repo_map.files_text()
+    shown = repo_map.files_text(total_chars=30)
+    assert "import argparse\n\nVERSION = '1'" in shown and "def cmd_worker" not in shown
+    assert "(cut: " in shown
 
 
 async def test_an_answer_that_stays_invalid_fails_the_change_with_its_tokens_counted(

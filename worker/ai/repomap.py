@@ -6,7 +6,7 @@ and camelCase, lower-cased, common English words dropped) are looked for in each
 (weight 3), its top-level symbols (weight 2) and its text (weight 1, at most 3 hits a word).
 Symbols come from ``ast`` (``def f(a, b)``, ``async def``, ``class C(Base)`` and UPPER_CASE
 constants); a file that does not parse is listed without them. Everything is bounded: the map's
-characters, the files listed, the files shown in full and each file's characters.
+characters, the files listed, the files shown in full, each file's characters and theirs together.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ MAP_CHARS = 12_000  # the map's text
 MAX_FILES = 2_000  # files walked
 TOP_FILES = 4  # files shown in full
 FILE_CHARS = 20_000  # one file's text shown
+FILES_CHARS = 40_000  # all files shown in full, together
 READ_BYTES = 200_000  # files larger than this are listed, never read or parsed
 STOPWORDS = frozenset((
     "a", "an", "the", "to", "of", "in", "on", "at", "for", "from", "by", "with", "and", "or",
@@ -83,11 +84,17 @@ class RepoMap:
             lines.append(f"({left_out} more files not listed)")
         return "\n".join(lines)
 
-    def files_text(self, count: int = TOP_FILES, file_chars: int = FILE_CHARS) -> str:
+    def files_text(self, count: int = TOP_FILES, file_chars: int = FILE_CHARS,
+                   total_chars: int = FILES_CHARS) -> str:
+        """The best files' text, each cut at ``file_chars``, all of them at ``total_chars``."""
         blocks = []
+        budget = total_chars
         for entry in self.top(count):
+            if budget <= 0:
+                break
             text = entry.text or ""
-            cut = text[:file_chars]
+            cut = text[:min(file_chars, budget)]
+            budget -= len(cut)
             note = "" if len(cut) == len(text) else f"\n(cut: {len(text):,} characters in all)"
             blocks.append(f"### {entry.path}\n```\n{cut}\n```{note}")
         return "\n\n".join(blocks)
