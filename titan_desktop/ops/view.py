@@ -2,6 +2,10 @@
 Approve / Reject for a change waiting at the approval gate, and Run tests for a change whose
 tests wait for a person because no sandbox exists on this machine (docs/sandbox.md).
 
+The "Ask Titan" box proposes a change in words: a model drafts it (``ops.draft``), then it is
+tested in the sandbox and waits at the same approval gate; the new change is selected, so its
+status, the request, the model, its tokens and (once drafted) its diff show below.
+
 Follows the tab convention: constructed as ``OpsPanel(ctx)``, loads through ``OpsService`` as
 coroutines on the qasync loop, and reloads when ``ops_changes`` (or its jobs/approvals) change.
 """
@@ -11,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -32,6 +36,7 @@ from titan_desktop.models import Column as Col
 from titan_desktop.models import RowTableModel
 from titan_desktop.selection import SelectionController, current_user
 from worker.db.models import OpsChange
+from worker.errors import TitanError
 from worker.services.ops import AWAITING_RUN_APPROVAL, shown_status
 
 WATCHED = {"ops_changes", "approvals", "jobs", "artifacts"}
@@ -41,11 +46,20 @@ _COLOUR_AS = {"promoted": "published", "rolled_back": "failed", "awaiting_approv
               "rejected": "rejected", "failed": "failed"}
 
 
+def _status_text(change: OpsChange) -> str:
+    """The status as the list shows it: a requested change reads "drafting" until the model's
+    draft is in."""
+    if change.status == "proposed" and change.ask and not change.patches:
+        return "drafting"
+    return shown_status(change).replace("_", " ")
+
+
 class OpsController(SelectionController):
     """The ops changes list, the selected change's details, and the decisions on it."""
 
     list_table = "ops_changes"
     watched = frozenset(WATCHED)
+    askFinished = Signal(bool)  # the Ask Titan request was stored (True) or refused
     selected: dict[str, Any] | None  # the change's details (OpsService.details)
 
     def __init__(self, ctx: AppContext, parent: QObject | None = None) -> None:
@@ -54,7 +68,7 @@ class OpsController(SelectionController):
         self.changes = RowTableModel([
             Col("#", lambda c: c.id, align_right=True),
             Col("Change", lambda c: c.title, tooltip=lambda c: c.description),
-            Col("Status", lambda c: shown_status(c).replace("_", " "),
+            Col("Status", lambda c: _status_text(c),
                 foreground=lambda c: fmt.status_color(_COLOUR_AS.get(shown_status(c),
                                                                       "queued"))),
             Col("Files", lambda c: ", ".join(p.get("path", "") for p in c.patches)),
@@ -89,6 +103,30 @@ class OpsController(SelectionController):
             failed="Could not record the decision",
             done=self._changed(lambda c: f"{verb} (#{c.id} {c.title})."))
 
+    def ask(self, request: str) -> None:
+        """Propose a change in words (a model drafts it); the new change gets selected."""
+        request = request.strip()
+        if not request:
+            self.message.emit("Say what Titan should change first.")
+            self.askFinished.emit(False)
+            return
+        person = f"user:{current_user() or 'unknown'}"
+
+        async def run() -> None:
+            try:
+                change = await self.service.propose({"ask": request}, proposed_by=person)
+            except TitanError as exc:
+                self.message.emit(f"Could not ask Titan: {exc}")
+                self.askFinished.emit(False)
+                return
+            self.message.emit(f"Asked (#{change.id}): {change.ai_model} drafts the change; "
+                              "it is tested in the sandbox, then waits for your approval.")
+            self.askFinished.emit(True)
+            self.select(change.id)
+            self._list.request()
+
+        self.ctx.spawn(run())
+
     def approve_run(self) -> None:
         """The person lets the selected change's tests run without a sandbox."""
         self._act_on_selected(
@@ -102,6 +140,19 @@ class OpsPanel(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = c = OpsController(ctx, self)
+
+        self.ask_input = QLineEdit()
+        self.ask_input.setObjectName("opsAskInput")
+        self.ask_input.setPlaceholderText("Ask Titan to change itself, e.g. add a --version "
+                                          "flag to titan worker")
+        self.ask_input.setMaxLength(4000)
+        self.ask_button = QPushButton("Ask Titan")
+        self.ask_button.setObjectName("opsAsk")
+        self.ask_button.setToolTip("A model drafts the change; it is tested in the sandbox and "
+                                   "waits for your approval like any change.")
+        self.ask_button.clicked.connect(self._ask)
+        self.ask_input.returnPressed.connect(self._ask)
+        c.askFinished.connect(self._asked)
 
         self.table = QTableView()
         self.table.setObjectName("opsChanges")
@@ -151,8 +202,16 @@ class OpsPanel(QWidget):
         lower_layout.addWidget(self.details, 1)
         lower_layout.addLayout(decide_row)
         lower_layout.addWidget(self.status)
+        ask_row = QHBoxLayout()
+        ask_row.addWidget(self.ask_input, 1)
+        ask_row.addWidget(self.ask_button)
+        upper = QWidget()
+        upper_layout = QVBoxLayout(upper)
+        upper_layout.setContentsMargins(0, 0, 0, 0)
+        upper_layout.addLayout(ask_row)
+        upper_layout.addWidget(self.table, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.table)
+        splitter.addWidget(upper)
         splitter.addWidget(lower)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
@@ -169,6 +228,15 @@ class OpsPanel(QWidget):
         row = self.controller.changes.row_for_key(self.controller.selected_id)
         if row >= 0:
             self.table.selectRow(row)
+
+    def _ask(self) -> None:
+        self.ask_button.setEnabled(False)  # until the request is stored (or refused)
+        self.controller.ask(self.ask_input.text())
+
+    def _asked(self, stored: bool) -> None:
+        self.ask_button.setEnabled(True)
+        if stored:
+            self.ask_input.clear()
 
     def _decide(self, decision: str) -> None:
         self.controller.decide(decision, self.comment.text().strip())
@@ -198,7 +266,18 @@ class OpsPanel(QWidget):
             tests = f"{change['testCommand'] or '-'}: {change['testSummary']}"
         else:
             tests = "not run yet"
-        self.details.setPlainText(
+        asked = ""
+        diff = change["diff"] or "(diff not computed yet)"
+        if change.get("ask"):
+            asked = (f"Asked: {change['ask']}\n"
+                     f"Drafted by {change['aiModel'] or '-'} for "
+                     f"{change['proposedBy'].partition(' for ')[2] or '-'} · "
+                     f"{change['aiTokens']:,} tokens · {change['aiDrafts']} draft(s)\n")
+            if not change["patches"]:
+                diff = "(the model is drafting the change)"
+        description = "" if change.get("ask") == change["description"] else \
             f"{change['description']}\n\n"
+        self.details.setPlainText(
+            f"{asked}{description}"
             f"Tests: {tests}\n"
-            f"Canary: {canary}\n\n{change['diff'] or '(diff not computed yet)'}")
+            f"Canary: {canary}\n\n{diff}")

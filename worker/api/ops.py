@@ -29,9 +29,12 @@ Approver = Annotated[OpsCaller, Depends(require_approver)]
 
 @router.post("/propose", status_code=201,
              summary="propose a change to Titan's own code (validated, then diff -> ... -> "
-                     "approval -> canary -> promote)")
+                     "approval -> canary -> promote): 'patches', or 'ask' for a model to draft")
 async def propose(body: ProposeRequest, db: DB, settings: SettingsDep,
                   caller: Proposer) -> dict[str, Any]:
+    """``patches`` (the files' new text) or ``ask`` (a request in words: a model drafts the
+    edits, then the change takes the same steps and approval gate); 422 naming ``ask`` or
+    ``patches`` when both, neither or an empty request are sent, or when AI is off."""
     reject_unstorable_text(body.model_dump())
     change = await OpsService(db, settings).propose(body, proposed_by=caller.principal)
     return change_dict(change)

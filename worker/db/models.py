@@ -147,6 +147,12 @@ class OpsChange(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     # Who proposed it: "api:ops-token", "user:alice" (0003).
     proposed_by: Mapped[str] = mapped_column(String(200), server_default="")
+    # A change a model drafted on request (0006): the request (None: a person's patches), the
+    # model, the tokens of its drafts (ai_calls ledger) and how many drafts it took.
+    ask: Mapped[str | None] = mapped_column(Text)
+    ai_model: Mapped[str | None] = mapped_column(String(200))
+    ai_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    ai_drafts: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 

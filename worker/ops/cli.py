@@ -18,10 +18,14 @@ def add_commands(subparsers: Any, commands: dict[str, Callable[..., int]]) -> No
                              parser_class=subparsers._parser_class)
     p = sub.add_parser("propose", help="propose a change (it is validated, tested, then "
                                        "waits for approval)")
-    p.add_argument("--title", required=True)
+    p.add_argument("--title", help="required with --patch; with --ask it defaults to the "
+                                   "request")
     p.add_argument("--description", default="")
     p.add_argument("--patch", action="append", default=[], metavar="PATH=FILE",
                    help="set repository file PATH to the contents of local FILE (repeatable)")
+    p.add_argument("--ask", metavar="REQUEST",
+                   help="what to change, in words: the model drafts the edits (instead of "
+                        "--patch); the change is tested and waits for approval the same way")
     p.add_argument("--json", action="store_true")
     ls = sub.add_parser("list", help="list ops changes")
     ls.add_argument("--status")
@@ -59,14 +63,30 @@ def _patches(specs: list[str]) -> list[dict[str, str]]:
 
 def cmd_ops(args: argparse.Namespace, settings: Any) -> int:
     from worker.cli import _emit, _with_db
-    from worker.services.ops import OpsService, change_dict, parse_propose, shown_status
+    from worker.services.ops import (
+        OpsService,
+        change_dict,
+        drafting_model,
+        parse_propose,
+        shown_status,
+    )
     from worker.services.principals import os_user
 
     request = None
     if args.ops_command == "propose":
         # Validate everything before the database is touched: bad input writes nothing.
-        request = parse_propose({"title": args.title, "description": args.description,
-                                 "patches": _patches(args.patch)})
+        data: dict[str, Any] = {"description": args.description}
+        if args.title is not None:
+            data["title"] = args.title
+        if args.ask is not None:
+            if args.patch:
+                raise InvalidInput("--ask", "give either --patch or --ask, not both")
+            data["ask"] = args.ask
+        else:
+            data["patches"] = _patches(args.patch)
+        request = parse_propose(data)
+        if request.ask is not None:
+            drafting_model(settings)  # AI off: say so now, before anything is written
 
     async def body(db: Any) -> int:
         service = OpsService(db, settings)
@@ -74,8 +94,10 @@ def cmd_ops(args: argparse.Namespace, settings: Any) -> int:
         if cmd == "propose":
             assert request is not None  # parsed above, before the database was touched
             change = await service.propose(request, proposed_by=os_user())
+            drafted = (f"; {change.ai_model} drafts it, then it is tested and waits for "
+                       "approval" if change.ask else "")
             _emit(args, change_dict(change), f"proposed ops change {change.id}: "
-                  f"{change.title}; a worker takes it from here")
+                  f"{change.title}{drafted}; a worker takes it from here")
         elif cmd == "list":
             changes = await service.list(status=args.status, limit=1000)
             if args.json:
@@ -104,6 +126,9 @@ def _describe(data: dict[str, Any]) -> str:
     lines = [f"ops change {data['id']}: {data['title']}",
              f"  status:  {data['status']}" + (f"  ({data['reason']})" if data["reason"] else ""),
              f"  proposed by: {data.get('proposedBy') or '-'}",
+             *([f"  asked:   {data['ask']}",
+                f"  model:   {data['aiModel'] or '-'}  tokens: {data['aiTokens']:,}  "
+                f"drafts: {data['aiDrafts']}"] if data.get("ask") else []),
              f"  paths:   {', '.join(data['paths'])}",
              f"  branch:  {data['branch'] or '-'}  base: {data['baseRef'] or '-'}"
              + (f"  PR #{data['prNumber']} {data['prUrl']}" if data["prNumber"] else ""),

@@ -41,9 +41,10 @@ class GitHubRemote:
     def default_branch(self) -> str:
         return str(self._repo().default_branch)
 
-    def push_branch(self, branch: str, base_branch: str, files: dict[str, str],
+    def push_branch(self, branch: str, base_branch: str, files: dict[str, str | None],
                     message: str) -> tuple[str, str]:
-        """Create (or move) ``branch`` to a commit on ``base_branch`` with ``files``.
+        """Create (or move) ``branch`` to a commit on ``base_branch`` with ``files`` (None:
+        deleted).
 
         Returns (the new commit's sha, the base commit's sha) as GitHub knows them.
         """
@@ -53,6 +54,9 @@ class GitHubRemote:
             base_commit = repo.get_git_commit(base_sha)
             elements = []
             for path, content in files.items():
+                if content is None:  # a null sha removes the path from the tree
+                    elements.append(InputGitTreeElement(path, "100644", "blob", sha=None))
+                    continue
                 blob = repo.create_git_blob(content, "utf-8")
                 elements.append(InputGitTreeElement(path, "100644", "blob", sha=blob.sha))
             tree = repo.create_git_tree(elements, repo.get_git_tree(base_commit.tree.sha))

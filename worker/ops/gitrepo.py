@@ -109,13 +109,17 @@ class LocalRepo:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def commit_files(self, branch: str, base_sha: str, files: dict[str, str], message: str
-                     ) -> str:
-        """Point ``branch`` at a new commit on ``base_sha`` with ``files`` replaced; no checkout."""
+    def commit_files(self, branch: str, base_sha: str, files: dict[str, str | None],
+                     message: str) -> str:
+        """Point ``branch`` at a new commit on ``base_sha`` with ``files`` replaced (None:
+        deleted); no checkout."""
         with tempfile.TemporaryDirectory(prefix="titan-ops-index-") as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             self.git("read-tree", base_sha, env=env)
             for path, content in files.items():
+                if content is None:
+                    self.git("update-index", "--force-remove", "--", path, env=env)
+                    continue
                 entry = self.tree_entry(base_sha, path)
                 mode = entry[0] if entry and entry[0] in ("100644", "100755") else "100644"
                 blob = self.git("hash-object", "-w", "--stdin", input=content).strip()

@@ -1,9 +1,11 @@
 """The ops loop as job kinds; each step's success queues the next.
 
-ops.diff -> ops.patch -> ops.test -> ops.pr -> (awaiting_approval: a person decides, or
-ops.expire after the approval timeout) -> ops.deploy-canary -> ops.promote. A failed test, an
-unhealthy canary, a rejection, a timeout or a step that dies queue ops.rollback, which closes the
-PR, deletes the branch and redeploys the previous version where one was deployed.
+(ops.draft: a model drafts a requested change ->) ops.diff -> ops.patch -> ops.test -> ops.pr ->
+(awaiting_approval: a person decides, or ops.expire after the approval timeout) ->
+ops.deploy-canary -> ops.promote. A failed test, an unhealthy canary, a rejection, a timeout or a
+step that dies queue ops.rollback, which closes the PR, deletes the branch and redeploys the
+previous version where one was deployed. A drafted change whose tests fail first goes back to
+ops.draft once (the repair round) before it is rolled back.
 
 Every handler first checks the change's status, so a step that runs twice (after a crash and a
 reclaim) does its work once.
@@ -38,13 +40,14 @@ from worker.services.ops import FINISHED, RUN_APPROVAL_MARK, ops_job
 from worker.services.principals import JASON_TIMEOUT
 
 log = get_logger("titan.ops")
-KINDS = ("ops.diff", "ops.patch", "ops.test", "ops.pr", "ops.expire", "ops.deploy-canary",
-         "ops.promote", "ops.rollback")
+KINDS = ("ops.draft", "ops.diff", "ops.patch", "ops.test", "ops.pr", "ops.expire",
+         "ops.deploy-canary", "ops.promote", "ops.rollback")
 
 
 def register(registry: Registry) -> None:
     handlers = {
-        "ops.diff": diff_step, "ops.patch": patch_step, "ops.test": test_step,
+        "ops.draft": draft_step, "ops.diff": diff_step, "ops.patch": patch_step,
+        "ops.test": test_step,
         "ops.pr": pr_step, "ops.expire": expire_step, "ops.deploy-canary": canary_step,
         "ops.promote": promote_step, "ops.rollback": rollback_step,
     }
@@ -105,8 +108,10 @@ def _remote(ctx: JobContext, change: OpsChange) -> GitHubRemote | None:
     return remote_from_settings(ctx.settings)
 
 
-def _files(change: OpsChange) -> dict[str, str]:
-    return {patch["path"]: patch["content"] for patch in change.patches}
+def _files(change: OpsChange) -> dict[str, str | None]:
+    """The change's files: their new text, None for a file the change deletes."""
+    return {patch["path"]: None if patch.get("delete") else patch["content"]
+            for patch in change.patches}
 
 
 def _ops_dir(ctx: JobContext, change_id: int) -> Path:
@@ -128,26 +133,22 @@ async def _save_artifact(ctx: JobContext, change_id: int, step: str, name: str, 
                              size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest()))
 
 
-def unified_diff(path: str, before: str | None, after: str) -> str:
+def unified_diff(path: str, before: str | None, after: str | None) -> str:
+    """``after`` None: the file is deleted."""
     old = (before or "").splitlines(keepends=True)
-    new = after.splitlines(keepends=True)
+    new = (after or "").splitlines(keepends=True)
     lines = list(difflib.unified_diff(old, new, "/dev/null" if before is None else f"a/{path}",
-                                      f"b/{path}"))
+                                      "/dev/null" if after is None else f"b/{path}"))
     lines = [line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
              for line in lines]
-    header = f"diff --git a/{path} b/{path}\n" + ("new file mode 100644\n" if before is None
-                                                  else "")
+    mode = ("new file mode 100644\n" if before is None
+            else "deleted file mode 100644\n" if after is None else "")
+    header = f"diff --git a/{path} b/{path}\n" + mode
     return header + "".join(lines) if lines else header
 
 
-# -- steps --------------------------------------------------------------------------------------
-
-async def diff_step(ctx: JobContext) -> None:
-    """Validate every path again (now against the repository's tree) and store the diff."""
-    change = await _load(ctx)
-    if change.status != "proposed":
-        return
-    repo = _repo(ctx)
+async def _base(ctx: JobContext, repo: LocalRepo) -> tuple[str, str]:
+    """The base branch (OPS_BASE_BRANCH, else the repository's HEAD branch) and its commit."""
     try:
         base_ref = ctx.settings.ops_base_branch
         if not base_ref:
@@ -155,6 +156,115 @@ async def diff_step(ctx: JobContext) -> None:
         base_sha = await asyncio.to_thread(repo.resolve, base_ref)
     except Exception as exc:
         raise PermanentError(f"cannot find the base branch: {exc}") from exc
+    return base_ref, base_sha
+
+
+# -- steps --------------------------------------------------------------------------------------
+
+async def draft_step(ctx: JobContext) -> None:
+    """A model drafts the requested change (or, with ``repair`` in the payload, repairs it
+    once after its tests failed); its patches then take the path a person's patches take."""
+    from worker.ai import AIError, open_client
+    from worker.ops import ask
+
+    change = await _load(ctx)
+    repairing = bool(ctx.job.payload.get("repair"))
+    if repairing:
+        if change.status != "tested" or change.test_passed or change.ai_drafts != 1:
+            return
+    elif change.status != "proposed" or not change.ask or change.patches:
+        return
+    assert change.ask is not None
+    repo = _repo(ctx)
+    policy = ask.draft_policy(ctx.settings)
+    if repairing:
+        assert change.base_sha is not None  # set by diff_step
+        base_sha, tree_sha = change.base_sha, f"refs/heads/{change.branch}"
+    else:
+        _, base_sha = await _base(ctx, repo)
+        tree_sha = base_sha
+    workspace = await asyncio.to_thread(
+        sandbox.export_tree, lambda where: repo.export(repo.resolve(tree_sha), where))
+    try:
+        messages: list[dict[str, str]] = [
+            {"role": "system", "content": ask.system_prompt(ctx.settings)}]
+        repo_map = await asyncio.to_thread(ask.build_map, workspace, change.ask,
+                                           include=lambda p: _mappable(p, policy))
+        prompt = ask.first_prompt(change.ask, repo_map)
+        if repairing:
+            prompt += "\n\n" + ask.repair_prompt(change.test_summary or "tests failed",
+                                                 str(ctx.job.payload.get("output") or ""),
+                                                 _files(change))
+        messages.append({"role": "user", "content": prompt})
+        purpose = ask.REPAIR_PURPOSE if repairing else ask.DRAFT_PURPOSE
+        verb = "repair" if repairing else "draft"
+        try:
+            async with open_client(ctx.settings, ctx.db) as client:
+                asked = await ask.ask_for_edits(client, messages, purpose=purpose,
+                                                job_id=ctx.job.id, db=ctx.db)
+        except AIError as exc:  # no client at all (AI off here, the local model won't start)
+            await _draft_failed(ctx, change, f"the model could not {verb} the change: {exc}",
+                                repairing)
+            return
+        tokens = asked.tokens
+        spent = {"ai_model": asked.model, "ai_tokens": change.ai_tokens + tokens,
+                 "ai_drafts": change.ai_drafts + 1}
+        if asked.answer is None:
+            await _set(ctx.db, change.id, **spent)
+            await _draft_failed(ctx, change, f"the model could not {verb} the change: "
+                                f"{asked.error}", repairing)
+            return
+        draft = await asyncio.to_thread(
+            ask.apply_draft, workspace, asked.answer, policy,
+            base_text=(lambda path: repo.read_file(base_sha, path)) if repairing else None,
+            carried=[p["path"] for p in change.patches] if repairing else ())
+    finally:
+        await asyncio.to_thread(shutil.rmtree, workspace, True)
+    model = asked.model
+    if draft.refused:
+        reason = (f"the model's {verb} was refused before anything was written: "
+                  + "; ".join(draft.refusals))
+        await _set(ctx.db, change.id, **spent)
+        await _draft_failed(ctx, change, reason, repairing)
+        return
+    if not draft.patches:
+        await _set(ctx.db, change.id, **spent)
+        await _draft_failed(ctx, change, f"the model's {verb} changes no file", repairing)
+        return
+    if repairing:  # the branch is rebuilt from the base with the repaired files
+        await asyncio.to_thread(repo.delete_branch, change.branch or branch_name(change.id))
+    await _set(ctx.db, change.id, patches=draft.patches, status="proposed", diff=None,
+               head_sha=None, test_passed=None, test_summary=None, reason=None, **spent)
+    log.info(f"the model ({model}) {'repaired' if repairing else 'drafted'} ops change "
+             f"{change.id}: {len(draft.patches)} file(s), {tokens} tokens")
+    ctx.then(ops_job(change.id, "ops.diff"))
+
+
+def _mappable(path: str, policy: PathPolicy) -> bool:
+    """Files the map lists: none the rules protect (their text never reaches the model)."""
+    try:
+        check_paths([path], PathPolicy(("**",), policy.protected))
+    except PathRejected:
+        return False
+    return True
+
+
+async def _draft_failed(ctx: JobContext, change: OpsChange, reason: str, repairing: bool
+                        ) -> None:
+    log.warning(f"ops change {change.id}: {reason}")
+    if repairing:  # a branch exists: the rollback step cleans up, as for any failed test
+        _rollback(ctx, change.id, reason)
+    else:  # nothing was written anywhere
+        await _set(ctx.db, change.id, status="failed", reason=reason)
+
+
+async def diff_step(ctx: JobContext) -> None:
+    """Validate every path again (now against the repository's tree) and store the diff."""
+    change = await _load(ctx)
+    if change.status != "proposed" or (change.ask and not change.patches):
+        return  # a requested change's patches come from its ops.draft step
+    repo = _repo(ctx)
+    base_ref, base_sha = await _base(ctx, repo)
     lookup = either(repo.symlink_in_tree(base_sha), disk_symlinks(repo.root))
     try:
         await asyncio.to_thread(check_paths, [p["path"] for p in change.patches],
@@ -164,7 +274,7 @@ async def diff_step(ctx: JobContext) -> None:
         await _set(ctx.db, change.id, status="failed", reason=str(exc))
         return
     parts = []
-    for path, content in _files(change).items():
+    for path, content in _files(change).items():  # content None: a deletion
         before = await asyncio.to_thread(repo.read_file, base_sha, path)
         parts.append(unified_diff(path, before, content))
     await _set(ctx.db, change.id, status="diffed", diff="".join(parts), base_ref=base_ref,
@@ -239,9 +349,27 @@ async def test_step(ctx: JobContext) -> None:
     if passed:
         log.info(f"tests passed for ops change {change.id} ({where}): {summary}")
         ctx.then(ops_job(change.id, "ops.pr"))
+    elif change.ask and change.ai_drafts == 1:
+        # A model's first draft failed its tests: one repair round before a person is asked.
+        await _set(ctx.db, change.id, reason=f"tests failed: {summary}; the model gets one "
+                                             "repair round")
+        log.warning(f"tests failed for ops change {change.id} ({where}): {summary}; "
+                    "asking the model to repair it once")
+        ctx.then(ops_job(change.id, "ops.draft", repair=True,
+                         output=result.output[-ask_output_chars():]))
+    elif change.ask:
+        log.warning(f"tests failed for ops change {change.id} ({where}) after the model's "
+                    f"repair round: {summary}")
+        _rollback(ctx, change.id, f"tests failed after the model's repair round: {summary}")
     else:
         log.warning(f"tests failed for ops change {change.id} ({where}): {summary}")
         _rollback(ctx, change.id, f"tests failed: {summary}")
+
+
+def ask_output_chars() -> int:
+    from worker.ops.ask import OUTPUT_CHARS
+
+    return OUTPUT_CHARS
 
 
 def _sandbox_choice(ctx: JobContext) -> sandbox.Choice:
@@ -256,8 +384,11 @@ async def pr_step(ctx: JobContext) -> None:
     change = await _load(ctx)
     if change.status != "tested" or not change.test_passed:
         return
-    body = (f"{change.description}\n\nTests: `{change.test_command}`: {change.test_summary}\n\n"
-            f"```diff\n{change.diff or ''}```\n")
+    drafted = (f"Drafted by {change.ai_model} on request ({change.proposed_by}; "
+               f"{change.ai_tokens:,} tokens, {change.ai_drafts} draft(s)): {change.ask}\n\n"
+               if change.ask else "")
+    body = (f"{drafted}{change.description}\n\nTests: `{change.test_command}`: "
+            f"{change.test_summary}\n\n```diff\n{change.diff or ''}```\n")
     folder = _ops_dir(ctx, change.id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pull-request.md").write_text(f"# {change.title}\n\n{body}", encoding="utf-8")

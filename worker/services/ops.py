@@ -26,6 +26,7 @@ from worker.services.principals import default_principal, os_user
 from worker.services.serialize import artifact_dict, job_dict
 
 MAX_PATCHES = 200
+MAX_ASK_CHARS = 4_000
 # Terminal states: nothing more happens to such a change.
 FINISHED = ("promoted", "rolled_back", "failed")
 # Where no sandbox exists a patched change waits until a person approves running its tests.
@@ -54,23 +55,78 @@ class Patch(BaseModel):
 
 
 class ProposeRequest(BaseModel):
-    """The body of ``POST /api/ops/propose`` (and ``titan ops propose``)."""
+    """The body of ``POST /api/ops/propose`` (and ``titan ops propose``): ``patches`` (files a
+    person wrote) or ``ask`` (a request a model drafts the change for), never both."""
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=300)
+    title: str | None = Field(None, min_length=1, max_length=300,
+                              description="required with patches; from the request with ask")
     description: str = Field("", max_length=100_000)
-    patches: list[Patch] = Field(min_length=1, max_length=MAX_PATCHES)
+    patches: list[Patch] | None = Field(None, min_length=1, max_length=MAX_PATCHES)
+    ask: str | None = Field(None, max_length=MAX_ASK_CHARS,
+                            description="what to change, in words: a model drafts the edits")
+
+
+def check_source(request: ProposeRequest) -> None:
+    """Exactly one of ``patches`` and ``ask``; a title with patches; an ask with words in it.
+    Raises InvalidInput naming the field."""
+    if request.patches is not None and request.ask is not None:
+        raise InvalidInput("ask", "give either 'patches' or 'ask', not both")
+    if request.ask is not None:
+        if not request.ask.strip():
+            raise InvalidInput("ask", "must say what to change (it is empty)")
+        return
+    if request.patches is None:
+        raise InvalidInput("patches", "give 'patches' (the files' new text) or 'ask' (a "
+                                      "request a model drafts the change for)")
+    if request.title is None:
+        raise InvalidInput("title", "Field required")
 
 
 def parse_propose(data: Any) -> ProposeRequest:
     """The validated propose request; raises InvalidInput naming the first bad field."""
     try:
-        return ProposeRequest.model_validate(data)
+        request = ProposeRequest.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = _field_name(first["loc"]) or "body"
         raise InvalidInput(field, first["msg"]) from None
+    check_source(request)
+    return request
+
+
+def ask_title(ask: str) -> str:
+    """A change's title from its request: the first line, cut to fit."""
+    line = " ".join(ask.strip().splitlines()[0].split()) if ask.strip() else "a request"
+    title = f"Ask: {line}"
+    return title if len(title) <= 300 else title[:299] + "…"
+
+
+def ai_proposer(model: str, person: str) -> str:
+    """Who proposed a drafted change: the model, for the person who asked."""
+    text = f"ai:{model} for {person}"
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def drafting_model(settings: Any) -> str:
+    """The model that will draft a requested change; InvalidInput('ask') when AI is off."""
+    from worker.ai import ai_off_reason
+    from worker.ai.endpoint import configured_endpoint
+    from worker.ai.errors import AIConfigError
+
+    try:
+        endpoint = configured_endpoint(settings)
+    except AIConfigError as exc:
+        raise InvalidInput("ask", f"AI is not set up: {exc.message}") from None
+    if endpoint is not None:
+        return endpoint.model
+    reason = ai_off_reason(settings)
+    if reason is not None:
+        raise InvalidInput("ask", f"no model can draft the change: {reason}")
+    from worker.ai.local import LOCAL_MODEL
+
+    return LOCAL_MODEL
 
 
 def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -95,9 +151,14 @@ class OpsService:
 
     async def propose(self, request: ProposeRequest | dict[str, Any], *,
                       proposed_by: str = "") -> OpsChange:
-        """Validate every patch path, store the change and queue its diff step."""
+        """Validate every patch path, store the change and queue its diff step; or, for an
+        ``ask``, store the request and queue its draft step (a model writes the patches)."""
         if not isinstance(request, ProposeRequest):
             request = parse_propose(request)
+        check_source(request)
+        if request.ask is not None:
+            return await self._propose_ask(request, proposed_by=proposed_by)
+        assert request.patches is not None and request.title is not None  # check_source
         repo = default_repo_path(self.settings)
         check_paths([p.path for p in request.patches], PathPolicy.from_settings(self.settings),
                     symlink_target=disk_symlinks(repo) if repo is not None else None)
@@ -111,6 +172,26 @@ class OpsService:
             session.add(change)
             await session.flush()
             await queue.enqueue(session, ops_job(change.id, "ops.diff"))
+        return change
+
+    async def _propose_ask(self, request: ProposeRequest, *, proposed_by: str) -> OpsChange:
+        """Store a request for a model-drafted change and queue ops.draft. The change then
+        takes the same steps and the same approval gate as a person's patches."""
+        assert request.ask is not None
+        ask = request.ask.strip()
+        model = drafting_model(self.settings)  # AI off: InvalidInput, nothing written
+        if default_repo_path(self.settings) is None:
+            raise InvalidInput("ask", "no repository to change: set OPS_REPO_PATH")
+        title = (request.title or "").strip() or ask_title(ask)
+        change = OpsChange(
+            title=title, description=request.description or ask, patches=[],
+            status="proposed", backend="github" if self.settings.github_repo else "local",
+            proposed_by=ai_proposer(model, proposed_by or os_user()), ask=ask,
+            ai_model=model)
+        async with self.db.session() as session:
+            session.add(change)
+            await session.flush()
+            await queue.enqueue(session, ops_job(change.id, "ops.draft"))
         return change
 
     async def list(self, *, status: str | None = None, limit: int = 100, offset: int = 0
@@ -244,5 +325,8 @@ def change_dict(change: OpsChange) -> dict[str, Any]:
         "testSummary": change.test_summary, "canaryUrl": change.canary_url,
         "canaryProbes": change.canary_probes, "reason": change.reason,
         "proposedBy": change.proposed_by,
+        # A change a model drafted on request: the request, the model, its tokens and drafts.
+        "ask": change.ask, "aiModel": change.ai_model, "aiTokens": change.ai_tokens or 0,
+        "aiDrafts": change.ai_drafts or 0,
         "createdAt": _ts(change.created_at), "updatedAt": _ts(change.updated_at),
     }
