@@ -11,7 +11,6 @@ import asyncio
 import json
 import urllib.request
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import pytest
