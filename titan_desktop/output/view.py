@@ -99,7 +99,7 @@ class ProjectOutputPanel(QWidget):
         top_row = QHBoxLayout()
         top_row.setContentsMargins(0, 0, 0, 0)
         top_row.addWidget(self.copy_panel, 3)
-        top_row.addWidget(self.approval_box, 2)
+        top_row.addWidget(self.approval_box, 2, Qt.AlignmentFlag.AlignTop)
 
         # Artifacts.
         self.artifacts_view = _table(c.artifacts)

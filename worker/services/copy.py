@@ -256,7 +256,7 @@ class CopyService:
         old_record = copylib.deepcopy(loaded.record)
         text = json.dumps(new_copy, indent=2, ensure_ascii=False)
         _atomic_write(target, text)
-        record = copylib.deepcopy(loaded.record) if loaded.record is not None else {
+        record: dict[str, Any] = copylib.deepcopy(loaded.record) if loaded.record is not None else {
             "template": loaded.template.ref, "files": {}, "rounds": 0, "tokens": 0,
             "summary": f"the model wrote the content ({loaded.rel})"}
         record.setdefault("files", {})[loaded.rel] = text
