@@ -174,6 +174,22 @@ def test_an_invalid_edit_names_the_field_and_changes_nothing(
     assert record(settings) == before_record
     assert show(titan_env, "tea-house")["status"] == "awaiting_approval"
 
+    # The same from the command line: a bad edit exits 2 naming the field; a good one saves.
+    refused = titan(titan_env, "project", "copy", "tea-house", "--set", "tagline=")
+    assert refused.returncode == 2
+    assert "copy.tagline: must not be empty" in refused.stderr
+    assert index.read_text() == before_html
+    saved = titan(titan_env, "project", "copy", "tea-house", "--set", "bio=Ada & Bo brew.")
+    assert saved.returncode == 0, saved.stderr
+    assert "saved bio of tea-house; the site was rendered again" in saved.stdout
+    shown = titan(titan_env, "project", "copy", "tea-house", "--json")
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert data["editable"] is True
+    assert {f["key"]: f["value"] for f in data["fields"]}["bio"] == "Ada & Bo brew."
+    assert "Ada &amp; Bo brew." in (settings.work_dir / "tea-house" / "dist" /
+                                    "about.html").read_text()
+
 
 def test_a_template_only_project_has_no_copy_to_edit(
         titan_env: dict, db_url: str, settings: Settings) -> None:
