@@ -72,9 +72,11 @@ class ProjectCopy:
     edits: list[dict[str, Any]] = field(default_factory=list)  # earlier edits, oldest first
 
     def value(self, key: str) -> str:
+        """The text of field ``key`` ("" when there is no such field)."""
         return next((f.value for f in self.fields if f.key == key), "")
 
     def as_dict(self) -> dict[str, Any]:
+        """The JSON form (``titan project copy --json``)."""
         return {"projectId": self.project_id, "slug": self.slug, "status": self.status,
                 "file": self.file, "editable": self.editable, "whyNot": self.why_not,
                 "fields": [{"key": f.key, "label": f.label, "value": f.value,
@@ -90,6 +92,7 @@ class CopySaved:
     url: str | None = None
 
     def describe(self) -> str:
+        """One line for the person: what was saved."""
         if not self.changed:
             return f"nothing changed in the copy of {self.copy.slug}"
         return (f"saved {', '.join(self.changed)} of {self.copy.slug}; the site was rendered "
@@ -130,6 +133,7 @@ class CopyService:
 
     @classmethod
     def from_settings(cls, db: Database, settings: Any) -> CopyService:
+        """The service with the templates of these settings (as the CLI builds it)."""
         return cls(db, TemplateRegistry.from_settings(settings), settings)
 
     async def get(self, ref: int | str) -> ProjectCopy | None:
