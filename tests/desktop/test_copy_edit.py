@@ -52,6 +52,15 @@ async def preview_shows(preview: Any, text: str, seconds: float = 30) -> bool:
     return False
 
 
+async def snapshot(window: Any, name: str) -> None:
+    """With TITAN_SHOTS_DIR set (a look under Xvfb), the window as a picture there."""
+    shots = os.environ.get("TITAN_SHOTS_DIR")
+    if shots:
+        window.resize(1400, 900)
+        await asyncio.sleep(1)
+        assert window.grab().save(str(Path(shots) / name))
+
+
 def test_the_copy_is_shown_edited_saved_previewed_and_published(
         titan_env: dict, qloop, monkeypatch: pytest.MonkeyPatch) -> None:
     server = ScriptedAI().then(answer(COPY))
@@ -102,6 +111,7 @@ def test_the_copy_is_shown_edited_saved_previewed_and_published(
             await wait_until(lambda: panel.status.text().startswith("Not saved"), 30,
                              "the refusal")
             assert "copy.tagline: must not be empty" in panel.status.text()
+            await snapshot(window, "copyedit-refused.png")
             assert (index.read_text(), record.read_text()) == (before_html, before_record)
             # Approving with unsaved edits asks to save or undo them first.
             output.approve_button.click()
@@ -123,11 +133,7 @@ def test_the_copy_is_shown_edited_saved_previewed_and_published(
             assert await preview_shows(output.preview, NEW_TAGLINE), "the preview did not reload"
             assert panel.editors["tagline"].text() == NEW_TAGLINE
             assert not panel.save_button.isEnabled()
-            shots = os.environ.get("TITAN_SHOTS_DIR")
-            if shots:
-                window.resize(1400, 900)
-                await asyncio.sleep(1)
-                assert window.grab().save(str(Path(shots) / "copyedit-output-tab.png"))
+            await snapshot(window, "copyedit-output-tab.png")
 
             # Approve: the published site has the edited copy; the panel goes away.
             output.approve_button.click()
