@@ -18,7 +18,7 @@ from tests.desktop.conftest import open_window, run, wait_until
 from worker.config import reload_settings
 from worker.errors import Conflict
 
-COPY = {
+COPY: dict[str, Any] = {
     "tagline": "Tea for people who write code",
     "about": "We brew tea for people who write code.",
     "features": [{"name": "Kettle", "text": "The Kettle boils water in 90 seconds."}],

@@ -11,6 +11,7 @@ import asyncio
 import json
 import urllib.request
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +24,9 @@ from worker.db.engine import Database
 from worker.errors import Conflict, InvalidInput
 from worker.services.copy import CopyService
 from worker.services.logquery import LogFilter, LogService
+from worker.sitehost import stop_site_host
 
-COPY = {
+COPY: dict[str, Any] = {
     "tagline": "Tea for people who write code",
     "about": "We brew tea for people who write code.",
     "features": [{"name": "Kettle", "text": "The Kettle boils water in 90 seconds."}],
@@ -206,3 +208,37 @@ def test_a_template_only_project_has_no_copy_to_edit(
             await db.dispose()
 
     assert asyncio.run(read()) is None
+
+
+def test_a_replay_on_another_worker_publishes_the_persons_words(
+        titan_env: dict, tmp_path: Path) -> None:
+    """The edit is in the shared replay record: a worker on another machine that replays the
+    scaffold before publishing writes the person's copy, not the model's."""
+    shared = {**titan_env, "OUTPUT_DIR": str(tmp_path / "shared-output")}
+    machine_a = {**shared, "TITAN_HOME": str(tmp_path / "machine-a")}
+    machine_b = {**shared, "TITAN_HOME": str(tmp_path / "machine-b")}
+    try:
+        published = _edit_on_a_and_publish_on_b(machine_a, machine_b)
+    finally:
+        for home in ("machine-a", "machine-b"):
+            stop_site_host(tmp_path / home)
+    worker_b, requests = published
+    assert worker_b.returncode == 0, worker_b.stdout[-3000:]
+    assert requests == 1  # the model wrote the copy once, on machine A
+    assert "the model was not asked again" in worker_b.stdout
+    project = show(machine_b, "tea-house")
+    assert project["status"] == "published", project.get("lastError")
+    site = (tmp_path / "machine-b" / "work" / "tea-house" / "dist" / "index.html").read_text()
+    assert ESCAPED in site and COPY["tagline"] not in site
+
+
+def _edit_on_a_and_publish_on_b(machine_a: dict, machine_b: dict) -> tuple[Any, int]:
+    with ScriptedAI() as server:
+        build_awaiting(machine_a, server)
+        edited = titan(machine_a, "project", "copy", "tea-house", "--set",
+                       f"tagline={NEW_TAGLINE}")
+        assert edited.returncode == 0, edited.stderr
+        assert titan(machine_a, "project", "approve", "tea-house").returncode == 0
+        worker_b = titan({**machine_b, "TITAN_AI_URL": server.url, "TITAN_AI_MODEL": "scripted"},
+                         "worker", "--exit-when-idle")
+        return worker_b, len(server.requests)
