@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.ai.scripted import Answer, ScriptedAI
+from tests.api.server import ApiServer
 from tests.conftest import titan
 from tests.templates.conftest import run_worker, show
 from worker.config import Settings
@@ -34,6 +36,17 @@ COPY: dict[str, Any] = {
 }
 NEW_TAGLINE = "Tea & <b>biscuits</b>, brewed slowly"
 ESCAPED = "Tea &amp; &lt;b&gt;biscuits&lt;/b&gt;, brewed slowly"
+
+
+def http(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
 
 
 def answer(obj: dict[str, Any]) -> Answer:
@@ -190,6 +203,22 @@ def test_an_invalid_edit_names_the_field_and_changes_nothing(
     assert data["editable"] is True
     assert {f["key"]: f["value"] for f in data["fields"]}["bio"] == "Ada & Bo brew."
     assert "Ada &amp; Bo brew." in (settings.work_dir / "tea-house" / "dist" /
+                                    "about.html").read_text()
+
+    # And through the API: GET shows the copy, PATCH edits it (422 naming a bad field).
+    with ApiServer(settings) as api:
+        got = http(f"{api.url}/api/projects/{project['id']}/copy")
+        assert got[0] == 200 and got[1]["fields"][0] == {
+            "key": "tagline", "label": "Tagline", "value": COPY["tagline"], "maxLength": 200,
+            "required": True}
+        bad = http(f"{api.url}/api/projects/{project['id']}/copy", "PATCH",
+                   {"fields": {"about": ""}})
+        assert bad[0] == 422
+        assert (bad[1]["field"], bad[1]["message"]) == ("copy.about", "must not be empty")
+        good = http(f"{api.url}/api/projects/{project['id']}/copy", "PATCH",
+                    {"fields": {"about": "Brewed by the API."}, "actor": "bot"})
+        assert good[0] == 200 and good[1]["changed"] == ["about"]
+    assert "Brewed by the API." in (settings.work_dir / "tea-house" / "dist" /
                                     "about.html").read_text()
 
 

@@ -356,6 +356,12 @@ def _view(loaded: _Loaded) -> ProjectCopy:
 def _check_text(key: str, value: Any, schema: dict[str, Any], required: bool) -> str:
     if not isinstance(value, str):
         raise InvalidInput(f"copy.{key}", "must be text")
+    if "\x00" in value:
+        raise InvalidInput(f"copy.{key}", "must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"copy.{key}", "must be valid Unicode text") from None
     value = value.strip()
     if required and not value:
         raise InvalidInput(f"copy.{key}", "must not be empty")
