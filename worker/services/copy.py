@@ -19,6 +19,9 @@ render, so an approval (or Jason's timeout decision) waits for the edit, and the
 zips the edited site. A published (or rejected, or still building) project is refused with
 ``Conflict`` saying why.
 
+Only templates whose ``ai`` declares ``content`` and no ``code`` have copy to edit (with code,
+the content is the model's plan for that code, e.g. ai/python-app's file plan).
+
 Feature paragraphs line up with the spec's features (one field per feature, by name): a
 feature left empty shows the template's own sentence, as a feature the model skipped does.
 """
@@ -226,7 +229,9 @@ class CopyService:
         except Exception:
             return None
         declared = (template.ai or {}).get("content")
-        if not declared:
+        if not declared or "code" in template.ai:
+            # With code, the content is the model's plan for it (ai/python-app's file plan):
+            # not text a person reads on the site, and its build runs the model's code.
             return None
         ctx = self._context(project)
         values = template.ai_context(ctx)
