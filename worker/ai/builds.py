@@ -120,6 +120,8 @@ async def run_declared_work(template: Template, ctx: StepContext, job: Job, *,
         async with open_client(ctx.settings, job.db) as client:
             if "content" in template.ai:
                 await _content(client, template.ai["content"], values, ctx, job, record)
+                # The code's texts may use what the content said (ai/python-app's file plan).
+                values = template.ai_context(ctx) or values
             if "code" in template.ai:
                 await _code(client, template.ai["code"], values, ctx, job, record)
             record["model"] = client.endpoint.model

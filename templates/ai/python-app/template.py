@@ -110,7 +110,13 @@ class PythonApp(Template):
         }
 
     def ai_context(self, ctx: StepContext) -> dict[str, Any] | None:
-        return self._context(ctx)
+        """The texts' values; once the model's file plan is written, ``plan`` is that plan
+        (worker.ai.builds asks again after the content)."""
+        context = self._context(ctx)
+        plan = _read_plan(ctx.workdir / "src")
+        if plan is not None:
+            context["plan"] = plan
+        return context
 
     def scaffold(self, ctx: StepContext) -> StepResult:
         staging = ctx.workdir / "src.tmp"
@@ -204,11 +210,16 @@ def _verify_in_sandbox(ctx: StepContext, wheel: Path, context: dict[str, Any]) -
 
 
 def _planned_modules(ctx: StepContext) -> int:
+    plan = _read_plan(ctx.workdir / "src")
+    return len(plan.get("modules", [])) if plan else 0
+
+
+def _read_plan(src: Path) -> dict[str, Any] | None:
     try:
-        plan = json.loads((_sources(ctx) / PLAN_FILE).read_text(encoding="utf-8"))
-        return len(plan.get("modules", []))
+        plan = json.loads((src / PLAN_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return 0
+        return None
+    return plan if isinstance(plan, dict) else None
 
 
 def _sources(ctx: StepContext) -> Path:
