@@ -32,7 +32,7 @@ from worker.config import Settings
 from worker.db.engine import Database
 from worker.errors import InvalidInput, PermanentError
 from worker.templatekit.testing import AI_MARKER as MARKER
-from worker.templates import StepContext, Template
+from worker.templates import StepContext, Template, TemplateRegistry
 
 CONTENT_PURPOSE = "content"
 CODE_PURPOSE = "code"
@@ -62,6 +62,15 @@ def model_needed(template: Template, settings: Settings) -> None:
     off = ai_builds_off(settings)
     if off is not None:
         raise InvalidInput("templateRef", needs_model_reason(template, off))
+
+
+def plannable(registry: TemplateRegistry, settings: Settings) -> TemplateRegistry:
+    """The templates a planner may offer: not those that need a model while AI builds are off
+    (the project would be refused at creation)."""
+    off = ai_builds_off(settings)
+    if off is None:
+        return registry
+    return registry.without([t.ref for t in registry.all() if getattr(t, "needs_model", False)])
 
 
 def needs_model_reason(template: Template, off: str) -> str:
