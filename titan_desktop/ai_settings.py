@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from titan_desktop import palette
 from worker.ai.discovery import (
     DRAFTS_NOTE,
     TURN_ON_HINT,
@@ -63,11 +64,11 @@ PLACEHOLDERS = {
 }
 CHOOSE = "Choose a model to use it…"
 # The page's own colours for its verdicts (the same as the status bar's in titan.qss).
-STYLE = """
-QLabel#aiInUse { font-weight: bold; }
-QLabel#aiInUse[state="bad"], QLabel#aiTestResult[state="bad"] { color: #c0392b; }
-QLabel#aiInUse[state="warn"] { color: #a5610f; }
-QLabel#aiTestResult[state="ok"] { color: #1e7a45; }
+STYLE = f"""
+QLabel#aiInUse {{ font-weight: bold; }}
+QLabel#aiInUse[state="bad"], QLabel#aiTestResult[state="bad"] {{ color: {palette.DANGER}; }}
+QLabel#aiInUse[state="warn"] {{ color: {palette.TEXT_WARN}; }}
+QLabel#aiTestResult[state="ok"] {{ color: {palette.TEXT_OK}; }}
 """
 
 

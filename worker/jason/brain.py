@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from worker.ai import TURN_ON, AIError, ai_off_reason, open_client
+from worker.ai.builds import plannable
 from worker.config import Settings
 from worker.errors import NotFound, TitanError
 from worker.jason.commands import BY_NAME, help_text, spoken
@@ -401,7 +402,8 @@ class Jason:
         else:
             return Reply(f"There is already a project called {taken.name}; give the new one "
                          "another name.", project_id=taken.id)
-        plan = await propose(client, self.projects.templates, name, description)
+        plan = await propose(client, plannable(self.projects.templates, self.settings), name,
+                             description)
         self.pending_plan = PendingPlan(name, plan, [*rows, *plan.call_ids])
         features = [_line(f.title, 40) for f in plan.features]
         goals = sum(len(m.goals) for f in plan.features for m in f.milestones)

@@ -112,11 +112,14 @@ def cmd_ops(args: argparse.Namespace, settings: Any) -> int:
             _emit(args, change_dict(change), f"ops change {change.id}: its tests run now, "
                   "without a sandbox")
         else:
+            decision = "approved" if cmd == "approve" else "rejected"
             change = await service.decide(
-                args.change_id, "approved" if cmd == "approve" else "rejected",
-                decided_by="person", actor=os_user().removeprefix("user:"),
-                comment=args.comment, principal=os_user())
-            _emit(args, change_dict(change), f"ops change {change.id} is now {change.status}")
+                args.change_id, decision, decided_by="person",
+                actor=os_user().removeprefix("user:"), comment=args.comment,
+                principal=os_user())
+            # Say what the person did: the worker may already have moved the change on.
+            _emit(args, change_dict(change),
+                  f"ops change {change.id} {decision} (now {change.status})")
         return 0
 
     return _with_db(settings, body)

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from worker.ai import open_client
+from worker.ai.builds import plannable
 from worker.ai.client import OnDelta, validation_summary
 from worker.ai.planner import ROOMY, ProjectPlan, propose
 from worker.config import Settings
@@ -50,7 +51,8 @@ async def propose_plan(settings: Settings, db: Database, registry: TemplateRegis
             if on_delta is not None:
                 on_delta(text)
 
-        return await propose(client, registry, name, description, on_delta=delta)
+        return await propose(client, plannable(registry, settings), name, description,
+                             on_delta=delta)
 
 
 def reviewed_plan(registry: TemplateRegistry, template: str, spec: dict[str, Any],

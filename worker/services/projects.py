@@ -173,6 +173,10 @@ class ProjectService:
             request = parse_create(request)
         template = self.templates.get(request.template_ref)
         spec = template.validate_spec(dict(request.spec))
+        if self.settings is not None:
+            from worker.ai.builds import model_needed
+
+            model_needed(template, self.settings)  # a template that needs a model, none on
         slug = slugify(request.name)
         project = Project(
             name=request.name, slug=slug, type=request.type or template.default_type,

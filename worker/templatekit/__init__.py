@@ -6,6 +6,7 @@
 - ``render``: source trees rendered with Jinja2
 - ``services``: long-running services a deploy starts and stops
 - ``testing``: a generated project's own test suite as its build step
+- ``wheels``: a Python project's deploy: its wheel, built into OUTPUT_DIR
 
 Templates import from here (``from worker.templatekit import render_tree, run_tool``); the
 worker's own modules import the one module they need. The kit imports only ``worker.errors``,

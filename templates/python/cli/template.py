@@ -9,7 +9,6 @@ publish:  the wheel, a source archive and the test report as artifacts
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -28,6 +27,7 @@ from worker.templatekit import (
     tool_env,
 )
 from worker.templatekit.testing import model_written, run_sandboxed
+from worker.templatekit.wheels import build_wheel
 from worker.templates import ArtifactOut, PlanNode, StepContext, StepResult, Template
 
 FILES = Path(__file__).parent / "files"
@@ -100,26 +100,7 @@ class PythonCli(Template):
         return run_project_tests(ctx, _sources(ctx))
 
     def deploy(self, ctx: StepContext) -> StepResult:
-        src = _sources(ctx)
-        python = make_venv(ctx.workdir / "venv", ctx.log)
-        wheelhouse = ctx.workdir / "wheelhouse"
-        shutil.rmtree(wheelhouse, ignore_errors=True)
-        run_tool([str(python), "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                  "--no-index", "--disable-pip-version-check", "-w", str(wheelhouse), str(src)],
-                 cwd=ctx.workdir, log=ctx.log, what="pip wheel", env=tool_env())
-        wheels = sorted(wheelhouse.glob("*.whl"))
-        if len(wheels) != 1:
-            raise RuntimeError(f"pip wheel made {len(wheels)} wheels, expected 1")
-        ctx.output_dir.mkdir(parents=True, exist_ok=True)
-        for old in ctx.output_dir.glob("*.whl"):
-            old.unlink()
-        wheel = ctx.output_dir / wheels[0].name
-        partial = wheel.with_name(wheel.name + ".partial")
-        shutil.copy2(wheels[0], partial)
-        os.replace(partial, wheel)
-        ctx.log(f"built {wheel.name} into {ctx.output_dir}")
-        return StepResult(f"Built {wheel.name}", [ArtifactOut("file", "wheel", wheel)],
-                          url=wheel.as_uri())
+        return build_wheel(ctx, _sources(ctx))
 
     def verify(self, ctx: StepContext) -> StepResult:
         wheels = sorted(ctx.output_dir.glob("*.whl"))
