@@ -83,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--comment", default="")
         cmd.add_argument("--json", action="store_true")
 
+    cp = psub.add_parser("copy", help="show the model-written copy of a project, or edit it "
+                                      "while the project awaits approval")
+    cp.add_argument("ref", metavar="ID_OR_SLUG")
+    cp.add_argument("--set", dest="set_fields", action="append", default=[],
+                    metavar="FIELD=TEXT",
+                    help="change one text (tagline, about, bio, 'features[NAME]'); repeatable")
+    cp.add_argument("--json", action="store_true")
+
     lg = sub.add_parser("logs", help="show the structured log")
     lg.add_argument("--project")
     lg.add_argument("--level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -261,6 +269,8 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
             dict(request.spec))
     if args.project_command == "list":
         check_status(args.status, "--status")
+    if args.project_command == "copy":
+        return _project_copy(args, settings)
 
     async def body(db: Any) -> int:
         service = ProjectService.from_settings(db, settings)
@@ -305,6 +315,42 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
                 actor=os_user().removeprefix("user:"), comment=args.comment,
                 principal=os_user())
             _emit(args, project_dict(project), f"{project.slug} is now {project.status}")
+        return 0
+
+    return _with_db(settings, body)
+
+
+def _project_copy(args: argparse.Namespace, settings: Settings) -> int:
+    """``project copy REF [--set FIELD=TEXT ...] [--json]``: print the model-written copy, or
+    save a person's edit (worker.services.copy: validated, the site rendered again, logged)."""
+    from worker.services.copy import CopyService
+    from worker.services.principals import os_user
+
+    changes: dict[str, str] = {}
+    for item in args.set_fields:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set takes FIELD=TEXT, not {item!r}")
+        changes[key.strip()] = value
+
+    async def body(db: Any) -> int:
+        service = CopyService.from_settings(db, settings)
+        if changes:
+            principal = os_user()
+            saved = await service.save(args.ref, changes, actor=principal.removeprefix("user:"),
+                                       principal=principal)
+            _emit(args, {**saved.copy.as_dict(), "changed": saved.changed}, saved.describe())
+            return 0
+        shown = await service.get(args.ref)
+        if shown is None:
+            raise NotFound(f"project {args.ref} has no model-written copy (its template wrote "
+                           f"every text)")
+        lines = [f"copy of {shown.slug} ({shown.file}); "
+                 + ("editable until it is approved" if shown.editable else shown.why_not)]
+        empty = "(empty: the template's own text)"
+        for fld in shown.fields:
+            lines.append(f"  {fld.key}: {fld.value or empty}")
+        _emit(args, shown.as_dict(), "\n".join(lines))
         return 0
 
     return _with_db(settings, body)

@@ -1,4 +1,5 @@
-"""Output tab controller: a project's artifacts, its site preview, and content approval."""
+"""Output tab controller: a project's artifacts, its site preview, content approval, and the
+model-written copy a person can edit before approving (``worker.services.copy``)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from titan_desktop.context import AppContext
 from titan_desktop.models import Column, RowTableModel
 from titan_desktop.selection import SelectionController, current_user
 from worker.db.models import Approval, Artifact, Project
+from worker.errors import TitanError
+from worker.services.copy import CopyService, ProjectCopy
+from worker.services.principals import os_user
 
 WATCHED = {"projects", "artifacts", "approvals"}
-_Details = tuple[Project, list[Artifact], list[Approval]]
+_Details = tuple[Project, list[Artifact], list[Approval], ProjectCopy | None]
 
 
 def _location(a: Artifact) -> str:
@@ -25,6 +29,9 @@ class OutputController(SelectionController):
     """The projects list, the selected project's artifacts and decisions, and its preview."""
 
     previewChanged = Signal(object)  # Path | None: the index.html to show
+    # ProjectCopy | None: the selected project's model-written copy (None: it has none)
+    copyChanged = Signal(object)
+    copySaved = Signal(bool, str)  # a copy edit: saved?, the line to show beside the fields
     list_table = "projects"
     watched = frozenset(WATCHED)
     selected: Project | None
@@ -53,6 +60,8 @@ class OutputController(SelectionController):
                        "published" if d.decision == "approved" else "rejected")),
             Column("Comment", lambda d: d.comment, tooltip=lambda d: d.comment),
         ], parent=self)
+        self.copies = CopyService(ctx.projects.db, ctx.projects.templates, ctx.settings)
+        self.saving = False
 
     async def _load_list(self) -> None:
         self.projects.set_rows(await self.ctx.projects.list(limit=500))
@@ -61,21 +70,24 @@ class OutputController(SelectionController):
         project = await self.ctx.projects.get(project_id)
         artifacts = await self.ctx.projects.artifacts(project_id)
         decisions = await self.ctx.projects.approvals(project_id)
-        return project, artifacts, decisions
+        copy = await self.copies.get(project_id)
+        return project, artifacts, decisions, copy
 
     def _show_details(self, details: _Details) -> Project:
-        project, artifacts, decisions = details
+        project, artifacts, decisions, copy = details
         changed = self.selected is None or self.selected.updated_at != project.updated_at
         self.artifacts.set_rows(artifacts)
         self.decisions.set_rows(decisions)
         if changed:
             self.previewChanged.emit(self.preview_page(project, artifacts))
+        self.copyChanged.emit(copy)
         return project
 
     def _clear_details(self) -> None:
         self.artifacts.set_rows([])
         self.decisions.set_rows([])
         self.previewChanged.emit(None)
+        self.copyChanged.emit(None)
 
     def preview_page(self, project: Project, artifacts: list[Artifact]) -> Path | None:
         """The built site's index.html: what is (or would be) published."""
@@ -98,6 +110,36 @@ class OutputController(SelectionController):
             lambda project_id: self.ctx.projects.decide(
                 project_id, decision, decided_by="person", actor=current_user(), comment=comment),
             failed="Could not record the decision", done=done)
+
+    def save_copy(self, changes: dict[str, str]) -> None:
+        """Save a person's edit of the selected project's copy (the site is rendered again in
+        the service, off the UI thread); ``copySaved`` reports the outcome."""
+        key = self.selected_id
+        if key is None or self.saving:
+            return
+        if not changes:
+            self.copySaved.emit(False, "Nothing to save: no field was changed.")
+            return
+        self.saving = True
+        user = current_user()
+
+        async def run() -> None:
+            try:
+                saved = await self.copies.save(key, changes, actor=user, principal=os_user())
+            except TitanError as exc:
+                self.copySaved.emit(False, f"Not saved: {exc}")
+                return
+            except Exception as exc:  # a file it could not write, a build that broke
+                self.copySaved.emit(False, f"Not saved: {type(exc).__name__}: {exc}")
+                return
+            finally:
+                self.saving = False
+            fields = ", ".join(saved.changed) or "nothing"
+            self.copySaved.emit(True, f"Saved {fields}; the preview shows the site as it "
+                                      "will be published.")
+            self._details.request()
+
+        self.ctx.spawn(run())
 
     def open_artifact(self, artifact: Artifact, *, folder: bool = False) -> None:
         if artifact.uri and not folder:

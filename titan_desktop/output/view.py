@@ -1,5 +1,6 @@
-"""Output tab: artifacts per project, a preview of the built site, content approval, and the AI
-rounds that wrote the project's code (each round's files, coloured diff and check output)."""
+"""Output tab: artifacts per project, a preview of the built site, content approval (with the
+model-written copy a person can edit before approving), and the AI rounds that wrote the
+project's code (each round's files, coloured diff and check output)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from titan_desktop import fmt
 from titan_desktop.context import AppContext
 from titan_desktop.models import KEY_ROLE, ROW_ROLE
 from titan_desktop.output.controller import OutputController
+from titan_desktop.output.copyedit import CopyPanel
 from titan_desktop.output.web import SitePreview
 from titan_desktop.rounds.view import RoundsPanel
 from worker.db.models import Artifact, Project
@@ -88,6 +90,17 @@ class ProjectOutputPanel(QWidget):
         approval_layout.addLayout(decide_row)
         approval_layout.addWidget(self.decisions_view)
 
+        # The model-written copy, editable before approving (only when the project has some).
+        self.copy_panel = CopyPanel()
+        self.copy_panel.setMaximumHeight(330)
+        self.copy_panel.saveRequested.connect(c.save_copy)
+        c.copySaved.connect(self.copy_panel.saved)
+        c.copyChanged.connect(self.copy_panel.show_copy)
+        top_row = QHBoxLayout()
+        top_row.setContentsMargins(0, 0, 0, 0)
+        top_row.addWidget(self.copy_panel, 3)
+        top_row.addWidget(self.approval_box, 2, Qt.AlignmentFlag.AlignTop)
+
         # Artifacts.
         self.artifacts_view = _table(c.artifacts)
         self.artifacts_view.setObjectName("artifactsTable")
@@ -140,7 +153,7 @@ class ProjectOutputPanel(QWidget):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self.header)
-        right_layout.addWidget(self.approval_box)
+        right_layout.addLayout(top_row)
         right_layout.addWidget(self.sections, 1)
 
         split = QSplitter()
@@ -189,6 +202,10 @@ class ProjectOutputPanel(QWidget):
         self.controller.open_artifact(artifact, folder=folder)
 
     def _decide(self, decision: str) -> None:
+        if self.copy_panel.isVisible() and self.copy_panel.dirty():
+            self.copy_panel.status.setText("Save or undo your changes to the copy first: "
+                                           "approving publishes the site as the preview shows it.")
+            return
         self.controller.decide(decision, self.comment.text().strip())
         self.comment.clear()
 
@@ -228,6 +245,9 @@ class ProjectOutputPanel(QWidget):
             self.approval_info.setText("Decisions recorded for this project:")
 
     def _show_preview(self, page: Path | None) -> None:
+        if page is not None and page == self.preview.page_path:
+            self.preview.reload()  # rendered again in place (an edited copy)
+            return
         self.preview.show_page(page)
 
 

@@ -152,6 +152,17 @@ class SitePreview(QWidget):
         self.browser.setSource(QUrl.fromLocalFile(str(page)))
         self.loadFinished.emit(True)
 
+    def reload(self) -> None:
+        """Load the shown page again from disk (the site was rendered again: an edited copy)."""
+        if self.page_path is None:
+            return
+        if self.web is not None:
+            self.web.reload()
+            return
+        assert self.browser is not None
+        self.browser.reload()
+        self.loadFinished.emit(True)
+
     def run_javascript(self, script: str, callback: Any) -> None:
         """Run ``script`` in the application's own JavaScript world (the site's stays off)."""
         from PySide6.QtWebEngineCore import QWebEngineScript

@@ -149,6 +149,12 @@ def _save(ctx: StepContext, record: dict[str, Any]) -> None:
         os.replace(partial, path)
 
 
+def save_record(ctx: StepContext, record: dict[str, Any]) -> None:
+    """Write the kept record (and the work folder's marker) again: a person's edit of the
+    model's copy (worker.services.copy) goes here so a replayed scaffold keeps it."""
+    _save(ctx, record)
+
+
 async def _reapply(ctx: StepContext, job: Job, *, needs_model: bool = False) -> str | None:
     """Write what the model wrote when the scaffold first ran (never ask it again)."""
     path = record_path(ctx)

@@ -39,6 +39,15 @@ class Decision(BaseModel):
     actor: str = Field("", max_length=200)
 
 
+class CopyEdit(BaseModel):
+    """A person's edit of the model-written copy: field key -> new text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fields: dict[str, str] = Field(min_length=1, max_length=200)
+    actor: str = Field("", max_length=200)
+
+
 def _service(db: Any, settings: Any) -> ProjectService:
     return ProjectService.from_settings(db, settings)
 
@@ -122,3 +131,26 @@ async def reject_project(project_id: ProjectId, db: DB, settings: SettingsDep,
     return project_dict(await _service(db, settings).decide(
         project_id, "rejected", decided_by="api", actor=body.actor, comment=body.comment,
         principal=principal))
+
+
+@router.get("/{project_id}/copy", summary="the model-written copy (tagline, about, features, bio)")
+async def get_copy(project_id: ProjectId, db: DB, settings: SettingsDep) -> dict[str, Any]:
+    from worker.errors import NotFound
+    from worker.services.copy import CopyService
+
+    shown = await CopyService.from_settings(db, settings).get(project_id)
+    if shown is None:
+        raise NotFound(f"project {project_id} has no model-written copy")
+    return shown.as_dict()
+
+
+@router.patch("/{project_id}/copy",
+              summary="edit the model-written copy while the project awaits approval")
+async def edit_copy(project_id: ProjectId, body: CopyEdit, db: DB, settings: SettingsDep,
+                    principal: Principal) -> dict[str, Any]:
+    from worker.services.copy import CopyService
+
+    reject_unstorable_text(body.model_dump())
+    saved = await CopyService.from_settings(db, settings).save(
+        project_id, body.fields, actor=body.actor or principal, principal=principal)
+    return {**saved.copy.as_dict(), "changed": saved.changed}
