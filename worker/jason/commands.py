@@ -270,7 +270,7 @@ def words_of(text: str) -> list[str]:
             continue
         # split letters from digits: "app2" -> "app", "two"
         for part in re.findall(r"\d+|\D+", raw.replace("'", "")):
-            out.extend(number_words(part) if part.isdigit() else [part])
+            out.extend(number_words(part) if part.isdecimal() else [part])
     return out
 
 
