@@ -117,3 +117,31 @@ def test_status_with_nothing_configured_serves_the_local_model(llama_server: Loc
     calls = json.loads(titan(child_env(titan_env), "ai", "calls", "--json").stdout)
     assert [c["purpose"] for c in calls] == ["status probe"]
     assert calls[0]["completionTokens"] == report["completionTokens"]
+
+
+async def test_a_long_lived_process_keeps_one_local_model_running(titan_env: dict) -> None:
+    """Jason's chat and the desktop's planner ask with ``keep_local``: the first call starts
+    the local model, the next ones reuse it (no start-up wait per line), and it stops with the
+    process (here: the atexit hook, called by hand)."""
+    import worker.ai as ai
+    from worker.config import reload_settings
+
+    settings = reload_settings()
+    urls, pids = [], []
+    try:
+        for _ in range(2):
+            async with ai.open_client(settings, keep_local=True) as client:
+                done = await client.chat([{"role": "user", "content": "Hi"}], purpose="probe",
+                                         max_tokens=4)
+                assert done.text is not None
+                urls.append(client.endpoint.url)
+                assert ai._kept_local is not None and ai._kept_local.process is not None
+                pids.append(ai._kept_local.process.pid)
+            assert ai._kept_local.process.poll() is None  # still running between calls
+        assert urls[0] == urls[1] and pids[0] == pids[1]
+    finally:
+        process = ai._kept_local.process if ai._kept_local is not None else None
+        ai._stop_kept_local()
+        if process is not None:
+            assert await asyncio.to_thread(process.wait, 30) is not None
+        ai._kept_local = None

@@ -304,7 +304,7 @@ class Jason:
         reason = ai_off_reason(self.settings)
         if reason is None:
             try:
-                async with open_client(self.settings, self.db) as client:
+                async with open_client(self.settings, self.db, keep_local=True) as client:
                     return await self._ask_model(client, p.text)
             except AIError as exc:
                 log.warning("the AI model did not answer", error=str(exc))

@@ -39,7 +39,7 @@ async def propose_plan(settings: Settings, db: Database, registry: TemplateRegis
     awaiting task cancels the call; the ledger records it as "cancelled"."""
     if not description.strip():
         raise InvalidInput("description", "describe the project in a few words")
-    async with open_client(settings, db) as client:
+    async with open_client(settings, db, keep_local=True) as client:
         rows = len(client.recorded_ids)
 
         def delta(text: str) -> None:
