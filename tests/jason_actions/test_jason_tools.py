@@ -152,7 +152,7 @@ async def test_why_did_it_fail_is_answered_from_the_projects_errors_and_logs(
         settings = with_ai(monkeypatch, server.url)
         jason = Jason(db, settings)
         made = await jason.ask("create project Sunflower Bakery using persona basic")
-        env = {**titan_env, "OUTPUT_DIR": str(blocked / "out")}
+        env = {**titan_env, "OUTPUT_DIR": str(blocked / "out"), "TITAN_AI_BUILDS": "off"}
         assert titan(env, "worker", "--exit-when-idle").returncode == 0
         assert await status_of(db, "sunflower-bakery") == "failed"
         answer = ("The deploy step failed because the output folder is a file, not a "

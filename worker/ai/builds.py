@@ -113,7 +113,9 @@ async def run_declared_work(template: Template, ctx: StepContext, job: Job, *,
     (ctx.workdir / MARKER).unlink(missing_ok=True)
     if replay:
         return await _reapply(ctx, job, needs_model=getattr(template, "needs_model", False))
-    record_path(ctx).unlink(missing_ok=True)  # a record of an earlier run no longer holds
+    stale = record_path(ctx)  # a record of an earlier run no longer holds
+    if stale.is_file():  # (an unusable OUTPUT_DIR is the deploy's to report, not this step's)
+        stale.unlink()
     off = ai_builds_off(ctx.settings)
     if off is not None:
         if getattr(template, "needs_model", False):
