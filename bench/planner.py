@@ -196,9 +196,13 @@ async def _reachable(endpoint: Endpoint) -> str | None:
 
 
 async def _main(args: argparse.Namespace, db_url: str, tmp: Path) -> int:
+    from worker.ai.builds import plannable
     from worker.ai.local import LocalServer, local_unavailable_reason
 
-    registry = TemplateRegistry.from_settings(get_settings())
+    # The templates `titan project create --describe` offers here (not ai/python-app while
+    # AI builds are off: with no TITAN_AI_URL, the default).
+    settings = get_settings()
+    registry = plannable(TemplateRegistry.from_settings(settings), settings)
     chosen = HELD_OUT if args.held_out else DESCRIPTIONS
     descriptions = chosen[:2] if args.smoke else chosen
     rows: list[list[object]] = []

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from titan_desktop import palette
 from worker.services.copy import CopyField, ProjectCopy
 
 Editor = QLineEdit | QPlainTextEdit
@@ -100,7 +101,7 @@ class CopyPanel(QGroupBox):
         """The outcome of a save: success makes the typed text the saved text."""
         self.status.setText(message)
         self.status.setProperty("error", not ok)
-        self.status.setStyleSheet("" if ok else "color: #c0392b;")
+        self.status.setStyleSheet("" if ok else f"color: {palette.DANGER};")
         if ok:
             self._saved = {key: _text(editor).strip() for key, editor in self.editors.items()}
             for key, editor in self.editors.items():
