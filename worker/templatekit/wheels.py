@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from worker.templatekit.tools import make_venv, run_tool, tool_env
+from worker.templatekit.tools import make_venv, pip_command, run_tool, tool_env
 
 if TYPE_CHECKING:
     from worker.templates import StepContext, StepResult
@@ -43,3 +43,22 @@ def build_wheel(ctx: StepContext, src: Path) -> StepResult:
     ctx.log(f"built {wheel.name} into {ctx.output_dir}")
     return StepResult(f"Built {wheel.name}", [ArtifactOut("file", "wheel", wheel)],
                       url=wheel.as_uri())
+
+
+def built_wheel(ctx: StepContext, step: str = "verify") -> Path:
+    """The wheel the deploy step put into ``ctx.output_dir`` (``step``: who needs it)."""
+    wheels = sorted(ctx.output_dir.glob("*.whl"))
+    if not wheels:
+        raise RuntimeError(f"no wheel in {ctx.output_dir} to {step} (deploy first)")
+    return wheels[0]
+
+
+def install_fresh(ctx: StepContext, wheel: Path) -> Path:
+    """Install ``wheel`` alone into a new, empty venv (Titan's own code only: a model-written
+    wheel is installed in the sandbox); returns the venv's ``bin`` folder."""
+    venv = ctx.workdir / "verify-venv"
+    shutil.rmtree(venv, ignore_errors=True)
+    python = make_venv(venv, ctx.log, system_site_packages=False)
+    run_tool(pip_command(python, "install", "--no-index", "--no-deps", str(wheel)),
+             cwd=ctx.workdir, log=ctx.log, what="pip install", env=tool_env())
+    return venv / "bin"

@@ -28,8 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from worker.templatekit import (
-    make_venv,
-    pip_command,
     publish_archive,
     python_identifier,
     render_tree,
@@ -39,7 +37,7 @@ from worker.templatekit import (
     tool_env,
 )
 from worker.templatekit.testing import model_written, run_sandboxed
-from worker.templatekit.wheels import build_wheel
+from worker.templatekit.wheels import build_wheel, built_wheel, install_fresh
 from worker.templates import ArtifactOut, PlanNode, StepContext, StepResult, Template
 
 FILES = Path(__file__).parent / "files"
@@ -137,36 +135,28 @@ class PythonApp(Template):
         return build_wheel(ctx, _sources(ctx))
 
     def verify(self, ctx: StepContext) -> StepResult:
-        wheels = sorted(ctx.output_dir.glob("*.whl"))
-        if not wheels:
-            raise RuntimeError(f"no wheel in {ctx.output_dir} to verify (deploy first)")
+        wheel = built_wheel(ctx)
         context = self._context(ctx)
         if model_written(ctx.workdir):
-            return _verify_in_sandbox(ctx, wheels[0], context)
+            return _verify_in_sandbox(ctx, wheel, context)
         # The skeleton only (``titan templates check --steps all``): Titan's own code.
-        venv = ctx.workdir / "verify-venv"
-        shutil.rmtree(venv, ignore_errors=True)
-        python = make_venv(venv, ctx.log, system_site_packages=False)
-        run_tool(pip_command(python, "install", "--no-index", "--no-deps", str(wheels[0])),
-                 cwd=ctx.workdir, log=ctx.log, what="pip install", env=tool_env())
-        output = run_tool([str(venv / "bin" / context["command"]), "--help"], cwd=ctx.workdir,
+        bin_dir = install_fresh(ctx, wheel)
+        output = run_tool([str(bin_dir / context["command"]), "--help"], cwd=ctx.workdir,
                           log=ctx.log, what=f"{context['command']} --help", env=tool_env())
         if "usage:" not in output:
             raise RuntimeError(f"`{context['command']} --help` printed {output.strip()!r}")
-        return StepResult(f"Installed {wheels[0].name}; `{context['command']} --help` answered")
+        return StepResult(f"Installed {wheel.name}; `{context['command']} --help` answered")
 
     def publish(self, ctx: StepContext) -> StepResult:
-        wheels = sorted(ctx.output_dir.glob("*.whl"))
-        if not wheels:
-            raise RuntimeError(f"no wheel in {ctx.output_dir} to publish (deploy first)")
+        wheel = built_wheel(ctx, "publish")
         archive = publish_archive(_sources(ctx), ctx.output_dir, ctx.project.slug, "src")
         report = ctx.workdir / "test-report.txt"
-        artifacts = [ArtifactOut("file", "wheel", wheels[0]),
+        artifacts = [ArtifactOut("file", "wheel", wheel),
                      ArtifactOut("archive", archive.name, archive)]
         if report.is_file():
             artifacts.append(ArtifactOut("report", "test-report.txt", report))
-        ctx.log(f"published {wheels[0].name} and {archive.name}")
-        return StepResult(f"Published {wheels[0].name}", artifacts)
+        ctx.log(f"published {wheel.name} and {archive.name}")
+        return StepResult(f"Published {wheel.name}", artifacts)
 
 
 def _verify_in_sandbox(ctx: StepContext, wheel: Path, context: dict[str, Any]) -> StepResult:
