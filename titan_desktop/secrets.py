@@ -22,7 +22,7 @@ def service() -> str:
 # what is stored must also be loaded, or a saved token would silently not apply.
 SECRET_NAMES = ("DATABASE_URL", "OPS_TOKEN", "GITHUB_TOKEN", "RENDER_DEPLOY_HOOK_API",
                 "RENDER_DEPLOY_HOOK_WORKER", "TITAN_API_TOKEN", "STRIPE_API_KEY",
-                "SHOPIFY_TOKEN", "OPS_APPROVER_TOKEN", "TITAN_AI_KEY")
+                "SHOPIFY_TOKEN", "OPS_APPROVER_TOKEN", "TITAN_AI_KEY", "TITAN_ALERT_WEBHOOK")
 
 
 def keyring_available() -> bool:

@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
         self.jason = JasonDesk(self, ctx)
         self.status.bind(StatusController(ctx, self.supervisor, self))
         self._build_tray(ctx)
+        self._build_alerts(ctx)
         self.live.start()
         self.watcher.refresh()
         self.stack.setCurrentIndex(1)
@@ -256,6 +257,12 @@ class MainWindow(QMainWindow):
         self.tray.setToolTip("Titan")
         self.tray.activated.connect(self._show_from_tray)
         self.tray.show()
+
+    def _build_alerts(self, ctx: AppContext) -> None:
+        from titan_desktop.alerts.attach import attach_alerts
+
+        # Tray notices where there is a tray, else a banner above the tabs.
+        self.alerts = attach_alerts(self, ctx, self.tray)
 
     def _show_from_tray(self, _reason: QSystemTrayIcon.ActivationReason) -> None:
         self.showNormal()

@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
                     metavar="FIELD=TEXT",
                     help="change one text (tagline, about, bio, 'features[NAME]'); repeatable")
     cp.add_argument("--json", action="store_true")
+    from worker import rebuild_cli
+
+    rebuild_cli.add_commands(psub)  # edit, rebuild
 
     lg = sub.add_parser("logs", help="show the structured log")
     lg.add_argument("--project")
@@ -271,6 +274,10 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
         check_status(args.status, "--status")
     if args.project_command == "copy":
         return _project_copy(args, settings)
+    from worker import rebuild_cli
+
+    if args.project_command in rebuild_cli.COMMANDS:
+        return rebuild_cli.run(args, settings)
 
     async def body(db: Any) -> int:
         service = ProjectService.from_settings(db, settings)

@@ -192,6 +192,16 @@ class Settings(BaseSettings):
     ai_price_per_mtok_out: Decimal | None = Field(
         None, ge=0, validation_alias="TITAN_AI_PRICE_PER_MTOK_OUT")
 
+    # Alerts (issue 19): a Slack-compatible webhook (its URL holds a key: a secret), how long
+    # an approval may wait before it alerts, when a silent worker counts as stopped, and how
+    # often a worker looks (worker.services.alerts).
+    alert_webhook: SecretStr | None = Field(None, validation_alias="TITAN_ALERT_WEBHOOK")
+    alert_approval_minutes: float = Field(
+        60.0, gt=0, validation_alias="TITAN_ALERT_APPROVAL_MINUTES")
+    alert_worker_stale_seconds: float = Field(
+        120.0, gt=0, validation_alias="TITAN_ALERT_WORKER_STALE_SECONDS")
+    alert_check_seconds: float = Field(15.0, gt=0, validation_alias="TITAN_ALERT_CHECK_SECONDS")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -203,7 +213,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _JsonFileSource(settings_cls)
 
-    @field_validator("api_token", "ops_approver_token", mode="before")
+    @field_validator("api_token", "ops_approver_token", "alert_webhook", mode="before")
     @classmethod
     def _empty_token_is_unset(cls, value: Any) -> Any:
         # ``TITAN_API_TOKEN=`` must not count as a token everybody knows (the empty string).
@@ -245,7 +255,7 @@ class Settings(BaseSettings):
         values = []
         for name in ("database_url", "ops_token", "github_token", "render_deploy_hook_api",
                      "render_deploy_hook_worker", "api_token", "stripe_api_key",
-                     "shopify_token", "ops_approver_token", "ai_key"):
+                     "shopify_token", "ops_approver_token", "ai_key", "alert_webhook"):
             secret = getattr(self, name)
             if secret is not None and len(secret.get_secret_value()) >= 4:
                 values.append(secret.get_secret_value())

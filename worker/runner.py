@@ -138,6 +138,7 @@ class Worker:
             asyncio.create_task(self._listen(), name="listen"),
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
             asyncio.create_task(self._flush_completions(), name="completions"),
+            asyncio.create_task(self._watch_alerts(), name="alerts"),
         ]
         self._slot_tasks = [asyncio.create_task(self._slot(), name=f"slot-{i}")
                             for i in range(self.concurrency)]
@@ -154,6 +155,10 @@ class Worker:
                 await asyncio.wait_for(restoring, 90)
             self._flush_needed.set()
             await self._write_completions()
+            if self.exit_when_idle and self._failed:
+                # A short-lived worker whose jobs failed raises their alerts before it goes.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._alert_round(), 30)
             for task in helpers + self._slot_tasks:
                 task.cancel()
             await asyncio.gather(*helpers, *self._slot_tasks, return_exceptions=True)
@@ -174,6 +179,23 @@ class Worker:
             await restore_served(self._beat_conn.use, self.settings)
         except Exception as exc:
             log.warning("could not bring published projects back online", error=_short(exc))
+
+    async def _watch_alerts(self) -> None:
+        """Look for alerts every TITAN_ALERT_CHECK_SECONDS (worker.services.alerts), in a task
+        of its own: a webhook that retries must not delay heartbeats or claims."""
+        while not self._stop.is_set():
+            await asyncio.sleep(self.settings.alert_check_seconds)
+            try:
+                await self._alert_round()
+            except Exception as exc:
+                log.warning("alert check failed", error=_short(exc))
+
+    async def _alert_round(self) -> None:
+        import importlib
+
+        # Imported off the loop: loading SQLAlchemy would stall job pickup for a moment.
+        alerts = await asyncio.to_thread(importlib.import_module, "worker.services.alerts")
+        await alerts.run_round(self.db, self.settings, worker_id=self.id)
 
     async def _watch_embedded(self) -> None:
         """The embedded PostgreSQL died (a crash, an OOM kill)? Start it again: this worker

@@ -38,13 +38,21 @@ class ProgressController(SelectionController):
         self.jobs = JobsModel(self)
         self.ai_calls = AICallsModel(ctx, parent=self)
         self._rounds = Reloader(ctx, self._load_rounds)
+        self.search = ""
+        self.status_filter = ""
+        self.sort_key, self.descending = "created", True
+        self.projects.sort_requested = self.set_sort
         # Elapsed times tick even when nothing is written.
         self._tick = QTimer(self, interval=1000)
         self._tick.timeout.connect(self._tick_elapsed)
         self._tick.start()
 
     async def _load_list(self) -> None:
-        self.projects.set_rows(await self.ctx.projects.list(limit=500))
+        # Search, status filter and sort run in the database: they cover every project, not
+        # only the 500 listed.
+        self.projects.set_rows(await self.ctx.projects.list(
+            limit=500, status=self.status_filter or None, search=self.search or None,
+            sort=self.sort_key, descending=self.descending))
         if self.selected_id is not None and self.projects.row_for_key(self.selected_id) < 0:
             self.select(None)
         await self._load_rounds()
@@ -88,6 +96,24 @@ class ProgressController(SelectionController):
         if rows and any(p.finished_at is None and p.started_at for p in self.projects.rows):
             self.projects.dataChanged.emit(self.projects.index(0, 4),
                                            self.projects.index(rows - 1, 4))
+
+    # -- search, filter, sort --------------------------------------------------------------------
+
+    def set_filter(self, search: str | None = None, status: str | None = None) -> None:
+        """Show only projects matching ``search`` (name, slug, template) and ``status`` ("" for
+        all); None leaves that part as it is."""
+        changed = False
+        if search is not None and search.strip() != self.search:
+            self.search, changed = search.strip(), True
+        if status is not None and status != self.status_filter:
+            self.status_filter, changed = status, True
+        if changed:
+            self._list.request()
+
+    def set_sort(self, key: str, descending: bool) -> None:
+        if (key, descending) != (self.sort_key, self.descending):
+            self.sort_key, self.descending = key, descending
+            self._list.request()
 
     # -- actions -------------------------------------------------------------------------------
 

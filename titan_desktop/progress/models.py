@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
@@ -17,6 +18,10 @@ PROGRESS_COLUMN = 3
 # While a project runs (its status is the pipeline step it is in), its status cell adds the repair
 # loop's latest round on a second line.
 ROUND_STATUSES = frozenset(PIPELINE_STEPS)
+# The service's sort key behind each column a header click sorts (ProjectService.SORT_KEYS);
+# the pipeline column sorts by progress, the last error not at all.
+SORT_BY_COLUMN = {0: "name", STATUS_COLUMN: "status", PIPELINE_COLUMN: "progress",
+                  PROGRESS_COLUMN: "progress", 4: "started"}
 
 
 def stage_states(project: Project) -> list[str]:
@@ -46,6 +51,17 @@ class ProjectsModel(RowTableModel):
     def __init__(self, columns: list[Column], parent: Any = None) -> None:
         super().__init__(columns, parent=parent)
         self.rounds: dict[int, LatestRound] = {}
+        # The controller reloads in the new order (the database sorts: the list is capped).
+        self.sort_requested: Callable[[str, bool], None] | None = None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if self.sort_requested is None:
+            return
+        key = SORT_BY_COLUMN.get(column)
+        if key is None:  # no indicator, or a column that does not sort: newest first
+            self.sort_requested("created", True)
+        else:
+            self.sort_requested(key, order == Qt.SortOrder.DescendingOrder)
 
     def set_rounds(self, rounds: dict[int, LatestRound]) -> None:
         if rounds == self.rounds:

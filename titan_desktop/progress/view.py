@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtCore import QItemSelection, Qt
+from PySide6.QtCore import QItemSelection, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -27,7 +29,10 @@ from titan_desktop.delegates import PipelineDelegate, ProgressDelegate
 from titan_desktop.models import KEY_ROLE
 from titan_desktop.progress.controller import ProgressController
 from titan_desktop.progress.models import PIPELINE_COLUMN, PROGRESS_COLUMN
-from worker.db.models import Project
+from worker.db.models import PROJECT_STATUSES, Project
+from worker.services.rebuild import REBUILDABLE
+
+SEARCH_DELAY_MS = 250  # typing settles before the list reloads
 
 
 class ProgressTab(QWidget):
@@ -54,6 +59,30 @@ class ProgressTab(QWidget):
             self.table.setColumnWidth(column, width)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         c.projects.modelReset.connect(self._restore_selection)
+        header.setSortIndicator(-1, Qt.SortOrder.DescendingOrder)  # newest first until clicked
+        self.table.setSortingEnabled(True)  # a header click reloads in that order (the model)
+
+        self.search = QLineEdit()
+        self.search.setObjectName("projectSearch")
+        self.search.setPlaceholderText("Search projects by name, slug or template…")
+        self.search.setClearButtonEnabled(True)
+        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(lambda: c.set_filter(search=self.search.text()))
+        self.search.textChanged.connect(lambda _text: self._search_timer.start())
+        self.status_filter = QComboBox()
+        self.status_filter.setObjectName("projectStatusFilter")
+        self.status_filter.addItem("All statuses", "")
+        for status in PROJECT_STATUSES:
+            self.status_filter.addItem(fmt.status_label(status), status)
+        self.status_filter.currentIndexChanged.connect(
+            lambda _i: c.set_filter(status=self.status_filter.currentData()))
+        self.shown = QLabel("")
+        self.shown.setObjectName("hint")
+        c.projects.modelReset.connect(self._count_shown)
+        filters = QHBoxLayout()
+        filters.addWidget(self.search, 3)
+        filters.addWidget(self.status_filter, 1)
+        filters.addWidget(self.shown)
 
         self.summary = QLabel("Select a project to see its plan, jobs and runs.")
         self.summary.setObjectName("projectSummary")
@@ -64,13 +93,17 @@ class ProgressTab(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.delete_button = QPushButton("Delete…")
         self.open_button = QPushButton("Open output")
+        self.edit_button = QPushButton("Edit spec…")
+        self.edit_button.setToolTip("Change the project's spec and build it again; the earlier "
+                                    "build and its artifacts stay in its history")
+        self.edit_button.clicked.connect(self._edit_spec)
         self.retry_button.clicked.connect(c.retry)
         self.cancel_button.clicked.connect(c.cancel)
         self.delete_button.clicked.connect(self._confirm_delete)
         self.open_button.clicked.connect(c.open_output)
         actions = QHBoxLayout()
         for button in (self.retry_button, self.cancel_button, self.delete_button,
-                       self.open_button):
+                       self.open_button, self.edit_button):
             actions.addWidget(button)
         actions.addStretch(1)
         self.feedback = QLabel("")
@@ -100,8 +133,13 @@ class ProgressTab(QWidget):
         details_layout.addLayout(actions)
         details_layout.addWidget(details_tabs, 1)
 
+        listing = QWidget()
+        listing_layout = QVBoxLayout(listing)
+        listing_layout.setContentsMargins(0, 0, 0, 0)
+        listing_layout.addLayout(filters)
+        listing_layout.addWidget(self.table, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.table)
+        splitter.addWidget(listing)
         splitter.addWidget(details)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
@@ -145,6 +183,7 @@ class ProgressTab(QWidget):
                                                              "cancelled"))
         self.delete_button.setEnabled(has)
         self.open_button.setEnabled(has and self.controller.output_location() is not None)
+        self.edit_button.setEnabled(status in REBUILDABLE)
         if project is None:
             self.summary.setText(
                 "Select a project to see its plan, jobs and runs." if self.controller.projects
@@ -164,6 +203,21 @@ class ProgressTab(QWidget):
             parts.append(f'<span style="color:{palette.DANGER}">{error}</span>')
         self.summary.setText(" · ".join(parts))
         self.summary.setOpenExternalLinks(True)
+
+    def _count_shown(self) -> None:
+        c = self.controller
+        filtered = bool(c.search or c.status_filter)
+        rows = c.projects.rowCount()
+        self.shown.setText(f"{rows} match{'es' if rows != 1 else ''}" if filtered else "")
+
+    def _edit_spec(self) -> None:
+        from titan_desktop.progress.edit_spec import EditSpecDialog
+
+        project = self.controller.selected
+        if project is None:
+            return
+        self.edit_dialog = EditSpecDialog(self.controller.ctx, project, self)
+        self.edit_dialog.open()  # window-modal, never blocks the event loop
 
     def _confirm_delete(self) -> None:
         project = self.controller.selected

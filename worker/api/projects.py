@@ -11,7 +11,7 @@ from worker.api.deps import DB, Principal, SettingsDep
 from worker.api.errors import reject_unstorable_text
 from worker.db.models import PROJECT_STATUSES
 from worker.errors import InvalidInput
-from worker.services.projects import ProjectCreate, ProjectService
+from worker.services.projects import SORT_KEYS, ProjectCreate, ProjectService
 from worker.services.serialize import approval_dict, project_dict
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
@@ -30,6 +30,9 @@ class ProjectUpdate(BaseModel):
                                                  le=30 * 86400)
     price_minor: int | None = Field(None, alias="priceMinor", ge=0, le=10**12)
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    # Merged into the spec (RFC 7396: null removes a key), then checked against the template's
+    # schema; ``POST /{id}/rebuild`` builds it (worker/services/rebuild.py).
+    spec: dict[str, Any] | None = Field(None, description="a JSON merge patch of the spec")
 
 
 class Decision(BaseModel):
@@ -59,16 +62,24 @@ async def create_project(body: ProjectCreate, db: DB, settings: SettingsDep) -> 
     return project_dict(project)
 
 
-@router.get("", summary="list projects, newest first")
+@router.get("", summary="list projects, newest first (or sorted, searched)")
 async def list_projects(
     db: DB, settings: SettingsDep, status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    search: Annotated[str | None, Query(max_length=200,
+                                        description="words in the name, slug or template")
+                      ] = None,
+    sort: Literal[tuple(SORT_KEYS)] = "created",  # type: ignore[valid-type]  # runtime tuple
+    order: Literal["asc", "desc"] = "desc",
 ) -> dict[str, Any]:
+    reject_unstorable_text(search or "", "search")
     service = _service(db, settings)
-    projects = await service.list(status=status, limit=limit, offset=offset)
+    projects = await service.list(status=status, limit=limit, offset=offset, search=search,
+                                  sort=sort, descending=order == "desc")
     return {"items": [project_dict(p) for p in projects],
-            "total": await service.count(status=status), "limit": limit, "offset": offset}
+            "total": await service.count(status=status, search=search), "limit": limit,
+            "offset": offset}
 
 
 @router.get("/{project_id}", summary="a project with its jobs, runs and artifacts")
@@ -81,7 +92,8 @@ async def get_project(project_id: ProjectId, db: DB, settings: SettingsDep) -> d
     return data
 
 
-@router.patch("/{project_id}", summary="edit a project's name, approval settings or price")
+@router.patch("/{project_id}",
+              summary="edit a project's name, approval settings, price or spec")
 async def update_project(project_id: ProjectId, body: ProjectUpdate, db: DB,
                          settings: SettingsDep) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
@@ -90,8 +102,28 @@ async def update_project(project_id: ProjectId, body: ProjectUpdate, db: DB,
         if key in changes and changes[key] is None:
             alias = ProjectUpdate.model_fields[key].alias or key
             raise InvalidInput(alias, "may not be null")
+    service = _service(db, settings)
+    spec = changes.pop("spec", None)
+    if "spec" in body.model_fields_set and spec is None:
+        raise InvalidInput("spec", "may not be null")
+    if spec is not None:
+        from worker.services.rebuild import RebuildService
+
+        await RebuildService(service).edit_spec(project_id, spec)
+    if not changes:
+        return project_dict(await service.get(project_id))
     # The service checks the name and the currency (the same rules as for a new project).
-    return project_dict(await _service(db, settings).update(project_id, changes))
+    return project_dict(await service.update(project_id, changes))
+
+
+@router.post("/{project_id}/rebuild", status_code=202,
+             summary="build the project again with its current spec (a new pipeline run)")
+async def rebuild_project(project_id: ProjectId, db: DB, settings: SettingsDep
+                          ) -> dict[str, Any]:
+    from worker.services.rebuild import RebuildService
+
+    project, job_id = await RebuildService(_service(db, settings)).rebuild(project_id)
+    return {"jobId": job_id, "build": project.build, "project": project_dict(project)}
 
 
 @router.delete("/{project_id}", status_code=204,

@@ -85,6 +85,8 @@ class Project(Base):
     price_minor: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), server_default="USD")
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Which build the pipeline is on: 1, then one more per rebuild with an edited spec (0011).
+    build: Mapped[int] = mapped_column(Integer, server_default="1")
     # Problems verify noticed that did not fail it; Jason rejects flagged output.
     flags: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
     created_at: Mapped[datetime] = _now()
@@ -198,6 +200,8 @@ class Job(Base):
         Index("ix_jobs_project_id", "project_id", postgresql_where=text("project_id IS NOT NULL")),
         Index("ix_jobs_ops_change_id", "ops_change_id",
               postgresql_where=text("ops_change_id IS NOT NULL")),
+        # Dead jobs for the alert check (0011): recent ones, without reading every job.
+        Index("ix_jobs_dead", "finished_at", postgresql_where=text("status = 'dead'")),
         # One live job per dedupe key; finished jobs free the key.
         Index(
             "uq_jobs_dedupe_key_live", "dedupe_key", unique=True,
@@ -256,11 +260,13 @@ class Run(Base):
 
 
 class Artifact(Base):
-    """A file or URL a run produced. Re-running a step replaces its artifact (same name)."""
+    """A file or URL a run produced. Re-running a step replaces its artifact (same name) within
+    the build; a rebuild (0011) starts a new build and the earlier builds' artifacts stay."""
 
     __tablename__ = "artifacts"
     __table_args__ = (
-        UniqueConstraint("project_id", "kind", "name", name="uq_artifacts_project_kind_name"),
+        UniqueConstraint("project_id", "build", "kind", "name",
+                         name="uq_artifacts_project_build_kind_name"),
         Index("ix_artifacts_ops_change_id", "ops_change_id"),
     )
 
@@ -278,6 +284,7 @@ class Artifact(Base):
     uri: Mapped[str | None] = mapped_column(Text)
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64))
+    build: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = _now()
 
 
@@ -416,4 +423,38 @@ class AIRound(Base):
     passed: Mapped[bool] = mapped_column(Boolean)
     tokens: Mapped[int] = mapped_column(Integer, server_default="0")
     refusals: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
+    created_at: Mapped[datetime] = _now()
+
+
+ALERT_STATUSES = ("pending", "sent", "failed", "recorded")
+
+
+class Alert(Base):
+    """An alert Titan raised once (worker.services.alerts): a dead job, an approval waiting too
+    long, a worker that stopped heart-beating, a failed backup.
+
+    ``key`` names the occurrence (``job.dead:42``); inserting it is the claim that keeps several
+    workers from raising it twice. ``status`` is its webhook delivery (``recorded``: none set).
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint(_in("status", ALERT_STATUSES), name="status"),
+        UniqueConstraint("key", name="uq_alerts_key"),
+        Index("ix_alerts_pending", "claimed_at", postgresql_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    key: Mapped[str] = mapped_column(String(300))
+    event: Mapped[str] = mapped_column(String(50))
+    title: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    project_id: Mapped[int | None] = mapped_column(BigInteger)
+    details: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    status: Mapped[str] = mapped_column(String(20), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # When a worker took on its delivery; a pending alert claimed long ago is sent again.
+    claimed_at: Mapped[datetime] = _now()
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()

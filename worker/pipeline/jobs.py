@@ -70,6 +70,7 @@ async def run_step(ctx: JobContext, step: str) -> None:
         info = ProjectInfo(project.id, project.name, project.slug, project.type, project.spec)
         url, template_ref = project.url, project.template_ref
         requires_approval = project.requires_approval
+        build = project.build  # a rebuild's artifacts are a new build's (services/rebuild.py)
     try:
         template = _templates(ctx.settings).get(template_ref)
     except Exception as exc:
@@ -107,7 +108,7 @@ async def run_step(ctx: JobContext, step: str) -> None:
     if step_ctx.url != url and not result.url:
         result.url = step_ctx.url  # a replayed deploy moved the site to this machine
     await _record_success(ctx, project_id, step, result, requires_approval,
-                          step_ctx.output_dir)
+                          step_ctx.output_dir, build)
 
 
 async def _ai_work(ctx: JobContext, template: Template, step_ctx: StepContext, *,
@@ -139,15 +140,17 @@ def _not_run_here(workdir: Path, step: str) -> list[str]:
 
 
 async def _record_success(ctx: JobContext, project_id: int, step: str, result: StepResult,
-                          requires_approval: bool, output_dir: Path) -> None:
-    rows = [_artifact_row(project_id, ctx, step, a) for a in result.artifacts]
+                          requires_approval: bool, output_dir: Path, build: int = 1) -> None:
+    rows = [{**_artifact_row(project_id, ctx, step, a), "build": build}
+            for a in result.artifacts]
     index = PIPELINE_STEPS.index(step)
     async with ctx.db.session() as session:
         for row in rows:
             stmt = insert(Artifact).values(**row)
             await session.execute(stmt.on_conflict_do_update(
-                constraint="uq_artifacts_project_kind_name",
-                set_={k: stmt.excluded[k] for k in row if k not in ("project_id", "kind", "name")},
+                constraint="uq_artifacts_project_build_kind_name",
+                set_={k: stmt.excluded[k] for k in row
+                      if k not in ("project_id", "build", "kind", "name")},
             ))
         await session.execute(
             update(PlanItem).where(PlanItem.project_id == project_id, PlanItem.step == step,

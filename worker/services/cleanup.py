@@ -41,4 +41,13 @@ def remove_project_files(settings: Any, slug: str, *, keep_files: bool = False,
             (settings.projects_dir / ".ai-builds").resolve() and ai_record.is_file():
         ai_record.unlink()
         removed.append(ai_record)
+    # Earlier builds' files (worker/services/rebuild.py) go with it too.
+    builds = settings.titan_home / "builds"
+    folder = builds / slug
+    if slug and folder.is_dir() and folder.resolve().parent == builds.resolve():
+        if keep_files:
+            kept.append(folder)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
     return stopped, removed, kept

@@ -204,22 +204,26 @@ class ProjectService:
             raise
         return project
 
-    async def list(self, *, status: str | None = None, limit: int = 100, offset: int = 0
+    async def list(self, *, status: str | None = None, limit: int = 100, offset: int = 0,
+                   search: str | None = None, sort: str = "created", descending: bool = True
                    ) -> list[Project]:
-        """Projects, newest first (only those with ``status``, if given)."""
+        """Projects, newest first (only those with ``status``, if given). ``search`` keeps
+        those whose name, slug or template contains it (any case); ``sort`` is one of
+        ``SORT_KEYS`` (ties: newest first)."""
         check_status(status)
-        query = select(Project).order_by(Project.id.desc()).limit(limit).offset(offset)
-        if status:
-            query = query.where(Project.status == status)
+        if sort not in SORT_KEYS:
+            raise InvalidInput("sort", f"{sort!r} is not one of: {', '.join(SORT_KEYS)}")
+        column = SORT_KEYS[sort]
+        order = column.desc() if descending else column.asc()
+        query = _filtered(select(Project), status, search).order_by(
+            order, Project.id.desc()).limit(limit).offset(offset)
         async with self.db.session() as session:
             return list((await session.scalars(query)).all())
 
-    async def count(self, *, status: str | None = None) -> int:
-        """How many projects (with ``status``, if given)."""
+    async def count(self, *, status: str | None = None, search: str | None = None) -> int:
+        """How many projects (with ``status`` and matching ``search``, if given)."""
         check_status(status)
-        query = select(func.count()).select_from(Project)
-        if status:
-            query = query.where(Project.status == status)
+        query = _filtered(select(func.count()).select_from(Project), status, search)
         async with self.db.session() as session:
             return int(await session.scalar(query) or 0)
 
@@ -365,10 +369,12 @@ class ProjectService:
         return await self.get(project.id)
 
     async def artifacts(self, project_id: int) -> builtins.list[Artifact]:
-        """Files and URLs the project's runs produced, in the order they were made."""
+        """Files and URLs the project's runs produced, in the order they were made, newest
+        build first."""
         async with self.db.session() as session:
+            # The current build's first: a rebuilt project's earlier builds follow (history).
             rows = await session.scalars(select(Artifact).where(Artifact.project_id == project_id)
-                                         .order_by(Artifact.id))
+                                         .order_by(Artifact.build.desc(), Artifact.id))
             return list(rows.all())
 
 
@@ -433,6 +439,25 @@ async def apply_decision(session: AsyncSession, row: Project, decision: str, *, 
         row.finished_at = func.now()
     row.awaiting_since = None
     row.updated_at = func.now()
+
+
+# What the project list sorts by (the Progress tab's columns, ``GET /api/projects?sort=``).
+SORT_KEYS: dict[str, Any] = {
+    "created": Project.id, "name": func.lower(Project.name), "status": Project.status,
+    "progress": Project.progress, "updated": Project.updated_at,
+    "started": Project.started_at, "template": Project.template_ref,
+}
+
+
+def _filtered(query: Any, status: str | None, search: str | None) -> Any:
+    if status:
+        query = query.where(Project.status == status)
+    words = (search or "").split()
+    for word in words:  # every word somewhere in the name, slug or template
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(Project.name.ilike(pattern), Project.slug.ilike(pattern),
+                                Project.template_ref.ilike(pattern)))
+    return query
 
 
 def step_job(project_id: int, step: str, *, max_attempts: int = 3) -> NewJob:

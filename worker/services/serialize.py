@@ -22,7 +22,7 @@ def project_dict(project: Project, *, details: bool = False) -> dict[str, Any]:
         "requiresApproval": project.requires_approval,
         "approvalTimeoutSeconds": project.approval_timeout_seconds,
         "priceMinor": project.price_minor, "currency": project.currency,
-        "flags": project.flags,
+        "flags": project.flags, "build": project.build,
         "createdAt": _ts(project.created_at), "updatedAt": _ts(project.updated_at),
         "publishedAt": _ts(project.published_at),
     }
@@ -58,7 +58,7 @@ def artifact_dict(artifact: Artifact) -> dict[str, Any]:
     return {"id": artifact.id, "step": artifact.step, "kind": artifact.kind,
             "name": artifact.name, "path": artifact.path, "uri": artifact.uri,
             "sizeBytes": artifact.size_bytes, "sha256": artifact.sha256,
-            "createdAt": _ts(artifact.created_at)}
+            "build": artifact.build, "createdAt": _ts(artifact.created_at)}
 
 
 def approval_dict(approval: Approval) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Alerts in the desktop: a tray notice, or an in-window banner where there is no tray."""
