@@ -105,6 +105,8 @@ class RebuildService:
         if step is not None:
             raise Conflict(f"project {project.slug} is building ({step}); wait for it or "
                            "cancel it before editing its spec")
+        # The spec that built the current build is history: keep it before it changes.
+        await asyncio.to_thread(self._keep_spec, project.slug, project.build, project.spec)
         async with self.db.session() as session:
             await session.execute(update(Project).where(Project.id == project.id)
                                   .values(spec=new_spec, updated_at=func.now()))
@@ -169,23 +171,40 @@ class RebuildService:
         await session.execute(update(PlanItem).where(PlanItem.project_id == row.id)
                               .values(done=False, done_at=None))
 
+    def _build_folder(self, slug: str, build: int) -> Path | None:
+        settings = self.projects.settings
+        if settings is None or not slug or slugify(slug) != slug:
+            return None
+        return Path(settings.titan_home) / "builds" / slug / str(build)
+
+    def _keep_spec(self, slug: str, build: int, spec: dict[str, Any]) -> Path | None:
+        """Blocking: write the build's spec once (the first edit after the build, or the
+        rebuild when nobody edited it); later edits do not overwrite it."""
+        folder = self._build_folder(slug, build)
+        if folder is None:
+            return None
+        spec_file = folder / "spec.json"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not spec_file.exists():
+                spec_file.write_text(json.dumps(spec, indent=2, ensure_ascii=False) + "\n",
+                                     encoding="utf-8")
+        except OSError as exc:
+            log.warning(f"could not keep build {build} of {slug}'s files", error=str(exc))
+            return None
+        return spec_file
+
     def _archive(self, slug: str, build: int, spec: dict[str, Any],
                  artifacts: list[Artifact]) -> _Archived:
         """Blocking: copy the build's files that are on this machine aside."""
         settings = self.projects.settings
         done = _Archived()
-        if settings is None or not slug or slugify(slug) != slug:
+        if settings is None:
             return done
-        folder = Path(settings.titan_home) / "builds" / slug / str(build)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            spec_file = folder / "spec.json"
-            spec_file.write_text(json.dumps(spec, indent=2, ensure_ascii=False) + "\n",
-                                 encoding="utf-8")
-            done.spec_file = spec_file
-        except OSError as exc:
-            log.warning(f"could not keep build {build} of {slug}'s files", error=str(exc))
+        done.spec_file = self._keep_spec(slug, build, spec)
+        if done.spec_file is None:
             return done
+        folder = done.spec_file.parent
         for artifact in artifacts:
             source = Path(artifact.path) if artifact.path else None
             if source is None or not source.exists() or folder in source.parents:
