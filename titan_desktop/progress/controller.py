@@ -110,6 +110,11 @@ class ProgressController(SelectionController):
         if changed:
             self._list.request()
 
+    def refresh(self) -> None:
+        """Load the list and the selected project again (after an edit made here)."""
+        self._list.request()
+        self._details.request()
+
     def set_sort(self, key: str, descending: bool) -> None:
         if (key, descending) != (self.sort_key, self.descending):
             self.sort_key, self.descending = key, descending

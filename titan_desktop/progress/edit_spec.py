@@ -12,8 +12,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QScrollArea,
@@ -89,16 +89,17 @@ class EditSpecDialog(QDialog):
         self.setWindowTitle(f"Edit spec — {project.name}")
         self.resize(620, 560)
         self.controller = EditSpecController(ctx, project, self)
-        intro = QLabel(f"{project.name} · template {project.template_ref} · build "
-                       f"{project.build}. Rebuilding runs the pipeline again from scaffold; "
-                       "the earlier build, its runs and its artifacts stay in the history.")
+        self.intro = intro = QLabel("")
         intro.setObjectName("hint")
         intro.setWordWrap(True)
+        self._describe(project)
         form = QFormLayout()
         self.fields: list[SpecField] = build_fields(self.controller.schema(), form)
         write_spec(self.fields, project.spec or {})
         inner = QWidget()
-        inner.setLayout(form)
+        column = QVBoxLayout(inner)
+        column.addLayout(form)
+        column.addStretch(1)  # rows keep their height; the space goes below them
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
@@ -106,14 +107,15 @@ class EditSpecDialog(QDialog):
         self.status = QLabel("")
         self.status.setObjectName("feedback")
         self.status.setWordWrap(True)
-        buttons = QDialogButtonBox()
         self.rebuild_button = QPushButton("Save and rebuild")
         self.rebuild_button.setObjectName("saveAndRebuild")
+        self.rebuild_button.setDefault(True)
         self.save_button = QPushButton("Save")
         self.close_button = QPushButton("Close")
-        buttons.addButton(self.rebuild_button, QDialogButtonBox.ButtonRole.AcceptRole)
-        buttons.addButton(self.save_button, QDialogButtonBox.ButtonRole.ApplyRole)
-        buttons.addButton(self.close_button, QDialogButtonBox.ButtonRole.RejectRole)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (self.close_button, self.save_button, self.rebuild_button):
+            buttons.addWidget(button)
         self.rebuild_button.clicked.connect(lambda: self._save(rebuild=True))
         self.save_button.clicked.connect(lambda: self._save(rebuild=False))
         self.close_button.clicked.connect(self.reject)
@@ -122,9 +124,14 @@ class EditSpecDialog(QDialog):
         layout.addWidget(scroll, 1)
         layout.addWidget(self.error)
         layout.addWidget(self.status)
-        layout.addWidget(buttons)
+        layout.addLayout(buttons)
         self.controller.fieldError.connect(self._show_field_error)
         self.controller.saved.connect(self._on_saved)
+
+    def _describe(self, project: Project) -> None:
+        self.intro.setText(f"{project.name} · template {project.template_ref} · build "
+                           f"{project.build}. Rebuilding runs the pipeline again from scaffold; "
+                           "the earlier build, its runs and its artifacts stay in the history.")
 
     def _save(self, *, rebuild: bool) -> None:
         for field in self.fields:
@@ -143,6 +150,8 @@ class EditSpecDialog(QDialog):
 
     def _on_saved(self, ok: bool, message: str) -> None:
         self.status.setText(message if ok else "")
+        if ok:
+            self._describe(self.controller.project)
         if not ok and not self.error.isVisible() and not any(
                 f.error.isVisible() for f in self.fields):
             self.error.setText(message)

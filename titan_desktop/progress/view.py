@@ -217,6 +217,9 @@ class ProgressTab(QWidget):
         if project is None:
             return
         self.edit_dialog = EditSpecDialog(self.controller.ctx, project, self)
+        # Show the new spec and build at once, whether or not live events are on.
+        self.edit_dialog.controller.saved.connect(
+            lambda ok, _message: self.controller.refresh() if ok else None)
         self.edit_dialog.open()  # window-modal, never blocks the event loop
 
     def _confirm_delete(self) -> None:
