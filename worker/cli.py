@@ -499,6 +499,8 @@ def _describe(project: Any, approvals: list[Any] | None = None) -> str:
              f"  template: {project.template_ref}  type: {project.type}  "
              f"url: {project.url or '-'}",
              f"  output:   {project.output_dir or '-'}"]
+    if project.build > 1:  # rebuilt (titan project rebuild): earlier builds' artifacts stay
+        lines.append(f"  build:    {project.build} (earlier builds' artifacts are listed too)")
     if project.last_error:
         lines.append(f"  error:    {project.last_error}")
     for a in approvals or []:
@@ -509,9 +511,10 @@ def _describe(project: Any, approvals: list[Any] | None = None) -> str:
         lines.append(f"    #{job.id:<6} {job.kind:<10} {job.status:<10} attempts {job.attempts}"
                      + (f"  {job.last_error}" if job.last_error else ""))
     lines.append("  artifacts:")
-    for a in sorted(project.artifacts, key=lambda a: a.id):
+    for a in sorted(project.artifacts, key=lambda a: (-a.build, a.id)):
         size = f"{a.size_bytes:,} B" if a.size_bytes is not None else ""
-        lines.append(f"    {a.kind:<8} {a.name:<24} {a.path or a.uri or ''} {size}"
+        build = f"build {a.build}  " if project.build > 1 else ""
+        lines.append(f"    {build}{a.kind:<8} {a.name:<24} {a.path or a.uri or ''} {size}"
                      + (f" sha256 {a.sha256[:12]}" if a.sha256 else ""))
     return "\n".join(lines)
 

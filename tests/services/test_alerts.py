@@ -228,3 +228,21 @@ async def test_workers_send_a_dead_job_alert_once_without_secrets(
         for secret in [*SECRETS.values(), HOOK_KEY]:
             assert secret not in content, f"{secret} appears in the {where}"
     assert "alert: Job failed for good" in stored  # the alert is in the log too
+
+
+async def test_an_alert_left_pending_by_a_dead_worker_is_sent_by_another(
+        titan_env: dict, db: Database) -> None:
+    with Receiver() as hook:
+        settings = _settings(titan_env, TITAN_ALERT_WEBHOOK=hook.url)
+        async with db.session() as session:
+            # Raised by a worker that died before it could send it (3 minutes ago), and one
+            # another worker is sending right now (not to be sent twice).
+            await session.execute(text("""
+                INSERT INTO alerts (key, event, title, message, status, claimed_at) VALUES
+                  ('job.dead:1', 'job.dead', 'Job failed for good', 'orphaned', 'pending',
+                   now() - interval '3 minutes'),
+                  ('job.dead:2', 'job.dead', 'Job failed for good', 'in flight', 'pending',
+                   now())"""))
+        assert await alerts.run_round(db, settings) == []  # nothing new was raised...
+        assert [b["blocks"][1]["text"]["text"] for b in hook.bodies] == ["orphaned"]  # ...sent
+        assert await _alert_rows(db) == [("job.dead", "sent", 1), ("job.dead", "pending", 0)]

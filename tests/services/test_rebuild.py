@@ -87,6 +87,8 @@ def test_edit_the_spec_and_rebuild_keeps_the_first_build(titan_env: dict) -> Non
     old_spec = next(a for a in second["artifacts"] if a["name"] == "spec.json")
     assert old_spec["build"] == 1
     assert json.loads(Path(old_spec["path"]).read_text())["description"] == "Bread at dawn"
+    shown = titan(titan_env, "project", "show", "corner-bakery").stdout
+    assert "build:    2" in shown and "build 1  archive" in shown and "build 2  site" in shown
     # The plan follows the new spec's features and is ticked again by build 2.
     plan = titan(titan_env, "project", "plan", "corner-bakery", "--json")
     assert "cakes" in plan.stdout.lower(), plan.stdout
