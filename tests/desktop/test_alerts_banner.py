@@ -7,12 +7,16 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QSystemTrayIcon, QToolBar
+from PySide6.QtWidgets import QMainWindow, QSystemTrayIcon, QToolBar
 from sqlalchemy import text
 
 from tests.desktop.conftest import open_window, run, wait_until
-from titan_desktop.window import save_screenshot
+from titan_desktop.alerts.attach import attach_alerts
+from titan_desktop.context import AppContext
+from titan_desktop.live import LiveEvents
+from titan_desktop.window import app_icon, save_screenshot
 from worker.db.engine import Database
+from worker.services import alerts
 
 SHOTS = Path(os.environ.get("TITAN_SHOTS", "/work/wt/shots"))
 
@@ -55,3 +59,50 @@ def test_a_dead_job_shows_a_banner_until_dismissed(settings, titan_env: dict, db
             await db.dispose()
 
     run(qloop, body(), timeout=150)
+
+
+class RecordingTray(QSystemTrayIcon):
+    """A real tray icon that also remembers the notices it was asked to show (offscreen Qt has
+    no tray to look at)."""
+
+    def __init__(self) -> None:
+        super().__init__(app_icon())
+        self.notices: list[tuple[str, str]] = []
+
+    def showMessage(self, title: str, message: str, *args: object) -> None:
+        self.notices.append((title, message))
+        super().showMessage(title, message, *args)
+
+
+def test_with_a_tray_alerts_are_tray_notices_and_no_banner(settings, db_url: str, qloop,
+                                                             qtbot) -> None:
+    async def body() -> None:
+        db = Database(db_url)
+        ctx = AppContext(settings, db)
+        live = LiveEvents(ctx.events, db.url)
+        window = QMainWindow()
+        qtbot.addWidget(window)
+        tray = RecordingTray()
+        try:
+            controller = attach_alerts(window, ctx, tray)
+            live.start()
+            assert window.findChild(QToolBar, "alertsBar") is None
+            await wait_until(lambda: controller.last_id is not None and live.is_online, 15,
+                             "the starting point and the listener")
+            async with db.session() as session:
+                await session.execute(text(
+                    "INSERT INTO workers (id, host, pid, version, status, last_heartbeat) "
+                    "VALUES ('silent-9', 'box-z', 99, '1', 'running', "
+                    "now() - interval '10 minutes')"))
+            await alerts.detect(db, settings)  # what a worker's round does
+            await wait_until(lambda: tray.notices, 15, "the tray notice")
+            ((title, message),) = tray.notices
+            assert title == "Titan alert: Worker stopped heart-beating"
+            assert "Worker silent-9 (host box-z, pid 99)" in message
+            assert controller.pending() == []  # the tray showed it: nothing left over
+        finally:
+            await live.stop()
+            await ctx.cancel_tasks()
+            await db.dispose()
+
+    run(qloop, body())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QPoint, Qt
 from sqlalchemy import text
@@ -22,7 +23,7 @@ def _names(tab: ProgressTab) -> list[str]:
     return [p.name for p in tab.controller.projects.rows]
 
 
-def _click_header(qtbot, tab: ProgressTab, column: int) -> None:  # type: ignore[no-untyped-def]
+def _click_header(qtbot: Any, tab: ProgressTab, column: int) -> None:
     header = tab.table.horizontalHeader()
     x = header.sectionViewportPosition(column) + header.sectionSize(column) // 2
     qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,

@@ -104,7 +104,7 @@ async def _dead_job(db: Database, kind: str, error: str) -> int:
 async def _alert_rows(db: Database) -> list[tuple[str, str, int]]:
     async with db.session() as session:
         rows = await session.execute(text("SELECT event, status, attempts FROM alerts ORDER BY id"))
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [(r[0], r[1], r[2]) for r in rows]
 
 
 async def test_each_event_is_raised_once_even_when_workers_look_together(
