@@ -246,3 +246,34 @@ async def test_an_alert_left_pending_by_a_dead_worker_is_sent_by_another(
         assert await alerts.run_round(db, settings) == []  # nothing new was raised...
         assert [b["blocks"][1]["text"]["text"] for b in hook.bodies] == ["orphaned"]  # ...sent
         assert await _alert_rows(db) == [("job.dead", "sent", 1), ("job.dead", "pending", 0)]
+
+
+async def test_a_killed_worker_is_reported_by_the_one_still_running(
+        titan_env: dict, db: Database) -> None:
+    with Receiver() as hook:
+        env = {**titan_env, "TITAN_ALERT_WEBHOOK": hook.url, "TITAN_ALERT_CHECK_SECONDS": "0.3",
+               "TITAN_ALERT_WORKER_STALE_SECONDS": "3"}
+        doomed, survivor = spawn_worker(env), spawn_worker(env)
+
+        async def registered() -> int:
+            async with db.session() as session:
+                return int(await session.scalar(text(
+                    "SELECT count(*) FROM workers WHERE status = 'running'")) or 0)
+
+        try:
+            await wait_until(lambda: registered(), 60, "both workers registered",
+                             done=lambda n: n == 2)
+            doomed.kill()  # SIGKILL: no goodbye, its row stays "running"
+            doomed.wait(30)
+            await wait_until(lambda: hook.delivered(), 60, "the stale-worker alert",
+                             give_up=lambda: None if survivor.poll() is None
+                             else "the survivor exited")
+        finally:
+            survivor.terminate()
+            survivor.communicate(timeout=60)
+        async with db.session() as session:
+            host, = (await session.execute(text(
+                "SELECT host FROM workers WHERE pid = :pid"), {"pid": doomed.pid})).one()
+        (body,) = hook.delivered()
+        assert body["blocks"][0]["text"]["text"] == "Titan alert: Worker stopped heart-beating"
+        assert f"(host {host}, pid {doomed.pid}) is marked running" in body["text"]
