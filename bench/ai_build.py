@@ -48,7 +48,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
-from bench.common import embedded_server, forget_user_data, header, load_average, print_table
+from bench.common import (
+    embedded_server,
+    endpoint_arguments,
+    forget_user_data,
+    header,
+    load_average,
+    parsed_with_endpoint,
+    print_table,
+)
 
 # (name, template, description, resources or subcommands)
 SPECS: list[tuple[str, str, str, list[str]]] = [
@@ -231,12 +239,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="repair rounds in the loop mode")
     ap.add_argument("--no-local", action="store_true", help="skip the local model")
     ap.add_argument("--timeout", type=float, default=7200, help="seconds per worker run")
-    ap.add_argument("--url", default=os.environ.get("TITAN_AI_URL"))
-    ap.add_argument("--model", default=os.environ.get("TITAN_AI_MODEL"))
-    ap.add_argument("--key", default=os.environ.get("TITAN_AI_KEY"))
-    args = ap.parse_args()
-    if args.url and not args.model:
-        ap.error("--url needs --model (or TITAN_AI_MODEL)")
+    endpoint_arguments(ap)
+    args = parsed_with_endpoint(ap)
     forget_user_data()
     header("Titan AI builds: spec -> model-written project -> published?", extra=[
         f"specs: {min(args.specs, len(SPECS))}, modes: {args.modes}, one worker, "
