@@ -144,7 +144,8 @@ def describe_schedule(status: BackupStatus) -> str:
     if not status.enabled:
         return f"Daily backups are off (TITAN_BACKUP). Backups go to {status.folder}."
     return (f"The worker backs up the embedded database once a day into {status.folder} and "
-            f"keeps the newest {status.keep}. Restore one with: titan db restore FILE")
+            f"keeps the newest {status.keep}. To restore one, close Titan and run: "
+            "titan db restore FILE")
 
 
 class BackupsPage(QWidget):
@@ -173,7 +174,11 @@ class BackupsPage(QWidget):
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setSelectionMode(QTableView.SelectionMode.NoSelection)
 
         last_box = QGroupBox("Backups")

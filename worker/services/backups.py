@@ -217,7 +217,7 @@ def _connection(url: str) -> tuple[str, dict[str, str]]:
     env.pop("PGPASSWORD", None)
     if password:
         env["PGPASSWORD"] = str(password)
-    return make_conninfo(**params), env
+    return make_conninfo("", **params), env
 
 
 def _failure(what: str, stderr: str, secrets: list[str]) -> BackupError:
