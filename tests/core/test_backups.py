@@ -367,3 +367,33 @@ def test_a_failed_daily_backup_is_logged_as_an_error_and_shown(tmp_path: Path,
     assert backups.due(backups.backups_dir(settings), later)
     saved = json.loads((backups.backups_dir(settings) / backups.LAST_ATTEMPT).read_text())
     assert saved["ok"] is False
+
+
+def test_a_workers_failed_daily_backup_is_an_error_line_alerts_can_find(embedded_home: Path,
+                                                                        tmp_path: Path) -> None:
+    """A real worker whose pg_dump fails: its output has an ERROR line whose extra fields hold
+    ``event: backup.failed`` (the same fields as log_entries.extra), and it keeps running."""
+    broken = tmp_path / "bin"
+    broken.mkdir()
+    for name in ("pg_dump", "pg_restore", "psql"):
+        (broken / name).write_text("#!/bin/sh\necho 'pg_dump: error: permission denied' >&2\n"
+                                   "exit 1\n")
+        (broken / name).chmod(0o755)
+    env = embedded_env(embedded_home, TITAN_PG_BIN=str(broken))
+    worker = subprocess.Popen([sys.executable, "-m", "worker.cli", "worker", "--log-format",
+                               "json"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    attempt = embedded_home / "backups" / backups.LAST_ATTEMPT
+    try:
+        wait_until_blocking(attempt.exists, 120, "the failed backup's record",
+                            give_up=lambda: None if worker.poll() is None else "worker exited")
+        assert worker.poll() is None  # the worker goes on
+    finally:
+        worker.terminate()
+        output, _ = worker.communicate(timeout=60)
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    (failed,) = [line for line in lines
+                 if line.get("extra", {}).get("event") == backups.BACKUP_FAILED]
+    assert failed["level"] == "ERROR", failed
+    assert "permission denied" in failed["message"]
+    assert backups.list_backups(embedded_home / "backups") == []

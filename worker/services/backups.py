@@ -75,6 +75,7 @@ class BackupFile:
 
     @classmethod
     def of(cls, path: Path) -> BackupFile:
+        """The file as it is on disk now (size, modification time)."""
         stat = path.stat()
         return cls(path, stat.st_size, datetime.fromtimestamp(stat.st_mtime).astimezone())
 
@@ -100,6 +101,7 @@ class PgTools:
     bin_dir: Path
 
     def path(self, name: str) -> str:
+        """The program ``name`` in this folder; BackupError when it is not there."""
         exe = self.bin_dir / (name + (".exe" if os.name == "nt" else ""))
         if not exe.exists():
             raise BackupError(f"{name} is missing from {self.bin_dir}")
@@ -109,6 +111,7 @@ class PgTools:
 # -- where things are --------------------------------------------------------------------------
 
 def backups_dir(settings: Settings) -> Path:
+    """Where the daily and "Back up now" backups go: ``TITAN_HOME/backups``."""
     return settings.titan_home / "backups"
 
 
@@ -131,6 +134,7 @@ def prune(folder: Path, keep: int) -> list[Path]:
 
 
 def new_backup_path(folder: Path, now: datetime | None = None) -> Path:
+    """A backup's file name for this moment (local time): ``titan-YYYY-MM-DD-HHMMSS.dump``."""
     return folder / f"titan-{(now or datetime.now()).strftime(_STAMP)}.dump"
 
 
@@ -369,6 +373,8 @@ async def back_up(settings: Settings, target: Path | None = None, *, url: str | 
 
 def back_up_blocking(settings: Settings, target: Path | None = None, *, url: str | None = None
                      ) -> BackupFile:
+    """``back_up`` for callers without an event loop (the CLI). A failure is logged
+    (``backup.failed``); into the backups folder it is also recorded for the settings page."""
     folder = backups_dir(settings)
     into_folder = target is None
     try:
@@ -413,6 +419,7 @@ def status(settings: Settings) -> BackupStatus:
 
 
 async def backup_status(settings: Settings) -> BackupStatus:
+    """``status`` in a thread, for the desktop's event loop."""
     return await asyncio.to_thread(status, settings)
 
 
