@@ -104,8 +104,11 @@ def settings_for(url: str, home: Path, *, embedded: bool) -> Settings:
 
 def test_round_trip_through_the_cli_on_the_server_compares_every_table(
         titan_env: dict, db_url: str, tmp_path: Path) -> None:
-    """``titan db backup FILE``, changes, ``titan db restore FILE``: every row is back."""
+    """``titan db backup FILE``, changes, ``titan db restore FILE``: every row is back, and
+    an extension with an index on it (pg_trgm, as a trigram log search would add) too."""
     execute(db_url, FILL)
+    execute(db_url, "CREATE EXTENSION IF NOT EXISTS pg_trgm; CREATE INDEX ix_log_trgm ON "
+                    "log_entries USING gin (message gin_trgm_ops)")
     before = snapshot(db_url)
     assert all(before[table] for table in FILLED), [t for t in FILLED if not before[t]]
 
@@ -124,6 +127,8 @@ def test_round_trip_through_the_cli_on_the_server_compares_every_table(
     assert restored.returncode == 0, restored.stderr
     assert "restored" in restored.stdout and "revision" in restored.stdout
     assert_same(before, snapshot(db_url))
+    with psycopg.connect(libpq_url(db_url)) as conn:
+        assert conn.execute("SELECT to_regclass('ix_log_trgm') IS NOT NULL").fetchone() == (True,)
     # The restored sequences hand out fresh ids.
     execute(db_url, "INSERT INTO projects (name, slug, template_ref) VALUES ('New', 'new', 'x')")
 
