@@ -201,6 +201,29 @@ def test_a_newer_schema_is_refused_and_nothing_changes(titan_env: dict, db_url: 
     assert snapshot(db_url) == before
 
 
+def test_a_cut_off_archive_fails_and_leaves_the_database_as_it_was(db_url: str,
+                                                                     tmp_path: Path) -> None:
+    """The archive's head (its table of contents, the schema revision) reads fine, the data
+    ends early: pg_restore fails part way through the script, nothing is committed."""
+    settings = settings_for(db_url, tmp_path / "home", embedded=False)
+    tools = backups.find_tools(settings, db_url)
+    execute(db_url, FILL)
+    # Enough data that the archive is mostly data after its table of contents (~0.6 MB).
+    execute(db_url, "INSERT INTO log_entries (level, message) SELECT 'INFO', md5(g::text) || "
+                    "md5((g * 7)::text) FROM generate_series(1, 20000) g")
+    whole = backups.dump(db_url, tmp_path / "whole.dump", tools).path
+    cut = tmp_path / "cut.dump"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) - 100_000])  # a copy that stopped early (a full disk)
+    assert backups.archive_revision(cut, tools) == _head()  # the check before it passes
+    execute(db_url, "DELETE FROM jobs WHERE status = 'dead'; DELETE FROM orders")
+    before = snapshot(db_url)
+    with pytest.raises(backups.BackupError) as failed:
+        backups.restore(db_url, cut, tools)
+    assert "the database was not changed" in str(failed.value)
+    assert snapshot(db_url) == before
+
+
 def _head() -> str:
     from worker.db.migrate import head_revision
 

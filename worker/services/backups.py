@@ -9,9 +9,9 @@ a command line.
 Restore reads the archive's Alembic revision first (``pg_restore`` of the ``alembic_version``
 data to stdout) and refuses a revision this Titan does not know (a newer Titan's schema) before
 it touches the database. It then replaces the database's ``public`` schema with the archive's
-in one transaction (``psql --single-transaction``: the schema dropped, the archive's script
-replayed), so a restore that fails half way leaves the database as it was. An older archive is
-migrated to this Titan's schema afterwards.
+in one psql transaction (the schema dropped, the archive's script replayed, COMMIT only once
+pg_restore finished cleanly), so a restore that fails half way, or a cut-off archive, leaves the
+database as it was. An older archive is migrated to this Titan's schema afterwards.
 
 The daily backup (embedded database only): each worker checks at start and every few minutes;
 under a PostgreSQL advisory lock, the first to find no backup of today's date in
@@ -298,7 +298,8 @@ def check_restorable(file: Path, tools: PgTools) -> str:
 
 # Everything in ``public`` goes: the archive brings every table, sequence and extension back,
 # and nothing from a newer schema is left over for the migrations to trip on.
-_PREAMBLE = """\
+_PREAMBLE = b"""\
+BEGIN;
 DROP SCHEMA IF EXISTS public CASCADE;
 CREATE SCHEMA public;
 """
@@ -307,31 +308,46 @@ CREATE SCHEMA public;
 def restore(url: str, file: Path, tools: PgTools) -> str:
     """Blocking. Replace the database's contents by the archive's, in one transaction, then
     migrate it to this Titan's schema. Returns the archive's revision. Callers check for
-    running workers first (``running_workers``)."""
+    running workers first (``running_workers``).
+
+    pg_restore writes the archive as SQL; psql runs it after the preamble. COMMIT is sent only
+    once pg_restore has finished without error: a corrupt or cut-off archive ends the input
+    without it, and psql's transaction is rolled back when it disconnects."""
     revision = check_restorable(file, tools)
     dsn, env = _connection(url)
-    with tempfile.TemporaryDirectory(prefix="titan-restore-") as scratch:
-        preamble = Path(scratch) / "preamble.sql"
-        preamble.write_text(_PREAMBLE, encoding="utf-8")
+    with tempfile.TemporaryFile() as restore_err, tempfile.TemporaryFile() as psql_err:
         script = subprocess.Popen(
             [tools.path("pg_restore"), "--no-owner", "--no-privileges", "--file=-", str(file)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert script.stdout is not None
+            stdout=subprocess.PIPE, stderr=restore_err)
+        psql = subprocess.Popen(
+            [tools.path("psql"), "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1",
+             "--file", "-", "--dbname", dsn],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_err, env=env)
+        assert script.stdout is not None and psql.stdin is not None
         try:
-            replay = subprocess.run(
-                [tools.path("psql"), "--no-psqlrc", "--quiet", "--single-transaction",
-                 "--set", "ON_ERROR_STOP=1", "--file", str(preamble), "--file", "-",
-                 "--dbname", dsn],
-                stdin=script.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                env=env, text=True)
+            psql.stdin.write(_PREAMBLE)
+            shutil.copyfileobj(script.stdout, psql.stdin, 1 << 20)
+            if script.wait() == 0:
+                psql.stdin.write(b"COMMIT;\n")
+            psql.stdin.close()
+        except BrokenPipeError:  # psql stopped at an error: its message says which
+            pass
         finally:
             script.stdout.close()
-            script_err = script.stderr.read().decode(errors="replace") if script.stderr else ""
+            if script.poll() is None:
+                script.kill()
             script.wait()
+            with contextlib.suppress(BrokenPipeError):
+                psql.stdin.close()
+            psql.wait()
+        psql_err.seek(0)
+        restore_err.seek(0)
+        psql_message = psql_err.read().decode(errors="replace")
+        restore_message = restore_err.read().decode(errors="replace")
+    if psql.returncode != 0:
+        raise _failure("restore (the database was not changed)", psql_message, _secrets(env))
     if script.returncode != 0:
-        raise _failure("pg_restore (the database was not changed)", script_err, [])
-    if replay.returncode != 0:
-        raise _failure("restore (the database was not changed)", replay.stderr, _secrets(env))
+        raise _failure("pg_restore (the database was not changed)", restore_message, [])
     from worker.db.migrate import upgrade
 
     upgrade(url)  # an older archive: bring it to this Titan's schema
