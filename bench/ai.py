@@ -50,9 +50,11 @@ from pydantic import SecretStr  # noqa: E402
 
 from bench.common import (  # noqa: E402
     embedded_server,
+    endpoint_arguments,
     forget_user_data,
     header,
     load_average,
+    parsed_with_endpoint,
     pct,
     print_table,
 )
@@ -284,12 +286,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="5 repetitions of 32 tokens")
     ap.add_argument("--reps", type=int, help="repetitions per client (default 20)")
     ap.add_argument("--max-tokens", type=int, help="max_tokens per call (default 128)")
-    ap.add_argument("--url", default=os.environ.get("TITAN_AI_URL"))
-    ap.add_argument("--model", default=os.environ.get("TITAN_AI_MODEL"))
-    ap.add_argument("--key", default=os.environ.get("TITAN_AI_KEY"))
-    args = ap.parse_args()
-    if args.url and not args.model:
-        ap.error("--url needs --model (or TITAN_AI_MODEL)")
+    endpoint_arguments(ap)
+    args = parsed_with_endpoint(ap)
     if (args.reps is not None and args.reps < 1) or (args.max_tokens is not None
                                                      and args.max_tokens < 1):
         ap.error("--reps and --max-tokens must be at least 1")

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,3 +138,18 @@ def database_url(server_url: str, name: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def endpoint_arguments(ap: Any) -> None:
+    """``--url``, ``--model`` and ``--key`` of a model to measure (default: TITAN_AI_URL,
+    TITAN_AI_MODEL, TITAN_AI_KEY); ``parsed_with_endpoint`` checks them."""
+    ap.add_argument("--url", default=os.environ.get("TITAN_AI_URL"))
+    ap.add_argument("--model", default=os.environ.get("TITAN_AI_MODEL"))
+    ap.add_argument("--key", default=os.environ.get("TITAN_AI_KEY"))
+
+
+def parsed_with_endpoint(ap: Any) -> Any:
+    args = ap.parse_args()
+    if args.url and not args.model:
+        ap.error("--url needs --model (or TITAN_AI_MODEL)")
+    return args

@@ -47,9 +47,11 @@ from pydantic import SecretStr  # noqa: E402
 
 from bench.common import (  # noqa: E402
     embedded_server,
+    endpoint_arguments,
     forget_user_data,
     header,
     load_average,
+    parsed_with_endpoint,
     pct,
     print_table,
 )
@@ -252,12 +254,8 @@ def main() -> int:
     ap.add_argument("--held-out", action="store_true",
                     help="the ten held-out descriptions instead of the main ten")
     ap.add_argument("--no-local", action="store_true", help="skip the local model")
-    ap.add_argument("--url", default=os.environ.get("TITAN_AI_URL"))
-    ap.add_argument("--model", default=os.environ.get("TITAN_AI_MODEL"))
-    ap.add_argument("--key", default=os.environ.get("TITAN_AI_KEY"))
-    args = ap.parse_args()
-    if args.url and not args.model:
-        ap.error("--url needs --model (or TITAN_AI_MODEL)")
+    endpoint_arguments(ap)
+    args = parsed_with_endpoint(ap)
     forget_user_data()
     count = 2 if args.smoke else 10
     header("Titan planner: free descriptions -> template, spec and plan",

@@ -1,4 +1,5 @@
-"""Settings dialog: every field of ``worker.config.Settings``; the AI ones on their own page.
+"""Settings dialog: every field of ``worker.config.Settings``; the AI and backup ones on pages
+of their own (titan_desktop/ai_settings.py, titan_desktop/backups_panel.py).
 
 Saved to ``TITAN_HOME/settings.json`` keyed by env var name (config.py reads it back; the
 environment still wins). Secrets go to the OS keyring when one is available, else into the file
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from titan_desktop.ai_settings import AI_FIELDS, AIPage
+from titan_desktop.backups_panel import BACKUP_FIELDS, BackupsPage
 from titan_desktop.input.schema_form import error_label
 from titan_desktop.secrets import keyring_available, set_secret
 from worker.ai.discovery import OLLAMA_BASE
@@ -156,7 +158,7 @@ class SettingsDialog(QDialog):
 
         form = QFormLayout()
         for editor in self.editors:
-            if editor.name not in AI_FIELDS:
+            if editor.name not in AI_FIELDS and editor.name not in BACKUP_FIELDS:
                 form.addRow(editor.env, self.row(editor))
         inner = QWidget()
         inner.setLayout(form)
@@ -168,6 +170,8 @@ class SettingsDialog(QDialog):
         self.pages.setDocumentMode(True)
         self.pages.addTab(scroll, "General")
         self.pages.addTab(self.ai_page, "AI")
+        self.backups_page = BackupsPage(self)
+        self.pages.addTab(self.backups_page, "Backups")
 
         where = ("Tokens are stored in the OS keyring." if self.keyring else
                  "No OS keyring is available: tokens are stored in settings.json, readable "
@@ -209,6 +213,7 @@ class SettingsDialog(QDialog):
 
     def done(self, result: int) -> None:
         self.ai_page.stop()  # a connection test or an Ollama look-up still under way
+        self.backups_page.stop()
         super().done(result)
 
     def values(self) -> dict[str, Any]:

@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     dbsub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
     dbsub.add_parser("upgrade", help="apply migrations")
     dbsub.add_parser("status", help="show the database and its migration revision")
+    backup = dbsub.add_parser("backup", help="back up the database (pg_dump custom format)")
+    backup.add_argument("file", nargs="?", type=Path,
+                        help="where to write it (default: a new file in TITAN_HOME/backups)")
+    restore = dbsub.add_parser("restore", help="replace the database's contents by a backup")
+    restore.add_argument("file", type=Path)
+    restore.add_argument("--force", action="store_true",
+                         help="restore even while workers are running on the database")
 
     w = sub.add_parser("worker", help="run a worker (headless)")
     w.add_argument("--concurrency", type=_positive_int, default=4)
@@ -209,6 +216,8 @@ def _with_db(settings: Settings, body: Callable[[Any], Awaitable[int]]) -> int:
 # -- db ---------------------------------------------------------------------------------------
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    if args.db_command in ("backup", "restore"):
+        return _db_backup_restore(args, settings)
     from worker.bootstrap import prepare_database
     from worker.db.engine import describe_url
     from worker.db.migrate import current_revision, head_revision
@@ -216,6 +225,24 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     url = prepare_database(settings, migrate=args.db_command == "upgrade")
     where = "embedded" if settings.embedded else describe_url(url)
     print(f"database: {where}; revision {current_revision(url)} (head {head_revision(url)})")
+    return 0
+
+
+def _db_backup_restore(args: argparse.Namespace, settings: Settings) -> int:
+    """``titan db backup [FILE]`` / ``titan db restore FILE`` (worker/services/backups.py)."""
+    import logging
+
+    from worker.services import backups
+
+    # This command says what happened itself; the service's log lines are for workers' logs.
+    logging.getLogger("titan.backups").addHandler(logging.NullHandler())
+    where = "the embedded database" if settings.embedded else "the DATABASE_URL database"
+    if args.db_command == "backup":
+        made = backups.back_up_blocking(settings, args.file)
+        print(f"backed up {where} to {made.path} ({made.size / 1e6:.1f} MB)")
+        return 0
+    revision = backups.restore_blocking(settings, args.file, force=args.force)
+    print(f"restored {args.file} (schema revision {revision}) into {where}")
     return 0
 
 

@@ -202,6 +202,15 @@ class Settings(BaseSettings):
         120.0, gt=0, validation_alias="TITAN_ALERT_WORKER_STALE_SECONDS")
     alert_check_seconds: float = Field(15.0, gt=0, validation_alias="TITAN_ALERT_CHECK_SECONDS")
 
+    # Backups (README: Operations -> Backups). The embedded database is backed up daily into
+    # TITAN_HOME/backups (TITAN_BACKUP=false: not automatically); the newest TITAN_BACKUP_KEEP
+    # backups there are kept. TITAN_PG_BIN: the folder of pg_dump, pg_restore and psql, when
+    # Titan's own choice (pgserver's for the embedded database, the server's version
+    # otherwise) will not do.
+    backup: bool = Field(True, validation_alias="TITAN_BACKUP")
+    backup_keep: int = Field(7, ge=1, le=3650, validation_alias="TITAN_BACKUP_KEEP")
+    pg_bin_dir: Path | None = Field(None, validation_alias="TITAN_PG_BIN")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -231,7 +240,8 @@ class Settings(BaseSettings):
     def _sandbox_mode(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("titan_home", "output_dir", "templates_dir", "ops_repo_path", mode="after")
+    @field_validator("titan_home", "output_dir", "templates_dir", "ops_repo_path", "pg_bin_dir",
+                     mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser().absolute() if value is not None else None

@@ -145,6 +145,8 @@ class Worker:
         restoring = asyncio.create_task(self._restore_served(), name="restore")
         if self.settings.embedded:
             helpers.append(asyncio.create_task(self._watch_embedded(), name="embedded"))
+            if self.settings.backup:
+                helpers.append(asyncio.create_task(self._daily_backups(), name="backups"))
         try:
             await self._claim_loop()
             await self._drain()
@@ -220,6 +222,20 @@ class Worker:
             if pid:
                 log.warning("embedded PostgreSQL had stopped; restarted it", pid=pid)
                 self._wake.set()
+
+    async def _daily_backups(self) -> None:
+        """The embedded database's daily backup (worker/services/backups.py): looked at on
+        start and every few minutes; one worker makes it, the others find it made. Failures
+        are logged there (event ``backup.failed``) and retried an hour later."""
+        from worker.services.backups import CHECK_SECONDS, daily_backup
+
+        while not self._stop.is_set():
+            try:
+                await daily_backup(self.settings, self.db.url)
+            except Exception as exc:  # the database away for a moment: look again later
+                log.warning("could not look whether the daily backup is due", error=_short(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), CHECK_SECONDS)
 
     # -- claiming ----------------------------------------------------------------------------
 

@@ -190,7 +190,7 @@ def _limit_values(limits: Limits) -> list[str]:
 
 
 def _bwrap_argv(settings: Any, source: Path, argv: Sequence[str], limits: Limits,
-                env: dict[str, str]) -> list[str]:
+                env: dict[str, str], binds: Sequence[tuple[Path, str]] = ()) -> list[str]:
     bwrap = shutil.which("bwrap") or "bwrap"
     size = str(limits.disk_bytes)
     args = [bwrap, *_namespaces(), "--die-with-parent", "--new-session", "--ro-bind", "/", "/",
@@ -206,7 +206,11 @@ def _bwrap_argv(settings: Any, source: Path, argv: Sequence[str], limits: Limits
         args += ["--remount-ro", str(path)]
     # Shared memory stays writable (multiprocessing needs it), within the space limit.
     args += ["--size", size, "--tmpfs", "/dev/shm"]
-    args += ["--ro-bind", str(source), SOURCE, "--chdir", "/tmp", "--clearenv"]
+    args += ["--ro-bind", str(source), SOURCE]
+    # Writable folders a long-running service keeps (its database, its socket): inside /tmp.
+    for host_path, inside in binds:
+        args += ["--bind", str(host_path), inside]
+    args += ["--chdir", "/tmp", "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
     # Fill the throwaway copy, then become the limited command (its exit code is ours).
@@ -214,6 +218,25 @@ def _bwrap_argv(settings: Any, source: Path, argv: Sequence[str], limits: Limits
               f'exec "$@"')
     return [*args, "/bin/sh", "-c", script, "sandbox", sys.executable, "-I", "-c",
             _LIMIT_AND_EXEC, *_limit_values(limits), *argv]
+
+
+# A long-running service: no wall clock (it serves until stopped), a day of CPU time.
+SERVICE_LIMITS = Limits(wall_seconds=0.0, cpu_seconds=86_400)
+# Where a service's kept folder appears inside the sandbox.
+SERVICE_DATA = "/tmp/titan/data"
+
+
+def service_argv(settings: Any, source: Path, argv: Sequence[str], data: Path,
+                 env: dict[str, str] | None = None) -> list[str]:
+    """The bwrap command line that serves ``argv`` from a copy of ``source`` with ``data``
+    bound writable at SERVICE_DATA (nothing else it writes survives). The caller starts it as a
+    child of a process it keeps (``--die-with-parent``): worker.templatekit.proxy.
+    Raises SandboxUnavailable when there is no working bubblewrap."""
+    problem = bwrap_problem()
+    if problem is not None:
+        raise SandboxUnavailable(problem)
+    return _bwrap_argv(settings, source, argv, SERVICE_LIMITS, environment(env),
+                       binds=[(data, SERVICE_DATA)])
 
 
 def _limiter(limits: Limits) -> Callable[[], None]:

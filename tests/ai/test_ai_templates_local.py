@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from worker.ai.local import local_unavailable_reason
 from worker.db.engine import Database
 from worker.services.ai_calls import list_calls
 from worker.services.ai_rounds import list_rounds
+from worker.templatekit.services import stop_all_services
 
 pytestmark = [
     pytest.mark.skipif(local_unavailable_reason() is not None,
@@ -31,7 +33,15 @@ CASES = {
     "python/cli": ["--description", "Converts Celsius to Fahrenheit", "--feature", "convert"],
     "persona/basic": ["--description", "A reading list for busy people", "--feature",
                       "Reminders"],
+    "fastapi/service": ["--description", "A REST service for a reading list of books",
+                        "--feature", "books"],
 }
+
+
+@pytest.fixture(autouse=True)
+def _stop_services(titan_env: dict) -> Iterator[None]:
+    yield  # a published fastapi/service keeps running until stopped
+    stop_all_services(Path(titan_env["TITAN_HOME"]))
 
 
 def _ledger(db_url: str, project_id: int) -> tuple[list, list]:

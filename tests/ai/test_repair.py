@@ -201,7 +201,9 @@ async def test_a_spent_token_budget_stops_the_loop_with_failed_and_the_reason(
     assert result.reason.startswith("stopped before round 2/3: the token budget is spent")
     assert "TITAN_AI_MAX_TOKENS_PER_PROJECT" in result.reason
     assert len(server.requests) == 1  # no call was made past the budget
-    assert [r.round for r in await list_rounds(db, project_id=project_id)] == [1]
+    rounds = sorted(await list_rounds(db, project_id=project_id), key=lambda r: r.round)
+    assert [(r.round, r.passed, r.check_summary) for r in rounds] == [
+        (1, False, "1 test failing"), (2, False, "stopped: the token budget is spent")]
     assert (space / "calc.py").read_text() == WRONG
 
 

@@ -282,6 +282,19 @@ EXAMPLES: dict[str, tuple[str, str, dict[str, Any]]] = {
                 {"title": "Start the service", "step": "deploy"},
                 {"title": "Call the books endpoint", "step": "verify"},
                 {"title": "Publish the service", "step": "publish"}]}]}]}),
+    # Offered only when AI builds are on (the template needs a model to write the project).
+    "ai/python-app": ("Tip Splitter", "a small program that splits a restaurant bill between "
+                      "friends, tip included", {
+        "template": "ai/python-app",
+        "spec": {"description": "Splits a restaurant bill between friends, tip included."},
+        "features": [{"title": "Split the bill", "milestones": [
+            {"title": "Write the program", "goals": [
+                {"title": "Plan and write the modules", "step": "scaffold"},
+                {"title": "Pass its tests", "step": "build"}]},
+            {"title": "Release it", "goals": [
+                {"title": "Build the wheel", "step": "deploy"},
+                {"title": "Run the command", "step": "verify"},
+                {"title": "Publish the wheel and sources", "step": "publish"}]}]}]}),
 }
 
 

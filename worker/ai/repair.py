@@ -99,6 +99,9 @@ class CheckResult:
         return self.exit_code == 0 and not self.timed_out
 
 
+BUDGET_SPENT = "stopped: the token budget is spent"
+
+
 @dataclass
 class Round:
     number: int
@@ -188,6 +191,8 @@ class _Loop:
                     max_tokens=self.task.max_tokens, temperature=0.2)
                 invalid = ""
             except BudgetExceeded as exc:
+                # A round of its own, so the rounds view says why the loop ended there.
+                await self.record(Round(number, self.rounds, "", BUDGET_SPENT, False, 0, None))
                 return self.stop(FAILED, f"stopped before {where}: the token budget is spent "
                                          f"({exc})")
             except AIInvalidAnswer as exc:

@@ -49,12 +49,13 @@ def service_state(home: Path, name: str) -> dict[str, Any]:
 
 def start_service(home: Path, name: str, argv: list[str], *, cwd: Path, port: int,
                   health_path: str = "/health", env: dict[str, str] | None = None,
-                  timeout: float = 30.0, log: Callable[[str], None] | None = None
-                  ) -> dict[str, Any]:
+                  timeout: float = 30.0, log: Callable[[str], None] | None = None,
+                  record_env: bool = False) -> dict[str, Any]:
     """Start ``argv`` as a detached process that outlives the worker, and wait until
     ``http://127.0.0.1:PORT/health_path`` answers 200. Its pid and port go to
     ``TITAN_HOME/services/NAME.json`` (stop it with ``stop_service``). A running instance of the
-    same service is stopped first: a redeploy replaces it.
+    same service is stopped first: a redeploy replaces it. ``record_env`` keeps ``env`` in the
+    record for restarts (only for an environment without secrets, such as the sandbox proxy's).
     """
     import httpx
 
@@ -69,6 +70,8 @@ def start_service(home: Path, name: str, argv: list[str], *, cwd: Path, port: in
     state = {"name": name, "pid": proc.pid, "port": port, "argv": argv, "cwd": str(cwd),
              "log": str(log_path), "url": f"http://127.0.0.1:{port}/",
              "health_path": health_path}
+    if record_env and env is not None:
+        state["env"] = env
     tmp = folder / f".{name}.json.tmp"
     tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
     os.replace(tmp, folder / f"{name}.json")
@@ -120,8 +123,22 @@ def ensure_service(home: Path, name: str, timeout: float = 30.0) -> str | None:
     port = old_port if port_is_free(old_port) else free_port()
     argv = [str(port) if arg == str(old_port) else arg for arg in state["argv"]]
     started = start_service(home, name, argv, cwd=Path(state["cwd"]), port=port,
-                            health_path=health_path, env=tool_env(), timeout=timeout)
+                            health_path=health_path, env=state.get("env") or tool_env(),
+                            timeout=timeout, record_env="env" in state)
     return str(started["url"])
+
+
+def restart_service(home: Path, name: str, timeout: float = 60.0,
+                    log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Stop a recorded service and start the same command again on the same port (verify
+    checks that a service's data survives this)."""
+    state = service_state(home, name)
+    if not state.get("argv") or not state.get("port"):
+        raise RuntimeError(f"{name} is not running: nothing to restart")
+    return start_service(home, name, list(state["argv"]), cwd=Path(state["cwd"]),
+                         port=int(state["port"]), health_path=state.get("health_path", "/health"),
+                         env=state.get("env") or tool_env(), timeout=timeout, log=log,
+                         record_env="env" in state)
 
 
 def stop_service(home: Path, name: str, grace: float = 5.0) -> bool:
