@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -277,3 +278,27 @@ async def test_a_killed_worker_is_reported_by_the_one_still_running(
         (body,) = hook.delivered()
         assert body["blocks"][0]["text"]["text"] == "Titan alert: Worker stopped heart-beating"
         assert f"(host {host}, pid {doomed.pid}) is marked running" in body["text"]
+
+
+async def test_a_real_failed_backup_raises_a_backup_alert(titan_env: dict, db: Database,
+                                                           tmp_path: Path) -> None:
+    from worker.services.backups import BACKUP_FAILED, BackupError, back_up
+
+    assert BACKUP_FAILED == alerts.BACKUP_FAILED_EVENT  # one name on both sides
+    empty = tmp_path / "no-pg-tools"
+    empty.mkdir()
+    settings = _settings(titan_env, TITAN_PG_BIN=str(empty))
+    sink = DatabaseLogSink(level=logging.INFO)
+    logging.getLogger().addHandler(sink)  # what a worker (the daily backup's home) has
+    try:
+        with pytest.raises(BackupError):
+            await back_up(settings)
+    finally:
+        logging.getLogger().removeHandler(sink)
+    conn = WorkerConnection(db.url, "test")
+    await sink.flush_to(conn)
+    await conn.close()
+    (alert,) = await alerts.detect(db, settings)
+    assert alert.event == "backup.failed" and alert.title == "Backup failed"
+    assert alert.message.startswith("backup failed: ")
+    assert await alerts.detect(db, settings) == []
