@@ -118,6 +118,7 @@ class Cursor:
     id: int
 
     def encode(self) -> str:
+        """The cursor as an opaque URL-safe token (the API's ``next`` / ``after``)."""
         value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
         raw = json.dumps([self.sort, value, self.id], separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -170,13 +171,16 @@ class JobRow:
     worker: str | None  # holding it now, else the worker of its latest attempt
 
     def sort_value(self, sort: str) -> Any:
+        """This row's value of the ``sort`` key."""
         return {"id": self.id, "runAt": self.run_at, "updatedAt": self.updated_at,
                 "attempts": self.attempts, "kind": self.kind}[sort]
 
     def cursor(self, sort: str) -> Cursor:
+        """Where a page ending at this row ends, in ``sort`` order."""
         return Cursor(sort, self.sort_value(sort), self.id)
 
     def as_dict(self) -> dict[str, Any]:
+        """The job as JSON (camelCase keys, ISO times)."""
         def ts(value: datetime | None) -> str | None:
             return value.isoformat() if value else None
 
@@ -224,6 +228,7 @@ class Selection:
         self.filter = flt.check() if flt is not None else None
 
     def where(self, params: dict[str, Any]) -> str:
+        """The SQL condition over ``j`` (adds its bind values to ``params``)."""
         if self.ids is not None:
             params["s_ids"] = self.ids
             return "j.id = ANY(CAST(:s_ids AS bigint[]))"
