@@ -39,11 +39,11 @@ class JobsView(QWidget):
         self.project = QComboBox()
         self.project.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.project.setMinimumContentsLength(18)
+        self.project.setMinimumContentsLength(12)
         self.project.addItem("All projects", None)
         self.worker = _editable_combo("All workers")
-        self.worker.setMinimumContentsLength(18)
-        self.counter = ElidedLabel("", minimum_chars=12)
+        self.worker.setMinimumContentsLength(10)
+        self.counter = ElidedLabel("", minimum_chars=8)
         self.counter.setObjectName("jobsCounter")
 
         bar = QHBoxLayout()
@@ -88,7 +88,7 @@ class JobsView(QWidget):
             button.clicked.connect(lambda _c=False, a=action: self.ask(a))
             actions.addWidget(button)
             self.buttons[action] = button
-        self.feedback = ElidedLabel("", minimum_chars=20)
+        self.feedback = ElidedLabel("", minimum_chars=8)
         self.feedback.setObjectName("jobsFeedback")
         actions.addWidget(self.feedback, 1)
 
@@ -200,7 +200,7 @@ def _editable_combo(everything: str) -> QComboBox:
     combo.setEditable(True)
     combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    combo.setMinimumContentsLength(12)
+    combo.setMinimumContentsLength(9)
     combo.addItem(everything, None)
     return combo
 
