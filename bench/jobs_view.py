@@ -11,7 +11,8 @@ fresh embedded PostgreSQL (pgserver) in a temp TITAN_HOME, with the worker it sp
   0.1 % retrying (both due tomorrow, so the worker leaves them), the rest succeeded; one run
   per job on one of three (gone) workers. Then VACUUM ANALYZE, as autovacuum would.
 * first page and each filter change: time from ``set_filter`` on the view's model to its first
-  page in the model (the rows a paint shows), median of 3; "count" is the matching-jobs count
+  page in the model and painted (a synchronous repaint of the table when the page arrives),
+  median of 3; "count" is the matching-jobs count
   the view shows beside the filter, which loads in parallel and never holds the page up.
 * UI stall: the Queue tab in front, 1,000 10-ms ``noop`` jobs enqueued and run by the spawned
   worker (concurrency 4) while the view refreshes live; a 10 ms QTimer records the longest gap.
@@ -149,15 +150,23 @@ async def _session(settings: Any, jobs: int) -> dict[str, Any]:
             ("sorted by Updated, state dead", JobFilter(state="dead"), "updatedAt"),
         ]
         filters: dict[str, Any] = {}
+        shown: list[float] = []
+
+        def page_shown(_rows: int) -> None:
+            # The page is in the model; paint it now (the paint is part of "shown").
+            view.table.viewport().repaint()
+            shown.append(time.perf_counter())
+
+        model.pageLoaded.connect(page_shown)
         for label, flt, sort in cases:
             times, counts = [], []
             for _ in range(3):
                 model.sort_key = sort
+                shown.clear()
                 t = time.perf_counter()
                 model.set_filter(flt)
-                await _wait(lambda: not model.loading and (model.rows or model.exhausted), 120,
-                            label)
-                times.append((time.perf_counter() - t) * 1000)
+                await _wait(lambda: shown, 120, label)
+                times.append((shown[0] - t) * 1000)
                 t = time.perf_counter()
                 matching = await service.count(flt)
                 counts.append((time.perf_counter() - t) * 1000)
