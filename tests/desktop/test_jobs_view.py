@@ -80,7 +80,7 @@ def test_jobs_view_filters_sorts_pages_and_acts_in_bulk(settings, db_url: str, q
 
             # Sort by attempts, ascending then descending, by clicking the header.
             header = view.table.horizontalHeader()
-            attempts_x = header.sectionViewportPosition(5) + 10
+            attempts_x = header.sectionViewportPosition(4) + 10
             qtbot.mouseClick(header.viewport(), LEFT, pos=QPoint(attempts_x, 5))
             await wait_until(lambda: model.sort_key == "attempts" and len(model.rows) == 30,
                              15, "sorted by attempts")

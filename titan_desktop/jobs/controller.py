@@ -7,7 +7,7 @@ outside any coroutine, where a modal question may run its own event loop.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -52,6 +52,10 @@ class JobsController(QObject):
         self.service = JobService(ctx.db, ctx.settings)
         self.model = JobTableModel(ctx, self.service, page_size=page_size, parent=self)
         self.matching = -1
+        # The view says whether it is on screen: a hidden view skips live refreshes (they
+        # would cost the UI loop for nothing) and catches up when shown.
+        self.is_shown: Callable[[], bool] = lambda: True
+        self._stale = False
         self._refresher = Reloader(ctx, self._refresh)
         self._counter = Reloader(ctx, self._count)
         # Live events arrive up to 10 times a second; the list refreshes at most every
@@ -77,8 +81,17 @@ class JobsController(QObject):
 
     # -- live ----------------------------------------------------------------------------------
 
+    def shown(self) -> None:
+        """The view came on screen: catch up on what changed while it was hidden."""
+        if self._stale:
+            self._stale = False
+            self._refresher.request()
+            self._counter.request()
+
     def _on_tables(self, tables: set[str]) -> None:
-        if "jobs" in tables:
+        if "jobs" in tables and not self.is_shown():
+            self._stale = True
+        elif "jobs" in tables:
             if not self._refresh_timer.isActive():
                 self._refresh_timer.start()
             if not self._count_timer.isActive():

@@ -9,19 +9,23 @@ jobs instead of their row numbers.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QColor
 
 from titan_desktop import fmt
 from titan_desktop.context import AppContext
 from worker.services.jobs import JobFilter, JobRow, JobService
 
 Index = QModelIndex | QPersistentModelIndex
-HEADERS = ("#", "Kind", "State", "Project", "Worker", "Attempts", "Due", "Updated", "Error")
+# The error comes before the worker and the times: in a narrow window it is what a dead job
+# is about.
+HEADERS = ("#", "Kind", "State", "Project", "Attempts", "Error", "Worker", "Due", "Updated")
 # Header column -> sort key of JobService.page (columns not listed do not sort).
-SORT_KEYS = {0: "id", 1: "kind", 5: "attempts", 6: "runAt", 7: "updatedAt"}
-ERROR_COLUMN = 8
+SORT_KEYS = {0: "id", 1: "kind", 4: "attempts", 7: "runAt", 8: "updatedAt"}
+ERROR_COLUMN = 5
 STATE_COLORS = {"retrying": "paused", "scheduled": "queued"}  # colour like the status named
 # Live refresh re-reads at most this many rows from the top; rows further down keep their
 # last known state until scrolled past again.
@@ -42,6 +46,8 @@ class JobTableModel(QAbstractTableModel):
         self.sort_key = "id"
         self.descending = True
         self.rows: list[JobRow] = []
+        # Each row's cell texts, made once per row version: a paint asks for thousands.
+        self.texts: list[tuple[str, ...]] = []
         self.exhausted = False
         self.loading = False
         self._generation = 0
@@ -68,23 +74,25 @@ class JobTableModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self.rows):
             return None
-        row = self.rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return _cell(row, column)
+            return self.texts[index.row()][column]
+        row = self.rows[index.row()]
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == ERROR_COLUMN and row.last_error:
                 return row.last_error[:2000]
             if column == 2:
                 return f"status {row.status}, attempt {row.attempts} of {row.max_attempts}"
-            if column == 6:
+            if column == 7:
                 return "due " + fmt.when(row.run_at)
+            if column == 8:
+                return "changed " + fmt.when(row.updated_at)
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == 2:
-                return fmt.status_color(STATE_COLORS.get(row.state, row.state))
+                return _color(row.state)
             if column == ERROR_COLUMN:
-                return fmt.status_color("failed")
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 5):
+                return _color("dead")
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 4):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.UserRole:
             return row.id
@@ -122,6 +130,7 @@ class JobTableModel(QAbstractTableModel):
         self._generation += 1
         self.beginResetModel()
         self.rows = []
+        self.texts = []
         self.exhausted = False
         self.loading = False
         self.endResetModel()
@@ -144,6 +153,7 @@ class JobTableModel(QAbstractTableModel):
             first = len(self.rows)
             self.beginInsertRows(QModelIndex(), first, first + len(page.rows) - 1)
             self.rows.extend(page.rows)
+            self.texts.extend(_texts(row) for row in page.rows)
             self.endInsertRows()
         self.pageLoaded.emit(len(page.rows))
 
@@ -182,6 +192,17 @@ class JobTableModel(QAbstractTableModel):
         """Swap in ``rows``, moving persistent indexes (the selection) with their job ids."""
         if rows == self.rows:
             return
+        if [r.id for r in rows] == [r.id for r in self.rows]:
+            # Same jobs in the same order (states changed): repaint only what changed.
+            changed = [i for i, (new, old) in enumerate(zip(rows, self.rows, strict=True))
+                       if new != old]
+            self.rows = rows
+            for i in changed:
+                self.texts[i] = _texts(rows[i])
+            if changed:
+                self.dataChanged.emit(self.index(changed[0], 0),
+                                      self.index(changed[-1], len(HEADERS) - 1))
+            return
         self.layoutAboutToBeChanged.emit()
         position = {row.id: i for i, row in enumerate(rows)}
         old_ids = [row.id for row in self.rows]
@@ -191,7 +212,9 @@ class JobTableModel(QAbstractTableModel):
             moved = position.get(old_ids[index.row()]) if index.row() < len(old_ids) else None
             new_indexes.append(QModelIndex() if moved is None
                                else self.index(moved, index.column()))
+        previous = {row: text for row, text in zip(self.rows, self.texts, strict=True)}
         self.rows = rows
+        self.texts = [previous.get(row) or _texts(row) for row in rows]
         self.changePersistentIndexList(old_indexes, new_indexes)
         self.layoutChanged.emit()
 
@@ -203,6 +226,19 @@ class JobTableModel(QAbstractTableModel):
             if row.id == job_id:
                 return i
         return -1
+
+
+_COLORS: dict[str, QColor] = {}
+
+
+def _color(state: str) -> QColor:
+    if state not in _COLORS:
+        _COLORS[state] = fmt.status_color(STATE_COLORS.get(state, state))
+    return _COLORS[state]
+
+
+def _texts(row: JobRow) -> tuple[str, ...]:
+    return tuple(_cell(row, column) for column in range(len(HEADERS)))
 
 
 def _key(row: JobRow, sort: str) -> tuple[Any, int]:
@@ -221,11 +257,16 @@ def _cell(row: JobRow, column: int) -> str:
             return ""
         return row.project_name or f"#{row.project_id}"
     if column == 4:
-        return row.worker or ""
-    if column == 5:
         return f"{row.attempts}/{row.max_attempts}"
+    if column == 5:
+        return fmt.one_line(row.last_error, 200)
     if column == 6:
-        return fmt.when(row.run_at)
+        return row.worker or ""
     if column == 7:
-        return fmt.when(row.updated_at)
-    return fmt.one_line(row.last_error, 200)
+        return short_time(row.run_at)
+    return short_time(row.updated_at)
+
+
+def short_time(ts: datetime) -> str:
+    """Month, day and local time: the year is in the tooltip (a queue spans days, not years)."""
+    return ts.astimezone().strftime("%m-%d %H:%M:%S")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -29,6 +30,7 @@ class JobsView(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = JobsController(ctx, self)
+        self.controller.is_shown = self.isVisible
         model = self.controller.model
 
         self.state = QComboBox()
@@ -70,8 +72,9 @@ class JobsView(QWidget):
         header.setSortIndicator(model.sort_column(), Qt.SortOrder.DescendingOrder)
         self.table.setSortingEnabled(True)  # header clicks call model.sort: sorted in SQL
         header.sortIndicatorChanged.connect(self._keep_indicator)
-        time_width = self.table.fontMetrics().horizontalAdvance("2026-12-31 23:59:59") + 16
-        for column, width in enumerate((70, 110, 80, 160, 190, 70, time_width, time_width)):
+        # Narrow enough that the error still shows in an 800-pixel window.
+        time_width = self.table.fontMetrics().horizontalAdvance("12-31 23:59:59") + 14
+        for column, width in enumerate((58, 72, 72, 110, 74, 240, 115, time_width)):
             self.table.setColumnWidth(column, width)
 
         self.all_matching = QCheckBox("All matching")
@@ -116,6 +119,10 @@ class JobsView(QWidget):
         self.controller.feedback.connect(self.feedback.setText)
         self._update_buttons()
         self.controller.start()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.controller.shown()
 
     # -- filter --------------------------------------------------------------------------------
 
