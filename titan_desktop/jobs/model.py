@@ -46,8 +46,9 @@ class JobTableModel(QAbstractTableModel):
         self.sort_key = "id"
         self.descending = True
         self.rows: list[JobRow] = []
-        # Each row's cell texts, made once per row version: a paint asks for thousands.
-        self.texts: list[tuple[str, ...]] = []
+        # Each row's cell texts, made when first painted and kept for that row version: a
+        # paint asks for thousands, and a page of rows arriving should not format them all.
+        self.texts: list[tuple[str, ...] | None] = []
         self.exhausted = False
         self.loading = False
         self._generation = 0
@@ -76,7 +77,10 @@ class JobTableModel(QAbstractTableModel):
             return None
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return self.texts[index.row()][column]
+            texts = self.texts[index.row()]
+            if texts is None:
+                texts = self.texts[index.row()] = _texts(self.rows[index.row()])
+            return texts[column]
         row = self.rows[index.row()]
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == ERROR_COLUMN and row.last_error:
@@ -153,7 +157,7 @@ class JobTableModel(QAbstractTableModel):
             first = len(self.rows)
             self.beginInsertRows(QModelIndex(), first, first + len(page.rows) - 1)
             self.rows.extend(page.rows)
-            self.texts.extend(_texts(row) for row in page.rows)
+            self.texts.extend([None] * len(page.rows))
             self.endInsertRows()
         self.pageLoaded.emit(len(page.rows))
 
@@ -198,7 +202,7 @@ class JobTableModel(QAbstractTableModel):
                        if new != old]
             self.rows = rows
             for i in changed:
-                self.texts[i] = _texts(rows[i])
+                self.texts[i] = None
             if changed:
                 self.dataChanged.emit(self.index(changed[0], 0),
                                       self.index(changed[-1], len(HEADERS) - 1))
@@ -214,7 +218,7 @@ class JobTableModel(QAbstractTableModel):
                                else self.index(moved, index.column()))
         previous = {row: text for row, text in zip(self.rows, self.texts, strict=True)}
         self.rows = rows
-        self.texts = [previous.get(row) or _texts(row) for row in rows]
+        self.texts = [previous.get(row) for row in rows]
         self.changePersistentIndexList(old_indexes, new_indexes)
         self.layoutChanged.emit()
 
