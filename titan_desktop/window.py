@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from titan_desktop.context import AppContext
 from titan_desktop.input.view import InputTab
 from titan_desktop.jason.desk import JasonDesk
+from titan_desktop.jobs.tab import QueueTab
 from titan_desktop.live import LiveEvents
 from titan_desktop.logs.view import LogsTab
 from titan_desktop.output.view import OutputTab
@@ -41,7 +42,7 @@ from worker.logs import get_logger
 from worker.paths import resources_dir
 
 log = get_logger("titan.desktop")
-TAB_NAMES = ("Progress", "Input", "Logs", "Output", "Sales")
+TAB_NAMES = ("Progress", "Input", "Logs", "Output", "Sales", "Queue")
 
 
 def app_icon() -> QIcon:
@@ -179,8 +180,9 @@ class MainWindow(QMainWindow):
         self.output_tab = OutputTab(ctx)
         sales_class = optional_tab("titan_desktop.sales.view", "SalesTab")
         self.sales_tab = (sales_class or SalesPlaceholder)(ctx)
+        self.queue_tab = QueueTab(ctx)  # sub-tabs: Jobs (more: self.queue_tab.addTab(...))
         for tab, name in zip((self.progress_tab, self.input_tab, self.logs_tab, self.output_tab,
-                              self.sales_tab), TAB_NAMES, strict=True):
+                              self.sales_tab, self.queue_tab), TAB_NAMES, strict=True):
             self.tabs.addTab(tab, name)
         last = int(str(self.prefs.value("window/tab", 0) or 0))  # an int, or text from the .ini
         self.tabs.setCurrentIndex(last if 0 <= last < self.tabs.count() else 0)

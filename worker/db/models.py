@@ -203,6 +203,12 @@ class Job(Base):
             "uq_jobs_dedupe_key_live", "dedupe_key", unique=True,
             postgresql_where=text("status IN ('queued', 'running') AND dedupe_key IS NOT NULL"),
         ),
+        # The Jobs view's dead/cancelled filters (0010): only jobs that went wrong enter these,
+        # so the hot path (claim, complete) never writes them.
+        Index("ix_jobs_went_wrong_id", "id",
+              postgresql_where=text("status IN ('dead', 'failed', 'cancelled')")),
+        Index("ix_jobs_went_wrong_kind_id", "kind", "id",
+              postgresql_where=text("status IN ('dead', 'failed', 'cancelled')")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
