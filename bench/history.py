@@ -152,7 +152,7 @@ async def completion_cost(url: str, jobs: int = 20_000, batch: int = 50) -> list
     async with await psycopg.AsyncConnection.connect(libpq_url(url), autocommit=True) as conn:
         for trigger in ("ENABLE", "DISABLE"):
             await conn.execute(f"ALTER TABLE runs {trigger} TRIGGER runs_count_finished")
-            await conn.execute("TRUNCATE jobs, runs, job_stats")
+            await conn.execute("TRUNCATE jobs, runs, job_stats CASCADE")
             await queue.enqueue_many(conn, "noop", [{}] * jobs)
             await conn.execute("VACUUM ANALYZE jobs")
             spent = 0.0

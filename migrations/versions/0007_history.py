@@ -33,24 +33,23 @@ SHARDS = 8
 COUNT_FINISHED_RUNS = f"""
 CREATE FUNCTION titan_count_finished_runs() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    -- Only transitions out of 'running' count: a later edit of a finished run adds nothing.
+    -- Runs this transaction finished: every queue statement that ends a run (complete, fail,
+    -- reclaim) stamps finished_at = now(), the transaction's time, so a later edit of a
+    -- finished run (an older stamp) adds nothing, without the cost of an OLD TABLE to compare.
     -- 'lost' (lease expired) is a failed attempt; 'released' (shutdown) is not an outcome.
     INSERT INTO job_stats AS s (bucket, kind, outcome, shard, count)
     SELECT date_trunc('minute', n.finished_at), j.kind,
            CASE WHEN n.status = 'succeeded' THEN 'succeeded' ELSE 'failed' END,
            pg_backend_pid() % {SHARDS}, count(*)
     FROM new_rows n
-    JOIN old_rows o ON o.id = n.id
     JOIN jobs j ON j.id = n.job_id
-    WHERE o.status = 'running' AND n.status IN ('succeeded', 'failed', 'lost')
-      AND n.finished_at IS NOT NULL
+    WHERE n.status IN ('succeeded', 'failed', 'lost') AND n.finished_at = now()
     GROUP BY 1, 2, 3
     ORDER BY 1, 2, 3
     ON CONFLICT (bucket, kind, outcome, shard) DO UPDATE SET count = s.count + EXCLUDED.count;
     RETURN NULL;
 END $$;
-CREATE TRIGGER runs_count_finished AFTER UPDATE ON runs
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+CREATE TRIGGER runs_count_finished AFTER UPDATE ON runs REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION titan_count_finished_runs();
 """
 

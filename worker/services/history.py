@@ -40,9 +40,11 @@ class Throughput:
 
     @property
     def kinds(self) -> list[str]:
+        """Every kind with an outcome in the period, alphabetical (the charts stack them so)."""
         return sorted(set(self.succeeded) | set(self.failed))
 
     def total(self, outcome: Literal["succeeded", "failed"], kind: str | None = None) -> int:
+        """Attempts with ``outcome`` in the whole period, of one kind or of all."""
         series = self.succeeded if outcome == "succeeded" else self.failed
         if kind is not None:
             return sum(series.get(kind, ()))
@@ -61,6 +63,7 @@ class QueueNow:
 
     @property
     def depth(self) -> int:
+        """Jobs waiting, due now or later."""
         return self.runnable + self.scheduled
 
 
@@ -143,9 +146,11 @@ class HistoryService:
                        samples=[QueueSample(*row) for row in samples])
 
     async def throughput(self, period: str = "hour") -> Throughput:
+        """Only the period's succeeded and failed attempts per bucket, by kind."""
         return (await self.snapshot(period)).throughput
 
     async def queue_now(self) -> QueueNow:
+        """The queue's depth by state and its oldest runnable job's age, now."""
         async with self.db.session() as session:
             now, runnable, scheduled, running, oldest = (
                 await session.execute(text(_QUEUE_NOW))).one()
