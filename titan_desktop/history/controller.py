@@ -30,6 +30,7 @@ class HistoryController(QObject):
         self.totals = KindTotalsModel(self)
         self.period = "hour"
         self.history: History | None = None
+        self.active = False
         self._reloader = Reloader(ctx, self._load)
         self._soon = QTimer(self, singleShot=True, interval=EVENT_DELAY_MS)
         self._soon.timeout.connect(self.reload)
@@ -43,10 +44,14 @@ class HistoryController(QObject):
         return self._reloader.loads
 
     def start(self) -> None:
+        """Refresh now and live from here on (the view is shown)."""
+        self.active = True
         self._refresh.start()
         self.reload()
 
     def stop(self) -> None:
+        """No more refreshes (the view is hidden): nobody looks at the charts."""
+        self.active = False
         self._refresh.stop()
         self._soon.stop()
 
@@ -61,7 +66,7 @@ class HistoryController(QObject):
             self.reload()
 
     def _on_tables(self, tables: set[str]) -> None:
-        if tables & WATCHED and not self._soon.isActive():
+        if self.active and tables & WATCHED and not self._soon.isActive():
             self._soon.start()
 
     async def _load(self) -> None:

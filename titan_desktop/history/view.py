@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -93,7 +93,6 @@ class HistoryView(QWidget):
         self._read_at = 0.0
         self._tick = self.startTimer(1000)
         self.controller.historyChanged.connect(self._show)
-        self.controller.start()
 
     def timerEvent(self, event: object) -> None:  # Qt's name
         self._show_oldest()
@@ -140,9 +139,14 @@ class HistoryView(QWidget):
         self._read_at = time.monotonic()
         self._show_oldest()
 
-    def closeEvent(self, event: object) -> None:  # Qt's name
+    # Live only while shown: a hidden tab (or a closing window) queries nothing.
+    def showEvent(self, event: QShowEvent) -> None:  # Qt's name
+        super().showEvent(event)
+        self.controller.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:  # Qt's name
         self.controller.stop()
-        super().closeEvent(event)  # type: ignore[arg-type]  # a QCloseEvent
+        super().hideEvent(event)
 
 
 def _after(ts: datetime) -> datetime:

@@ -21,6 +21,7 @@ class WorkersController(QObject):
         super().__init__(parent)
         self.ctx = ctx
         self.model = WorkersModel(self)
+        self.active = False
         self._reloader = Reloader(ctx, self._load)
         self._soon = QTimer(self, singleShot=True, interval=EVENT_DELAY_MS)
         self._soon.timeout.connect(self.reload)
@@ -29,10 +30,14 @@ class WorkersController(QObject):
         ctx.events.tablesChanged.connect(self._on_tables)
 
     def start(self) -> None:
+        """Load now and live from here on (the view is shown)."""
+        self.active = True
         self._tick.start()
         self.reload()
 
     def stop(self) -> None:
+        """No more loads or ticks (the view is hidden)."""
+        self.active = False
         self._tick.stop()
         self._soon.stop()
 
@@ -40,7 +45,7 @@ class WorkersController(QObject):
         self._reloader.request()
 
     def _on_tables(self, tables: set[str]) -> None:
-        if tables & WATCHED and not self._soon.isActive():
+        if self.active and tables & WATCHED and not self._soon.isActive():
             self._soon.start()
 
     async def _load(self) -> None:

@@ -3,6 +3,7 @@ controller loads and sends, the model formats."""
 
 from __future__ import annotations
 
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -65,7 +66,6 @@ class WorkersView(QWidget):
         model.modelReset.connect(self._update_buttons)
         model.dataChanged.connect(self._update_buttons)
         self.controller.message.connect(self.status.setText)
-        self.controller.start()
 
     def selected_id(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
@@ -84,6 +84,11 @@ class WorkersView(QWidget):
         if worker_id is not None:
             self.controller.send(worker_id, command)
 
-    def closeEvent(self, event: object) -> None:  # Qt's name
+    # Live only while shown: a hidden tab (or a closing window) queries nothing.
+    def showEvent(self, event: QShowEvent) -> None:  # Qt's name
+        super().showEvent(event)
+        self.controller.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:  # Qt's name
         self.controller.stop()
-        super().closeEvent(event)  # type: ignore[arg-type]  # a QCloseEvent
+        super().hideEvent(event)
