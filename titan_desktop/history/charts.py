@@ -100,6 +100,9 @@ class StackedKindChart(_TimeChart):
             area.setPen(QPen(colour.darker(115), 1))
             upper.replace([QPointF(x, y) for x, y in zip(points, above, strict=True)])
             lower.replace([QPointF(x, y) for x, y in zip(points, below, strict=True)])
+            # The legend names only kinds this chart draws (same colours in every chart).
+            for marker in self.chart().legend().markers(area):
+                marker.setVisible(any(counts))
             below = above
         self.chart().legend().setVisible(bool(colours))
         self.set_top(max(below, default=0.0))

@@ -107,6 +107,7 @@ class HistoryView(QWidget):
     def _show(self, history: History) -> None:
         tp = history.throughput
         queue = history.queue
+        self.period_buttons[tp.period].setChecked(True)
         per_minute = tp.bucket_seconds / 60  # a day's buckets are ten minutes: show the rate
         colours = {kind: kind_colour(tp.kinds, kind) for kind in tp.kinds}
         end = tp.starts[-1] + timedelta(seconds=tp.bucket_seconds)
