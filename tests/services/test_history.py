@@ -146,3 +146,23 @@ def test_bucket_starts_end_at_the_current_bucket() -> None:
                                    datetime(2026, 12, 7, 10, 17, tzinfo=UTC))
     day = bucket_starts(now, "day")
     assert (len(day), day[-1]) == (144, datetime(2026, 12, 7, 10, 10, tzinfo=UTC))
+
+
+async def test_a_live_service_rereads_only_recent_buckets_and_stays_right(db: Database) -> None:
+    async with db.session() as s:
+        await s.execute(text("""
+            INSERT INTO job_stats (bucket, kind, outcome, count) VALUES
+              (date_trunc('minute', now() - interval '30 minutes'), 'build', 'succeeded', 4),
+              (date_trunc('minute', now()), 'build', 'failed', 1)"""))
+    service = HistoryService(db)
+    first = (await service.snapshot("hour")).throughput
+    assert (first.total("succeeded"), first.total("failed")) == (4, 1)
+    async with db.session() as s:  # more work finishes this minute, on another shard
+        await s.execute(text("""
+            INSERT INTO job_stats (bucket, kind, outcome, shard, count) VALUES
+              (date_trunc('minute', now()), 'build', 'failed', 3, 2),
+              (date_trunc('minute', now()), 'deploy', 'succeeded', 3, 5)"""))
+    again = (await service.snapshot("hour")).throughput
+    assert (again.total("succeeded", "build"), again.total("failed", "build")) == (4, 3)
+    assert again.total("succeeded", "deploy") == 5
+    assert again.succeeded["build"][-31] == 4  # the settled bucket, from the service's memory

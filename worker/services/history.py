@@ -26,6 +26,10 @@ Period = Literal["hour", "day"]
 PERIODS: dict[str, tuple[int, int]] = {"hour": (3600, 60), "day": (86400, 600)}
 # job_stats and queue_samples rows older than this are pruned by the minute's first heartbeat.
 KEEP_DAYS = 30
+# A bucket this long past its end no longer changes: every statement that finishes runs is short,
+# and stamps them with its own start time. A service keeps such buckets' counts and re-reads only
+# the newer ones, so a live refresh reads minutes of job_stats, not a whole day.
+SETTLED_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ def _period(period: str) -> tuple[int, int]:
 
 
 _THROUGHPUT = """
-    SELECT to_timestamp(floor(extract(epoch FROM bucket) / :step) * :step) AS start,
+    SELECT to_timestamp(floor(extract(epoch FROM bucket)::float8 / :step) * :step) AS start,
            kind, outcome, sum(count)::bigint
     FROM job_stats WHERE bucket >= :since
     GROUP BY 1, 2, 3
@@ -127,6 +131,8 @@ class HistoryService:
     def __init__(self, db: Database, settings: Any = None) -> None:
         self.db = db
         self.settings = settings
+        # period -> settled bucket start (epoch seconds) -> its (kind, outcome, count) rows
+        self._settled: dict[str, dict[int, list[tuple[str, str, int]]]] = {}
 
     async def snapshot(self, period: str = "hour") -> History:
         """Everything the History view shows for ``period`` (``hour`` or ``day``), read in
@@ -138,11 +144,26 @@ class HistoryService:
             queue = QueueNow(at=now, runnable=int(runnable), scheduled=int(scheduled),
                              running=int(running), oldest_runnable_seconds=oldest)
             starts = bucket_starts(now, period)
-            rows = (await session.execute(text(_THROUGHPUT),
-                                          {"step": step, "since": starts[0]})).all()
+            settled = self._settled.setdefault(period, {})
+            keys = [int(start.timestamp()) for start in starts]
+            for gone in [key for key in settled if key < keys[0]]:
+                del settled[gone]
+            first_unread = next((i for i, key in enumerate(keys) if key not in settled),
+                                len(keys))
+            fresh = (await session.execute(text(_THROUGHPUT), {
+                "step": step, "since": starts[min(first_unread, len(keys) - 1)]})).all()
             samples = (await session.execute(
                 text(_SAMPLES), {"since": now - timedelta(seconds=span)})).all()
-        return History(throughput=_throughput(period, step, starts, list(rows)), queue=queue,
+        by_bucket: dict[int, list[tuple[str, str, int]]] = {}
+        for start, kind, outcome, count in fresh:
+            by_bucket.setdefault(int(start.timestamp()), []).append((kind, outcome, int(count)))
+        horizon = now.timestamp() - SETTLED_SECONDS
+        for key in keys[first_unread:]:
+            if key + step <= horizon:
+                settled[key] = by_bucket.get(key, [])
+        rows = [(key, *row) for key in keys
+                for row in (settled[key] if key in settled else by_bucket.get(key, []))]
+        return History(throughput=_throughput(period, step, keys, starts, rows), queue=queue,
                        samples=[QueueSample(*row) for row in samples])
 
     async def throughput(self, period: str = "hour") -> Throughput:
@@ -158,15 +179,18 @@ class HistoryService:
                         running=int(running), oldest_runnable_seconds=oldest)
 
 
-def _throughput(period: str, step: int, starts: list[datetime], rows: list[Any]) -> Throughput:
-    index = {int(start.timestamp()): i for i, start in enumerate(starts)}
+def _throughput(period: str, step: int, keys: list[int], starts: list[datetime],
+                rows: list[tuple[int, str, str, int]]) -> Throughput:
+    """``rows`` are (bucket start in epoch seconds, kind, outcome, count); buckets outside the
+    period (a row stamped in the future by another host's clock) are not charted."""
+    index = {key: i for i, key in enumerate(keys)}
     series: dict[str, dict[str, list[int]]] = {"succeeded": {}, "failed": {}}
-    for start, kind, outcome, count in rows:
-        slot = index.get(int(start.timestamp()))
-        if slot is None:  # a row stamped in the future (another host's clock): not this chart
+    for key, kind, outcome, count in rows:
+        slot = index.get(key)
+        if slot is None:
             continue
         counts = series[outcome].setdefault(kind, [0] * len(starts))
-        counts[slot] += int(count)
+        counts[slot] += count
     return Throughput(period=period, bucket_seconds=step, starts=starts,
                       succeeded=series["succeeded"], failed=series["failed"])
 
