@@ -47,14 +47,17 @@ def _charted(throughput) -> Counter[tuple[datetime, str, str]]:  # type: ignore[
     return found
 
 
-async def test_a_real_worker_s_successes_and_failures_are_charted_per_minute_by_kind(
+async def test_real_workers_successes_and_failures_are_charted_per_minute_by_kind(
         titan_env: dict, db: Database) -> None:
     await _enqueue(db, "noop", 120)
     await _enqueue(db, "fail", 15, max_attempts=3)  # each fails 3 times, then it is dead
     await _enqueue(db, "no-such-kind", 7)  # no handler: fails for good at once
-    worker = spawn_worker(titan_env, "--exit-when-idle", "--concurrency", "8")
-    output, _ = worker.communicate(timeout=120)
-    assert worker.returncode == 0, output
+    # Two workers at once: each adds to its own shard rows, and their sums are exact.
+    workers = [spawn_worker(titan_env, "--exit-when-idle", "--concurrency", "8")
+               for _ in range(2)]
+    for worker in workers:
+        output, _ = worker.communicate(timeout=120)
+        assert worker.returncode == 0, output
 
     history = await HistoryService(db).snapshot("hour")
     tp = history.throughput
