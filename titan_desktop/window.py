@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from titan_desktop.context import AppContext
+from titan_desktop.history.view import HistoryView
 from titan_desktop.input.view import InputTab
 from titan_desktop.jason.desk import JasonDesk
 from titan_desktop.jobs.tab import QueueTab
@@ -35,6 +36,7 @@ from titan_desktop.progress.view import ProgressTab
 from titan_desktop.statusbar import StatusBar, StatusController
 from titan_desktop.supervisor import WorkerSupervisor
 from titan_desktop.watcher import ProjectEvent, ProjectWatcher
+from titan_desktop.workers.view import WorkersView
 from worker.bootstrap import open_database
 from worker.config import Settings
 from worker.db.models import Project
@@ -180,7 +182,9 @@ class MainWindow(QMainWindow):
         self.output_tab = OutputTab(ctx)
         sales_class = optional_tab("titan_desktop.sales.view", "SalesTab")
         self.sales_tab = (sales_class or SalesPlaceholder)(ctx)
-        self.queue_tab = QueueTab(ctx)  # sub-tabs: Jobs (more: self.queue_tab.addTab(...))
+        self.queue_tab = QueueTab(ctx)  # sub-tabs: Jobs, then History and Workers
+        self.queue_tab.addTab(HistoryView(ctx), "History")
+        self.queue_tab.addTab(WorkersView(ctx), "Workers")
         for tab, name in zip((self.progress_tab, self.input_tab, self.logs_tab, self.output_tab,
                               self.sales_tab, self.queue_tab), TAB_NAMES, strict=True):
             self.tabs.addTab(tab, name)
