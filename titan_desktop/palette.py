@@ -45,3 +45,14 @@ DANGER_BORDER = "#e3a49c"
 BANNER = "#fff8e6"
 BANNER_BORDER = "#f0d9a8"
 BANNER_TEXT = "#5c4400"
+
+# Chart series by job kind (History view): one colour per kind, in this order, then repeated.
+SERIES_1 = "#2d9cdb"
+SERIES_2 = "#9b51e0"
+SERIES_3 = "#f2994a"
+SERIES_4 = "#219653"
+SERIES_5 = "#eb5757"
+SERIES_6 = "#56ccf2"
+SERIES_7 = "#bb6bd9"
+SERIES_8 = "#828282"
+SERIES = (SERIES_1, SERIES_2, SERIES_3, SERIES_4, SERIES_5, SERIES_6, SERIES_7, SERIES_8)

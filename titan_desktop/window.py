@@ -24,8 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from titan_desktop.context import AppContext
+from titan_desktop.history.view import HistoryView
 from titan_desktop.input.view import InputTab
 from titan_desktop.jason.desk import JasonDesk
+from titan_desktop.jobs.tab import QueueTab
 from titan_desktop.live import LiveEvents
 from titan_desktop.logs.view import LogsTab
 from titan_desktop.output.view import OutputTab
@@ -34,6 +36,7 @@ from titan_desktop.progress.view import ProgressTab
 from titan_desktop.statusbar import StatusBar, StatusController
 from titan_desktop.supervisor import WorkerSupervisor
 from titan_desktop.watcher import ProjectEvent, ProjectWatcher
+from titan_desktop.workers.view import WorkersView
 from worker.bootstrap import open_database
 from worker.config import Settings
 from worker.db.models import Project
@@ -41,7 +44,7 @@ from worker.logs import get_logger
 from worker.paths import resources_dir
 
 log = get_logger("titan.desktop")
-TAB_NAMES = ("Progress", "Input", "Logs", "Output", "Sales")
+TAB_NAMES = ("Progress", "Input", "Logs", "Output", "Sales", "Queue")
 
 
 def app_icon() -> QIcon:
@@ -180,8 +183,11 @@ class MainWindow(QMainWindow):
         self.output_tab = OutputTab(ctx)
         sales_class = optional_tab("titan_desktop.sales.view", "SalesTab")
         self.sales_tab = (sales_class or SalesPlaceholder)(ctx)
+        self.queue_tab = QueueTab(ctx)  # sub-tabs: Jobs, then History and Workers
+        self.queue_tab.addTab(HistoryView(ctx), "History")
+        self.queue_tab.addTab(WorkersView(ctx), "Workers")
         for tab, name in zip((self.progress_tab, self.input_tab, self.logs_tab, self.output_tab,
-                              self.sales_tab), TAB_NAMES, strict=True):
+                              self.sales_tab, self.queue_tab), TAB_NAMES, strict=True):
             self.tabs.addTab(tab, name)
         last = int(str(self.prefs.value("window/tab", 0) or 0))  # an int, or text from the .ini
         self.tabs.setCurrentIndex(last if 0 <= last < self.tabs.count() else 0)

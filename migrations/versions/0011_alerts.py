@@ -9,7 +9,7 @@ webhook delivery: pending -> sent | failed, or ``recorded`` when no webhook is c
 n + 1; the artifacts of earlier builds stay, so their uniqueness now includes the build.
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0010
 Create Date: 2026-12-07 09:45:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0011'
-down_revision = '0006'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

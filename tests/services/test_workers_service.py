@@ -101,3 +101,39 @@ async def test_queue_counts_by_status(db: Database) -> None:
               ('scaffold', 'queued', '{}'), ('build', 'queued', '{}'), ('deploy', 'failed', '{}')
         """))
     assert await service.queue_counts() == {"queued": 2, "failed": 1}
+
+
+async def test_details_show_version_start_counters_and_current_jobs(db_url: str,
+                                                                    db: Database) -> None:
+    async with await psycopg.AsyncConnection.connect(libpq_url(db_url),
+                                                     autocommit=True) as conn:
+        await _register(conn, "busy", 11)
+        await _register(conn, "idle", 12)
+        await _register(conn, "gone", 13)
+        await _register(conn, "long-gone", 14)
+        async with conn.transaction():
+            await workers.beat(conn, worker_id="busy", status="running", succeeded=40, failed=2)
+        await workers.unregister(conn, worker_id="gone", succeeded=5, failed=0)
+        await workers.unregister(conn, worker_id="long-gone", succeeded=1, failed=0)
+    async with db.session() as s:
+        await s.execute(text("""
+            UPDATE workers SET stopped_at = now() - interval '2 hours' WHERE id = 'long-gone';
+            INSERT INTO jobs (kind, status, locked_by, started_at) VALUES
+              ('build', 'running', 'busy', now()), ('deploy', 'running', 'busy', now()),
+              ('scaffold', 'succeeded', 'busy', now())"""))
+    service = WorkerService(db)
+
+    shown = {w.id: w for w in await service.details()}
+    assert sorted(shown) == ["busy", "gone", "idle"]  # stopped two hours ago: not listed
+    busy = shown["busy"]
+    assert (busy.host, busy.pid, busy.version, busy.concurrency) == ("box", 11, "t", 2)
+    assert (busy.processed, busy.jobs_failed) == (42, 2)
+    assert [job.kind for job in busy.current_jobs] == ["build", "deploy"]
+    assert shown["idle"].current_jobs == ()
+    assert shown["gone"].status == "stopped" and shown["gone"].stopped_at is not None
+    assert busy.started_at <= busy.last_heartbeat
+    assert 0 <= busy.age_seconds < 30
+
+    old = await service.detail("long-gone")
+    assert old is not None and old.status == "stopped"
+    assert await service.detail("nobody") is None

@@ -15,7 +15,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from worker import __version__
-from worker.api import health, jason, ops, projects
+from worker.api import health, jason, jobs, ops, projects
+from worker.api import workers as workers_api
 from worker.api.errors import BodyLimit, install_error_handlers
 from worker.api.guard import Guard
 from worker.config import Settings
@@ -54,6 +55,8 @@ def create_app(settings: Settings, db: Database | None = None, *,
     app.include_router(projects.router)
     app.include_router(ops.router)
     app.include_router(jason.router)
+    app.include_router(jobs.router)
+    app.include_router(workers_api.router)
     _include_optional_routers(app)
     app.add_middleware(BodyLimit)
     # Added last, so it runs first: nothing reaches a route (or the body limit) unchecked.

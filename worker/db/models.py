@@ -17,6 +17,8 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -207,6 +209,12 @@ class Job(Base):
             "uq_jobs_dedupe_key_live", "dedupe_key", unique=True,
             postgresql_where=text("status IN ('queued', 'running') AND dedupe_key IS NOT NULL"),
         ),
+        # The Jobs view's dead/cancelled filters (0010): only jobs that went wrong enter these,
+        # so the hot path (claim, complete) never writes them.
+        Index("ix_jobs_went_wrong_id", "id",
+              postgresql_where=text("status IN ('dead', 'failed', 'cancelled')")),
+        Index("ix_jobs_went_wrong_kind_id", "kind", "id",
+              postgresql_where=text("status IN ('dead', 'failed', 'cancelled')")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -335,6 +343,37 @@ class WorkerRow(Base):
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     jobs_succeeded: Mapped[int] = mapped_column(BigInteger, server_default="0")
     jobs_failed: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class JobStat(Base):
+    """Finished runs per (minute, kind, outcome), summed over ``shard`` (migration 0007).
+
+    A trigger on ``runs`` adds to it in the statement that finishes runs; ``shard`` spreads
+    concurrent workers over different rows so they never wait on each other's commit."""
+
+    __tablename__ = "job_stats"
+    __table_args__ = (
+        PrimaryKeyConstraint("bucket", "kind", "outcome", "shard"),
+        CheckConstraint("outcome IN ('succeeded', 'failed')", name="outcome"),
+    )
+
+    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(50))
+    outcome: Mapped[str] = mapped_column(String(10))
+    shard: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    count: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class QueueSample(Base):
+    """The queue once a minute (written by worker heartbeats): depth and oldest runnable age."""
+
+    __tablename__ = "queue_samples"
+
+    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    runnable: Mapped[int] = mapped_column(BigInteger)
+    scheduled: Mapped[int] = mapped_column(BigInteger)
+    running: Mapped[int] = mapped_column(BigInteger)
+    oldest_runnable_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class Order(Base):

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import text
 
 from worker.db.engine import Database
+from worker.services.history import record_sample
 
 COMMANDS = ("pause", "resume", "stop")
 # A worker whose heartbeat is older than this is not counted as running (Jason's "pause").
@@ -40,6 +41,47 @@ class WorkerInfo:
         """Seconds since the last heartbeat, by this machine's clock (ticks between reads)."""
         return max(0.0, (datetime.now(UTC) - self.last_heartbeat).total_seconds())
 
+
+@dataclass(frozen=True)
+class CurrentJob:
+    """A job a worker holds right now."""
+
+    id: int
+    kind: str
+    project_id: int | None
+    started_at: datetime | None
+
+
+@dataclass(frozen=True)
+class WorkerDetail:
+    """A row of ``workers`` as the Workers view and ``GET /api/workers`` show it."""
+
+    id: str
+    host: str
+    pid: int
+    version: str
+    concurrency: int
+    status: str
+    started_at: datetime
+    last_heartbeat: datetime
+    stopped_at: datetime | None
+    jobs_succeeded: int
+    jobs_failed: int
+    age_seconds: float  # since the heartbeat, by the database's clock when read
+    current_jobs: tuple[CurrentJob, ...] = ()
+
+    @property
+    def processed(self) -> int:
+        """Attempts this worker finished, succeeded or failed."""
+        return self.jobs_succeeded + self.jobs_failed
+
+    def heartbeat_age(self) -> float:
+        """Seconds since the last heartbeat, by this machine's clock (ticks between reads)."""
+        return max(0.0, (datetime.now(UTC) - self.last_heartbeat).total_seconds())
+
+
+# Stopped workers stay listed this long, so a Stop is seen to have worked.
+STOPPED_SHOWN_SECONDS = 3600.0
 
 _COLUMNS = """id, host, pid, status, last_heartbeat, jobs_succeeded, jobs_failed,
               extract(epoch FROM now() - last_heartbeat)::float AS age_seconds"""
@@ -70,6 +112,40 @@ class WorkerService:
             rows = (await session.execute(text(f"""
                 SELECT {_COLUMNS} FROM workers WHERE status <> 'stopped' ORDER BY id"""))).all()
         return [WorkerInfo(*row) for row in rows]
+
+    async def details(self, stopped_within: float = STOPPED_SHOWN_SECONDS
+                      ) -> list[WorkerDetail]:
+        """Every worker not stopped, plus those stopped in the last ``stopped_within``
+        seconds, newest start first, each with the jobs it is running."""
+        return await self._details(
+            "status <> 'stopped' OR stopped_at > now() - make_interval(secs => :within)",
+            {"within": stopped_within})
+
+    async def detail(self, worker_id: str) -> WorkerDetail | None:
+        """One worker (stopped or not) with its running jobs; None if there is no such id."""
+        found = await self._details("id = :id", {"id": worker_id})
+        return found[0] if found else None
+
+    async def _details(self, where: str, params: dict[str, Any]) -> list[WorkerDetail]:
+        async with self.db.session() as session:
+            rows = (await session.execute(text(f"""
+                SELECT id, host, pid, version, concurrency, status, started_at, last_heartbeat,
+                       stopped_at, jobs_succeeded, jobs_failed,
+                       extract(epoch FROM now() - last_heartbeat)::float AS age_seconds
+                FROM workers WHERE {where}
+                ORDER BY started_at DESC, id"""), params)).all()
+            if not rows:
+                return []
+            # Running jobs only: the partial lease index holds exactly these rows.
+            held = (await session.execute(text("""
+                SELECT locked_by, id, kind, project_id, started_at FROM jobs
+                WHERE status = 'running' AND locked_by = ANY(:ids)
+                ORDER BY id"""), {"ids": [row[0] for row in rows]})).all()
+        jobs: dict[str, list[CurrentJob]] = {}
+        for locked_by, *job in held:
+            jobs.setdefault(locked_by, []).append(CurrentJob(*job))
+        return [WorkerDetail(**row._asdict(), current_jobs=tuple(jobs.get(row.id, ())))
+                for row in rows]
 
     async def send(self, worker_id: str, command: str) -> bool:
         """Tell one worker to ``pause``, ``resume`` or ``stop``; False if no such worker."""
@@ -155,4 +231,5 @@ async def beat(conn: Any, *, worker_id: str, status: str, succeeded: int,
     """, {"id": worker_id, "status": status, "ok": succeeded, "failed": failed})
     if row is None:
         return False, None
+    await record_sample(conn)  # the History view's queue depth, once a minute
     return True, row[0]

@@ -1,0 +1,1 @@
+"""History: finished jobs per minute by kind, queue depth and the oldest runnable job, live."""

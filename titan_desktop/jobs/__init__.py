@@ -1,0 +1,1 @@
+"""The Queue tab's Jobs view: every job across projects (controller + model + view)."""
