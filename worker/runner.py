@@ -98,6 +98,8 @@ class Worker:
         self._done_conn = WorkerConnection(db.url, "done")  # completions, failures, releases
         self._beat_conn = WorkerConnection(db.url, "heartbeat")
         self._deciding = asyncio.Lock()
+        self._alerting = asyncio.Event()  # set while no alert round is under way
+        self._alerting.set()
         self.policy = RetryPolicy(base_seconds=settings.retry_base_seconds)
         self.lease = settings.job_lease_seconds
 
@@ -157,6 +159,10 @@ class Worker:
                 await asyncio.wait_for(restoring, 90)
             self._flush_needed.set()
             await self._write_completions()
+            # A round under way finishes first: cut off between its POST and recording it, an
+            # alert would be sent again by another worker.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._alerting.wait(), 15)
             if self.exit_when_idle and self._failed:
                 # A short-lived worker whose jobs failed raises their alerts before it goes.
                 with contextlib.suppress(Exception):
@@ -187,10 +193,13 @@ class Worker:
         of its own: a webhook that retries must not delay heartbeats or claims."""
         while not self._stop.is_set():
             await asyncio.sleep(self.settings.alert_check_seconds)
+            self._alerting.clear()
             try:
                 await self._alert_round()
             except Exception as exc:
                 log.warning("alert check failed", error=_short(exc))
+            finally:
+                self._alerting.set()
 
     async def _alert_round(self) -> None:
         import importlib

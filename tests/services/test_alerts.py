@@ -204,6 +204,8 @@ async def test_workers_send_a_dead_job_alert_once_without_secrets(
         # Rounds go on: a second dead job is sent too, after the first was long done...
         second = await _dead_job(db, "deploy", "OSError: no space left on device")
         await wait_until(lambda: len(receiver.delivered()) >= 2, 60, "the second alert sent")
+        await wait_until(lambda: _alert_rows(db), 30, "both recorded as sent",
+                         done=lambda rows: [r[1] for r in rows] == ["sent", "sent"])
     finally:
         for w in workers:
             w.terminate()
