@@ -41,7 +41,10 @@ def test_deploy_target_rows_refuse_a_missing_option_and_store_a_choice(
             deploy.fields["root"].setText(str(tmp_path / "www"))
             if SHOTS.parent.is_dir():
                 SHOTS.mkdir(exist_ok=True)
-                window.input_tab.grab().save(str(SHOTS / "deploy-input-form.png"))
+                window.tabs.setCurrentWidget(window.input_tab)
+                window.resize(1280, 860)
+                await wait_until(lambda: window.input_tab.width() >= 1200, 10, "the resize")
+                window.grab().save(str(SHOTS / "deploy-input-form.png"))
             qtbot.mouseClick(form.create_button, LEFT)
             await wait_until(lambda: "Created" in form.status.text(), 10, "the project")
             assert not error.isVisibleTo(form)
