@@ -510,6 +510,9 @@ def _describe(project: Any, approvals: list[Any] | None = None) -> str:
              f"  template: {project.template_ref}  type: {project.type}  "
              f"url: {project.url or '-'}",
              f"  output:   {project.output_dir or '-'}"]
+    if project.deploy_target != "local":
+        options = ", ".join(f"{k}={v}" for k, v in sorted((project.deploy_config or {}).items()))
+        lines.append(f"  deploy:   {project.deploy_target} ({options})")
     if project.last_error:
         lines.append(f"  error:    {project.last_error}")
     for a in approvals or []:

@@ -42,6 +42,9 @@ def test_site_is_pushed_to_gh_pages_verified_and_delete_removes_the_branch(
         assert any(r.startswith("POST /repos/octo/brochure/git/blobs") for r in github.requests)
         page = httpx.get(project["url"], trust_env=False)
         assert page.status_code == 200 and "Pages Site" in page.text
+        shown = titan(env, "project", "show", "pages-site").stdout
+        assert (f"deploy:   github-pages (branch=gh-pages, repo=octo/brochure, "
+                f"url={github.url}/pages/)") in shown
 
         secrets_seen = database_text(db_url) + worker.stdout + worker.stderr
         assert TOKEN not in secrets_seen
