@@ -105,3 +105,22 @@ def test_bad_options_and_a_missing_token_are_clear_errors(tmp_path: Path,
         TARGET.deploy(_site(tmp_path / "s", {"index.html": "x"}),
                       Deployment("x", "X", config, reload_settings()))
     reload_settings()
+
+
+async def test_delete_says_what_it_left_up_when_github_cannot_be_reached(
+        titan_env: dict, db, monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker.services.projects import ProjectService
+    from worker.templatekit import free_port
+
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("GITHUB_API_URL", f"http://127.0.0.1:{free_port()}")  # nobody listens
+    service = ProjectService.from_settings(db, reload_settings())
+    await service.create({"name": "Unreachable", "deployTarget": "github-pages",
+                          "deployConfig": {"repo": "octo/unreachable"}})
+    deleted = await service.delete("unreachable")
+    assert deleted.undeployed == []
+    assert len(deleted.left) == 1 and deleted.left[0].startswith("the github-pages deployment")
+    assert "left running the github-pages deployment" in deleted.describe()
+    assert TOKEN not in deleted.describe()
+    assert await service.count() == 0  # the project is gone all the same
+    reload_settings()
