@@ -16,7 +16,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from worker.deploy.base import Deployment, DeployTarget, Option, Teardown, check_http_url
 from worker.errors import InvalidInput, PermanentError
@@ -95,7 +95,19 @@ def _hook(deployment: Deployment) -> str:
                              "URL (Render: Settings -> Deploy Hook)")
     if urlsplit(hook).scheme not in ("http", "https"):
         raise PermanentError(f"{name} does not hold an http(s) URL")
+    _keep_out_of_logs(hook)
     return hook
+
+
+def _keep_out_of_logs(hook: str) -> None:
+    """The log scrubber knows the configured secrets; a project's hook is read only now, so it
+    (and its key) join them: a library's error text that quotes the URL is written as ***."""
+    from worker.logs import scrub
+
+    keys = parse_qs(urlsplit(hook).query).get("key", [])
+    new = [s for s in (hook, *keys) if len(s) >= 4 and s not in scrub.secrets]
+    if new:
+        scrub.configure([*scrub.secrets, *new])
 
 
 def _safe(hook: str) -> str:
