@@ -13,6 +13,7 @@ from tests.api.server import ApiServer
 from tests.conftest import titan
 from worker.config import reload_settings
 from worker.db.engine import Database
+from worker.errors import InvalidInput
 from worker.services.projects import ProjectService
 
 INVALID_CLI = [
@@ -90,3 +91,8 @@ async def test_environment_defaults_apply_to_static_sites_only(
     monkeypatch.delenv("TITAN_DEPLOY_OPTIONS")
     plain = await ProjectService.from_settings(db, reload_settings()).create({"name": "Plain"})
     assert (plain.deploy_target, plain.deploy_config) == ("local", {})
+    monkeypatch.setenv("TITAN_DEPLOY_TARGET", "s3")
+    with pytest.raises(InvalidInput, match="'s3' is not a deploy target") as typo:
+        await ProjectService.from_settings(db, reload_settings()).create({"name": "Typo"})
+    assert typo.value.field == "TITAN_DEPLOY_TARGET"
+    reload_settings()

@@ -65,11 +65,13 @@ def choose(template: Any, slug: str, target: str | None, options: dict[str, Any]
         raise InvalidInput("deployConfig", "options need a target (deployTarget) too")
     if target is None:
         default = getattr(settings, "deploy_target", None) or DEFAULT_TARGET
+        get_target(default, "TITAN_DEPLOY_TARGET")  # a typo there is named as such
         if default not in supported:  # a default for sites does not apply to a service
             return DEFAULT_TARGET, {}
         target = default
         options = parse_options(
-            p for p in str(getattr(settings, "deploy_options", "") or "").split(",") if p.strip())
+            (p for p in str(getattr(settings, "deploy_options", "") or "").split(",")
+             if p.strip()), "TITAN_DEPLOY_OPTIONS")
     chosen = get_target(target)
     if target not in supported:
         raise InvalidInput("deployTarget", f"{getattr(template, 'ref', 'this template')} "
