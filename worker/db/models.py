@@ -89,6 +89,10 @@ class Project(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # Problems verify noticed that did not fail it; Jason rejects flagged output.
     flags: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
+    # Where the deploy step puts the output (worker/deploy): local, folder, github-pages,
+    # render; its options (web root, URLs, repository, a hook's variable name), never a token.
+    deploy_target: Mapped[str] = mapped_column(String(30), server_default="local")
+    deploy_config: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
