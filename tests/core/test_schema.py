@@ -18,7 +18,14 @@ def test_models_match_migrations(db_url: str) -> None:
     engine = create_engine(db_url, poolclass=pool.NullPool)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        installed = set(conn.exec_driver_sql("SELECT extname FROM pg_extension").scalars())
     engine.dispose()
+    # An index that needs an extension this server lacks (pg_trgm on the embedded pgserver) is
+    # skipped by its migration on purpose.
+    unavailable = {index.name for table in Base.metadata.tables.values()
+                   for index in table.indexes
+                   if index.info.get("needs_extension", "plpgsql") not in installed}
+    diff = [d for d in diff if not (d[0] == "add_index" and d[1].name in unavailable)]
     assert diff == [], f"models and migrations differ: {diff}"
 
 

@@ -1,4 +1,9 @@
-"""Reading the structured log: filtered pages (keyset on id) and a live follow."""
+"""Reading the structured log: filtered pages (keyset on id) and a live follow.
+
+Text search is ``message ILIKE '%text%'``: where PostgreSQL has pg_trgm (migration 0008), the
+trigram GIN index ``ix_log_entries_message_trgm`` serves it for three characters or more; the
+embedded server lacks pg_trgm and scans.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -25,6 +31,9 @@ class LogFilter:
     # Minimum level: WARNING shows WARNING, ERROR and CRITICAL.
     level: str | None = None
     text: str | None = None
+    # Written at or after ``since`` and before ``until``.
+    since: datetime | None = None
+    until: datetime | None = None
 
     def apply(self, query: Select[Any]) -> Select[Any]:
         """``query`` narrowed to the entries this filter lets through."""
@@ -38,7 +47,12 @@ class LogFilter:
             query = query.where(LogEntry.level.in_(LEVELS[LEVELS.index(self.level):]))
         if self.text:
             escaped = self.text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+            # The plain ILIKE form on the column itself: that is what gin_trgm_ops indexes.
             query = query.where(LogEntry.message.ilike(f"%{escaped}%"))
+        if self.since is not None:
+            query = query.where(LogEntry.ts >= self.since)
+        if self.until is not None:
+            query = query.where(LogEntry.ts < self.until)
         return query
 
 
@@ -93,6 +107,14 @@ class LogService:
                     wake.clear()
         finally:
             listener.cancel()
+
+
+def entry_dict(entry: LogEntry) -> dict[str, Any]:
+    """A log line as a JSON-ready dict (the API's and ``titan logs --json``'s shape)."""
+    return {"id": entry.id, "ts": entry.ts.isoformat(), "level": entry.level,
+            "logger": entry.logger, "message": entry.message, "projectId": entry.project_id,
+            "jobId": entry.job_id, "runId": entry.run_id, "workerId": entry.worker_id,
+            "extra": entry.extra}
 
 
 # Thin aliases for ``titan logs`` (worker/cli.py).
