@@ -1,8 +1,10 @@
 """Reading the structured log: filtered pages (keyset on id) and a live follow.
 
-Text search is ``message ILIKE '%text%'``: where PostgreSQL has pg_trgm (migration 0008), the
-trigram GIN index ``ix_log_entries_message_trgm`` serves it for three characters or more; the
-embedded server lacks pg_trgm and scans.
+Text search is ``message ILIKE '%text%'``, served by a trigram GIN index for three characters or
+more (migration 0008): where PostgreSQL has pg_trgm, ``ix_log_entries_message_trgm`` serves the
+ILIKE itself; elsewhere (the embedded pgserver lacks pg_trgm) the query adds
+``titan_trigrams(message) @> titan_trigrams(text)``, which ``ix_log_entries_message_3grams``
+serves and which holds for every line the ILIKE matches.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ARRAY, Select, Text, func, select
 from sqlalchemy import text as sql_text
 
 from worker.db.engine import Database
@@ -22,6 +24,9 @@ from worker.db.models import LogEntry
 from worker.services.events import EventStream
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+FALLBACK_INDEX = "ix_log_entries_message_3grams"
+# Per database URL: does it search through titan_trigrams (no pg_trgm there)?
+_uses_own_trigrams: dict[str, bool] = {}
 
 
 @dataclass(frozen=True)
@@ -36,8 +41,9 @@ class LogFilter:
     since: datetime | None = None
     until: datetime | None = None
 
-    def apply(self, query: Select[Any]) -> Select[Any]:
-        """``query`` narrowed to the entries this filter lets through."""
+    def apply(self, query: Select[Any], *, own_trigrams: bool = False) -> Select[Any]:
+        """``query`` narrowed to the entries this filter lets through; ``own_trigrams``: the
+        database indexes ``titan_trigrams(message)`` instead of pg_trgm's."""
         if self.project_id is not None:
             query = query.where(LogEntry.project_id == self.project_id)
         if self.job_id is not None:
@@ -50,6 +56,10 @@ class LogFilter:
             escaped = self.text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
             # The plain ILIKE form on the column itself: that is what gin_trgm_ops indexes.
             query = query.where(LogEntry.message.ilike(f"%{escaped}%"))
+            if own_trigrams and len(self.text) >= 3:
+                grams = func.titan_trigrams(LogEntry.message, type_=ARRAY(Text))
+                needle = func.titan_trigrams(self.text, type_=ARRAY(Text))
+                query = query.where(grams.op("@>", is_comparison=True)(needle))
         if self.since is not None:
             query = query.where(LogEntry.ts >= self.since)
         if self.until is not None:
@@ -68,7 +78,8 @@ class LogService:
                     after_id: int | None = None, newest_first: bool = True) -> list[LogEntry]:
         """One page of lines matching ``flt``, keyset-paged on id (``before_id`` for older
         pages, ``after_id`` for newer ones)."""
-        query = flt.apply(select(LogEntry))
+        own_trigrams = bool(flt.text) and await self._uses_own_trigrams()
+        query = flt.apply(select(LogEntry), own_trigrams=own_trigrams)
         if before_id is not None:
             query = query.where(LogEntry.id < before_id)
         if after_id is not None:
@@ -81,6 +92,16 @@ class LogService:
                 # (3.7 s at a million lines) where a rare word needs the trigram index (1 ms).
                 await session.execute(sql_text("SET LOCAL plan_cache_mode = force_custom_plan"))
             return list((await session.scalars(query)).all())
+
+    async def _uses_own_trigrams(self) -> bool:
+        known = _uses_own_trigrams.get(self.db.url)
+        if known is None:
+            async with self.db.session() as session:
+                known = bool(await session.scalar(sql_text(
+                    "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE tablename = 'log_entries' "
+                    "AND indexname = :name)"), {"name": FALLBACK_INDEX}))
+            _uses_own_trigrams[self.db.url] = known
+        return known
 
     async def last_id(self) -> int:
         """The newest log line's id (0 for an empty log): where a follow starts."""
