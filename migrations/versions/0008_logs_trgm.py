@@ -7,9 +7,9 @@ patterns of three characters or more.
 - Where PostgreSQL has ``pg_trgm`` (a contrib module: Debian's ``postgresql-15`` has it), the
   index is ``gin (message gin_trgm_ops)``, which serves the ILIKE itself.
 - The embedded server (pgserver) ships without ``pg_trgm`` (its build carries only plpgsql and
-  pgvector), and a role may lack the right to create it. There the migration creates a SQL
-  function ``titan_trigrams(text)`` (the distinct three-character substrings of the lowered
-  text) and a GIN index on ``titan_trigrams(message)``; the search adds
+  pgvector), and a role may lack the right to create it. There the migration creates a
+  function ``titan_trigrams(text)`` (the three-character substrings of the lowered
+  text, in PL/pgSQL) and a GIN index on ``titan_trigrams(message)``; the search adds
   ``titan_trigrams(message) @> titan_trigrams(needle)`` beside the ILIKE
   (worker/services/logquery.py), which is true of every line the ILIKE matches.
 
@@ -32,21 +32,27 @@ INDEX = 'ix_log_entries_message_trgm'
 FALLBACK_INDEX = 'ix_log_entries_message_3grams'
 log = logging.getLogger("alembic.runtime.migration")
 
-# The distinct 3-grams of the lowered text: ILIKE compares lowered text too, so a line it matches
-# holds every 3-gram of the needle. Built from C functions (regexp_replace cuts the text into
-# 3-character pieces at offsets 0, 1 and 2): a generate_series per row was 2-3 times slower.
-# \x01 separates the pieces, so it is mapped to a space first (on both sides, like lower()).
-TRIGRAMS_FUNCTION = r"""
+# The 3-grams of the lowered text: ILIKE compares lowered text too, so a line it matches holds
+# every 3-gram of the needle. One pass over the characters (substr(s, i, 3) would walk UTF-8
+# from the start each time); 5x faster than a generate_series or regexp_replace SQL function,
+# which matters: every log line written computes it for the index.
+TRIGRAMS_FUNCTION = """
 CREATE OR REPLACE FUNCTION titan_trigrams(t text) RETURNS text[]
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT array_remove(
-               string_to_array(regexp_replace(s, '(...)|..?$', E'\\1\x01', 'g'), E'\x01')
-            || string_to_array(regexp_replace(substr(s, 2), '(...)|..?$', E'\\1\x01', 'g'),
-                               E'\x01')
-            || string_to_array(regexp_replace(substr(s, 3), '(...)|..?$', E'\\1\x01', 'g'),
-                               E'\x01'),
-           '')
-    FROM (SELECT replace(lower(t), E'\x01', ' ') AS s) AS lowered
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    c text[] := string_to_array(lower(t), NULL);
+    n int := coalesce(array_length(c, 1), 0) - 2;
+    grams text[];
+BEGIN
+    IF n < 1 THEN
+        RETURN '{}';
+    END IF;
+    grams := array_fill(NULL::text, ARRAY[n]);
+    FOR i IN 1..n LOOP
+        grams[i] := c[i] || c[i + 1] || c[i + 2];
+    END LOOP;
+    RETURN grams;
+END
 $$
 """
 

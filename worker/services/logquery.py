@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import ARRAY, Select, Text, func, select
 from sqlalchemy import text as sql_text
+from sqlalchemy.dialects.postgresql import array as pg_array
 
 from worker.db.engine import Database
 from worker.db.models import LogEntry
@@ -58,13 +59,23 @@ class LogFilter:
             query = query.where(LogEntry.message.ilike(f"%{escaped}%"))
             if own_trigrams and len(self.text) >= 3:
                 grams = func.titan_trigrams(LogEntry.message, type_=ARRAY(Text))
-                needle = func.titan_trigrams(self.text, type_=ARRAY(Text))
+                lowered: list[Any] = [func.lower(g) for g in spaced_trigrams(self.text)]
+                needle = pg_array(lowered, type_=Text)
                 query = query.where(grams.op("@>", is_comparison=True)(needle))
         if self.since is not None:
             query = query.where(LogEntry.ts >= self.since)
         if self.until is not None:
             query = query.where(LogEntry.ts < self.until)
         return query
+
+
+def spaced_trigrams(text: str) -> list[str]:
+    """Every third 3-gram of ``text`` and its last one: enough to find the lines through the
+    index (the ILIKE checks the rest). All of them would make PostgreSQL, which takes them as
+    independent, expect a common word ("deploy": 4 grams of 20 % each) in 0.2^4 of the lines
+    and read 40,000 through the index instead of walking the newest ones."""
+    grams = [text[i:i + 3] for i in range(0, len(text) - 2, 3)]
+    return list(dict.fromkeys([*grams, text[-3:]]))
 
 
 class LogService:
