@@ -290,3 +290,21 @@ def test_the_new_endpoints_need_the_api_token(titan_env: dict,
         with http.stream("GET", "/api/logs/stream", headers=bearer) as stream:
             assert stream.status_code == 200
             assert next(_events(stream.iter_lines()))["event"] == "ready"
+
+
+def test_followers_are_capped_and_a_leaving_one_frees_its_place(
+        client: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker.api import logs
+
+    monkeypatch.setattr(logs, "MAX_FOLLOWERS", 1)  # the server runs in this process
+    with client.stream("GET", "/api/logs/stream") as first:
+        events = _events(first.iter_lines())  # held: dropping it would close the connection
+        assert next(events)["event"] == "ready"
+        refused = client.get("/api/logs/stream")
+        assert refused.status_code == 503 and "try later" in refused.json()["detail"]
+
+    def follows_again() -> bool:
+        with client.stream("GET", "/api/logs/stream") as again:
+            return again.status_code == 200
+
+    wait_until_blocking(follows_again, 30, "a follower's place to free up")

@@ -104,9 +104,11 @@ async def stream_logs(
         raise HTTPException(503, f"{MAX_FOLLOWERS} clients already follow the log; try later")
     service = LogService(db)
     start = after if after is not None else await service.last_id()
-    state.log_followers = followers + 1
 
     async def events() -> AsyncIterator[str]:
+        # Counted from the first event on: a client gone before it never starts this generator,
+        # whose ``finally`` would then never run.
+        state.log_followers = getattr(state, "log_followers", 0) + 1
         try:
             yield f"event: ready\ndata: {json.dumps({'after': start})}\n\n"
             async for item in _with_keepalives(service.follow(filters, after_id=start)):
