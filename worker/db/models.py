@@ -300,6 +300,10 @@ class LogEntry(Base):
         Index("ix_log_entries_job_id", "job_id"),
         Index("ix_log_entries_level_id", "level", "id"),
         Index("ix_log_entries_ts", "ts"),
+        # Text search (ILIKE '%x%'); created only where PostgreSQL has pg_trgm (migration 0008:
+        # the embedded server lacks it, and there the search scans).
+        Index("ix_log_entries_message_trgm", "message", postgresql_using="gin",
+              postgresql_ops={"message": "gin_trgm_ops"}, info={"needs_extension": "pg_trgm"}),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
