@@ -159,7 +159,7 @@ def titan_env(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> I
                 "OPS_REPO_PATH", "OPS_TEST_COMMAND", "OPS_APPROVER_TOKEN",
                 "TITAN_API_ALLOWED_HOSTS", "TITAN_AI_URL", "TITAN_AI_MODEL", "TITAN_AI_KEY",
                 "TITAN_AI_LOCAL", "TITAN_AI_MAX_TOKENS_PER_PROJECT", "TITAN_AI_REPAIR_ROUNDS",
-                "TITAN_AI_BUILDS"):
+                "TITAN_AI_BUILDS", "TITAN_DEPLOY_TARGET", "TITAN_DEPLOY_OPTIONS"):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--feature", action="append", default=[])
     c.add_argument("--spec-file", type=Path)
     c.add_argument("--require-approval", action="store_true", default=None)
+    c.add_argument("--target", default=None, metavar="TARGET",
+                   help="deploy target: local, folder, github-pages, render (default: "
+                        "TITAN_DEPLOY_TARGET for a static site, else local)")
+    c.add_argument("--target-option", action="append", default=[], metavar="NAME=VALUE",
+                   help="a deploy target option, e.g. root=/srv/www url=https://example.org/ "
+                        "(README: Deploy targets)")
     c.add_argument("--describe", metavar="TEXT",
                    help="let the AI choose the template, spec and plan from this description")
     c.add_argument("--yes", action="store_true", help="with --describe: build without asking")
@@ -295,8 +301,13 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
     if args.project_command == "create":
         # Validate everything before the database is touched: bad input writes nothing.
         request = parse_create(_create_body(args))
-        TemplateRegistry.from_settings(settings).get(request.template_ref).validate_spec(
-            dict(request.spec))
+        template = TemplateRegistry.from_settings(settings).get(request.template_ref)
+        template.validate_spec(dict(request.spec))
+        from worker.deploy import choose
+        from worker.slugs import slugify
+
+        choose(template, slugify(request.name), request.deploy_target, request.deploy_config,
+               settings)
     if args.project_command == "list":
         check_status(args.status, "--status")
     if args.project_command == "copy":
@@ -342,7 +353,8 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
             done = await service.delete(args.ref, keep_files=args.keep_files)
             _emit(args, {"deleted": done.slug, "stopped": done.stopped,
                          "removed": [str(p) for p in done.removed],
-                         "kept": [str(p) for p in done.kept]}, done.describe())
+                         "kept": [str(p) for p in done.kept],
+                         "undeployed": done.undeployed, "left": done.left}, done.describe())
         elif cmd in ("approve", "reject"):
             project = await service.decide(
                 args.ref, "approved" if cmd == "approve" else "rejected", decided_by="person",
@@ -512,6 +524,12 @@ def _create_body(args: argparse.Namespace) -> dict[str, Any]:
         body["type"] = args.type
     if args.require_approval:
         body["requiresApproval"] = True
+    if args.target is not None:
+        body["deployTarget"] = args.target
+    if args.target_option:
+        from worker.deploy import parse_options
+
+        body["deployConfig"] = parse_options(args.target_option, "--target-option")
     return body
 
 
@@ -528,6 +546,9 @@ def _describe(project: Any, approvals: list[Any] | None = None) -> str:
              f"  output:   {project.output_dir or '-'}"]
     if project.build > 1:  # rebuilt (titan project rebuild): earlier builds' artifacts stay
         lines.append(f"  build:    {project.build} (earlier builds' artifacts are listed too)")
+    if project.deploy_target != "local":
+        options = ", ".join(f"{k}={v}" for k, v in sorted((project.deploy_config or {}).items()))
+        lines.append(f"  deploy:   {project.deploy_target} ({options})")
     if project.last_error:
         lines.append(f"  error:    {project.last_error}")
     for a in approvals or []:

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     render_deploy_hook_worker: SecretStr | None = Field(
         None, validation_alias="RENDER_DEPLOY_HOOK_WORKER"
     )
+    # The deploy target a new static-site project gets when its creator names none (local,
+    # folder, github-pages, render; worker/deploy) and that target's options as comma-separated
+    # NAME=VALUE pairs (e.g. "root=/srv/www,url=https://example.org/"). Never a token here.
+    deploy_target: str | None = Field(None, validation_alias="TITAN_DEPLOY_TARGET")
+    deploy_options: str = Field("", validation_alias="TITAN_DEPLOY_OPTIONS")
     # The ops loop: the git repository Titan edits (default: this checkout, when it is one),
     # the branch changes are based on and merged into (default: the repository's HEAD branch),
     # the test command run on each change, and the canary it starts.

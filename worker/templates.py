@@ -123,6 +123,9 @@ class StepContext:
     log: Callable[[str], None] = print
     # The URL the deploy step published (verify reads it).
     url: str | None = None
+    # Where deploy puts the output (worker/deploy): the project's target and its options.
+    deploy_target: str = "local"
+    deploy_config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -170,6 +173,9 @@ class Template:
     origin: str = ""
     # The AI work the template declares (MANIFEST_SCHEMA's "ai"); empty: none.
     ai: dict[str, Any] = {}
+    # The deploy targets (worker/deploy) its deploy step supports; a static site can go
+    # anywhere, a service or package runs on this machine.
+    deploy_targets: tuple[str, ...] = ("local",)
 
     @property
     def default_type(self) -> str:

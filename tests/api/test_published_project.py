@@ -24,7 +24,7 @@ PROJECT_FIELDS = {
     "id", "name", "slug", "type", "templateRef", "spec", "status", "stage", "progress", "url",
     "outputDir", "lastError", "requiresApproval", "approvalTimeoutSeconds", "priceMinor",
     "currency", "flags", "createdAt", "updatedAt", "publishedAt", "jobs", "artifacts",
-    "approvals", "decidedBy",
+    "approvals", "decidedBy", "deployTarget", "deployConfig",
 }
 JOB_FIELDS = {"id", "kind", "status", "attempts", "maxAttempts", "lastError", "runAt",
               "createdAt", "finishedAt", "runs"}
@@ -72,6 +72,8 @@ def _check_published(project: dict[str, Any], started: datetime, projects_dir: P
     assert (output_dir / "index.html").read_text() == page.text
 
     assert project["lastError"] is None and project["flags"] == []
+    # none named: the loopback site host, with no options
+    assert project["deployTarget"] == "local" and project["deployConfig"] == {}
     assert project["requiresApproval"] is False
     assert project["approvalTimeoutSeconds"] == timeout_seconds
     assert (project["priceMinor"], project["currency"]) == (4900, "EUR")

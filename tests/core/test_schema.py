@@ -12,13 +12,23 @@ from tests.conftest import _admin, _with_database
 from worker.db.engine import libpq_url
 from worker.db.migrate import alembic_config, current_revision, head_revision, upgrade
 from worker.db.models import Base
+from worker.services.logquery import FALLBACK_INDEX
 
 
 def test_models_match_migrations(db_url: str) -> None:
     engine = create_engine(db_url, poolclass=pool.NullPool)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        installed = set(conn.exec_driver_sql("SELECT extname FROM pg_extension").scalars())
     engine.dispose()
+    # An index that needs an extension this server lacks (pg_trgm on the embedded pgserver) is
+    # skipped by its migration on purpose; log search's own trigram index stands in for it.
+    unavailable = {index.name for table in Base.metadata.tables.values()
+                   for index in table.indexes
+                   if index.info.get("needs_extension", "plpgsql") not in installed}
+    stand_ins = {FALLBACK_INDEX} if "pg_trgm" not in installed else set()
+    diff = [d for d in diff if not (d[0] == "add_index" and d[1].name in unavailable)
+            and not (d[0] == "remove_index" and d[1].name in stand_ins)]
     assert diff == [], f"models and migrations differ: {diff}"
 
 

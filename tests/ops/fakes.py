@@ -1,7 +1,10 @@
 """Loopback stand-ins for services a test cannot reach: GitHub's REST API and Render.
 
-``FakeGitHub`` implements the documented GitHub REST endpoints PyGithub calls for the ops loop
-(repos, Git Data API refs/commits/trees/blobs, pulls, merge), holding a tiny repository in memory.
+``FakeGitHub`` is a fake of the documented GitHub REST endpoints PyGithub calls for the ops loop
+and the github-pages deploy target (repos, Git Data API refs/commits/trees/blobs with utf-8 or
+base64 blobs and trees with or without a base tree, pulls, merge), holding a tiny repository in
+memory. It also stands in for GitHub Pages: ``GET /pages/<path>`` serves the files of the
+``gh-pages`` branch (``index.html`` for a folder), as Pages serves that branch.
 ``FakeRender`` adds Render deploy hooks (``POST /deploy/<service>?key=...&ref=<sha>``) and the
 deployed service's ``/health``, which answers 503 while the deployed commit's
 ``client/health.txt`` is not "ok" (as the tiny repo's real server does).
@@ -9,8 +12,10 @@ deployed service's ``/health``, which answers 503 while the deployed commit's
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import mimetypes
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +25,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 def _sha(*parts: object) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class _Raw:
+    """A response body that is not JSON (a Pages file)."""
+
+    def __init__(self, body: bytes, kind: str) -> None:
+        self.body, self.kind = body, kind
 
 
 class FakeGitHub:
@@ -102,6 +114,8 @@ class FakeGitHub:
             self.deploys.append({"service": path.rsplit("/", 1)[1], "ref": self.deployed,
                                  "key": query.get("key", [""])[0]})
             return 200, {"deploy": {"id": f"dep-{len(self.deploys)}"}}
+        if method == "GET" and path.startswith("/pages/"):
+            return self._pages(path.removeprefix("/pages/"))
         if method == "GET" and path == "/health":
             files = self.trees[self.commits[self.deployed]["tree"]]
             ok = files.get("client/health.txt", "").strip() == "ok"
@@ -126,13 +140,19 @@ class FakeGitHub:
                          "tree": [{"path": p, "mode": "100644", "type": "blob",
                                    "sha": _sha("blob", c)} for p, c in files.items()]}
         if method == "POST" and rest == "/git/blobs":
-            sha = _sha("blob", body["content"])
-            self.blobs[sha] = body["content"]
+            content = body["content"]
+            if body.get("encoding") == "base64":  # bytes kept as text, losslessly
+                content = base64.b64decode(content).decode("utf-8", "surrogateescape")
+            sha = _sha("blob", content)
+            self.blobs[sha] = content
             return 201, {"sha": sha, "url": self._api(f"/git/blobs/{sha}")}
         if method == "POST" and rest == "/git/trees":
-            files = dict(self.trees[body["base_tree"]])
+            files = dict(self.trees[body["base_tree"]]) if body.get("base_tree") else {}
             for entry in body["tree"]:
-                files[entry["path"]] = self.blobs[entry["sha"]]
+                if entry.get("sha") is None:  # a null sha deletes the path
+                    files.pop(entry["path"], None)
+                else:
+                    files[entry["path"]] = self.blobs[entry["sha"]]
             return 201, {"sha": self._tree(files), "tree": [], "truncated": False,
                          "url": self._api("/git/trees/x")}
         if method == "POST" and rest == "/git/commits":
@@ -182,6 +202,17 @@ class FakeGitHub:
                 return 200, {"sha": merged, "merged": True, "message": "Pull Request merged"}
         return 404, {"message": f"Not Found: {method} {rest}"}
 
+    def _pages(self, path: str) -> tuple[int, Any]:
+        if "heads/gh-pages" not in self.refs:
+            return 404, {"message": "There isn't a GitHub Pages site here."}
+        files = self.files_at("heads/gh-pages")
+        path = unquote(path)
+        for candidate in (path, f"{path.rstrip('/')}/index.html".lstrip("/")):
+            if candidate in files:
+                kind = mimetypes.guess_type(candidate)[0] or "application/octet-stream"
+                return 200, _Raw(files[candidate].encode("utf-8", "surrogateescape"), kind)
+        return 404, {"message": "File not found"}
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
@@ -191,13 +222,15 @@ class FakeGitHub:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw.strip() else {}
-                if not parts.path.startswith(("/deploy/", "/health")):
+                if not parts.path.startswith(("/deploy/", "/health", "/pages/")):
                     assert self.headers.get("Authorization") == "token gh-test-token", \
                         "PyGithub must send the token"
                 status, data = fake.handle(self.command, parts.path, parse_qs(parts.query), body)
-                payload = b"" if data is None else json.dumps(data).encode()
+                kind = data.kind if isinstance(data, _Raw) else "application/json"
+                payload = (data.body if isinstance(data, _Raw) else
+                           b"" if data is None else json.dumps(data).encode())
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

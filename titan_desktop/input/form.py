@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from titan_desktop.context import AppContext
 from titan_desktop.elided_label import ElidedLabel
+from titan_desktop.input.deploy_fields import DeployFields
 from titan_desktop.input.schema_form import (
     SpecField,
     build_fields,
@@ -112,6 +113,8 @@ class ProjectForm(QWidget):
         top.addRow("", self.template_info)
         top.addRow("Type", self._with_error(self.type, "type"))
         top.addRow("", self.requires_approval)
+        self.deploy = DeployFields()
+        top.addRow("Deploy to", self.deploy)
 
         self.spec_box = QGroupBox("Specification")
         self.spec_layout = QFormLayout(self.spec_box)
@@ -203,6 +206,7 @@ class ProjectForm(QWidget):
             self.spec_fields = []
             return
         self.template_info.setText(template.description)
+        self.deploy.set_template(tuple(getattr(template, "deploy_targets", ("local",))))
         for project_type in template.project_types:
             self.type.addItem(project_type)
         schema = getattr(template, "spec_schema", None)
@@ -241,7 +245,7 @@ class ProjectForm(QWidget):
             spec = read_spec(self.spec_fields)
         return {"name": self.name.text(), "type": self.type.currentText().strip() or "web-app",
                 "templateRef": self.template.currentData() or "", "spec": spec,
-                "requiresApproval": self.requires_approval.isChecked()}
+                "requiresApproval": self.requires_approval.isChecked(), **self.deploy.value()}
 
     def submit(self) -> None:
         self.clear_errors()
@@ -251,7 +255,7 @@ class ProjectForm(QWidget):
             self.controller.submit(body)
 
     def clear_errors(self) -> None:
-        for label in self.errors.values():
+        for label in [*self.errors.values(), *self.deploy.errors.values()]:
             label.clear()
             label.setVisible(False)
 
@@ -264,7 +268,8 @@ class ProjectForm(QWidget):
         candidates = [key, re.sub(r"\[\d+\]", "", key)]
         while "." in candidates[-1]:
             candidates.append(candidates[-1].rsplit(".", 1)[0])
-        label = next((self.errors[k] for k in candidates if k in self.errors), self.errors["form"])
+        errors = {**self.errors, **self.deploy.errors}
+        label = next((errors[k] for k in candidates if k in errors), self.errors["form"])
         if label is self.errors["form"] and key != "form":
             message = f"{field}: {message}"
         label.setText(message)

@@ -57,11 +57,20 @@ def create_app(settings: Settings, db: Database | None = None, *,
     app.include_router(jason.router)
     app.include_router(jobs.router)
     app.include_router(workers_api.router)
+    _include_read_routers(app)
     _include_optional_routers(app)
     app.add_middleware(BodyLimit)
     # Added last, so it runs first: nothing reaches a route (or the body limit) unchecked.
     app.add_middleware(Guard, settings=settings, bind_host=bind_host)
     return app
+
+
+def _include_read_routers(app: FastAPI) -> None:
+    """Issue 19's read endpoints: the log (and its SSE follow), artifact files, templates."""
+    from worker.api import artifacts, logs, templates
+
+    for module in (logs, artifacts, templates):
+        app.include_router(module.router)
 
 
 def _include_optional_routers(app: FastAPI) -> None:

@@ -91,6 +91,10 @@ class Project(Base):
     build: Mapped[int] = mapped_column(Integer, server_default="1")
     # Problems verify noticed that did not fail it; Jason rejects flagged output.
     flags: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
+    # Where the deploy step puts the output (worker/deploy): local, folder, github-pages,
+    # render; its options (web root, URLs, repository, a hook's variable name), never a token.
+    deploy_target: Mapped[str] = mapped_column(String(30), server_default="local")
+    deploy_config: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -303,6 +307,10 @@ class LogEntry(Base):
         Index("ix_log_entries_job_id", "job_id"),
         Index("ix_log_entries_level_id", "level", "id"),
         Index("ix_log_entries_ts", "ts"),
+        # Text search (ILIKE '%x%'); created only where PostgreSQL has pg_trgm (migration 0008:
+        # the embedded server lacks it, and there the search scans).
+        Index("ix_log_entries_message_trgm", "message", postgresql_using="gin",
+              postgresql_ops={"message": "gin_trgm_ops"}, info={"needs_extension": "pg_trgm"}),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -69,6 +69,7 @@ async def run_step(ctx: JobContext, step: str) -> None:
         project.updated_at = func.now()
         info = ProjectInfo(project.id, project.name, project.slug, project.type, project.spec)
         url, template_ref = project.url, project.template_ref
+        deploy_target, deploy_config = project.deploy_target, dict(project.deploy_config or {})
         requires_approval = project.requires_approval
         build = project.build  # a rebuild's artifacts are a new build's (services/rebuild.py)
     try:
@@ -80,6 +81,7 @@ async def run_step(ctx: JobContext, step: str) -> None:
         project=info, workdir=ctx.settings.work_dir / info.slug,
         output_dir=ctx.settings.projects_dir / info.slug, settings=ctx.settings,
         log=lambda message: log.info(message, step=step), url=url,
+        deploy_target=deploy_target, deploy_config=deploy_config,
     )
     step_ctx.workdir.mkdir(parents=True, exist_ok=True)
     current = step

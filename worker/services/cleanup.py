@@ -1,5 +1,6 @@
 """What deleting a project leaves behind on this machine: its service process, the site host
-(when nothing else is published), its work and output folders."""
+(when nothing else is published), its work and output folders; and its deployment on its
+deploy target (worker/deploy) where the target allows taking it down."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from worker.logs import get_logger
 from worker.templatekit.services import stop_service
+
+log = get_logger("titan.cleanup")
 
 
 def remove_project_files(settings: Any, slug: str, *, keep_files: bool = False,
@@ -51,3 +55,19 @@ def remove_project_files(settings: Any, slug: str, *, keep_files: bool = False,
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return stopped, removed, kept
+
+
+def take_down_deployment(settings: Any, slug: str, name: str, target: str,
+                         config: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Blocking. Returns (what was taken down, what is left up and why). A target that cannot
+    be reached leaves the deployment up and says so: the project's rows are gone already."""
+    from worker.deploy import teardown
+
+    if target == "local":  # remove_project_files did it
+        return [], []
+    try:
+        done = teardown(settings, slug, name, target, config)
+    except Exception as exc:
+        log.warning(f"could not take {slug} down from its {target} target: {exc}")
+        return [], [f"the {target} deployment ({exc})"]
+    return done.done, done.left

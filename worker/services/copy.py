@@ -207,7 +207,10 @@ class CopyService:
                            dict(project.spec or {}))
         return StepContext(project=info, workdir=self.settings.work_dir / project.slug,
                            output_dir=self.settings.projects_dir / project.slug,
-                           settings=self.settings, log=lambda _message: None, url=project.url)
+                           settings=self.settings, log=lambda _message: None, url=project.url,
+                           # a redeploy goes where the pipeline's deploy went (worker/deploy)
+                           deploy_target=project.deploy_target,
+                           deploy_config=dict(project.deploy_config or {}))
 
     def _record(self, ctx: StepContext) -> dict[str, Any] | None:
         from worker.ai.builds import record_path

@@ -83,6 +83,10 @@ class ProjectCreate(BaseModel):
     )
     price_minor: int | None = Field(None, alias="priceMinor", ge=0, le=10**12)
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    # Where deploy puts the output (worker/deploy: local, folder, github-pages, render) and the
+    # target's options; None: TITAN_DEPLOY_TARGET for a static site, else local.
+    deploy_target: str | None = Field(None, alias="deployTarget", min_length=1, max_length=30)
+    deploy_config: dict[str, str | float] | None = Field(None, alias="deployConfig")
 
     @field_validator("name")
     @classmethod
@@ -134,6 +138,9 @@ class Deleted:
     stopped: list[str] = field(default_factory=list)  # "service", "site host"
     removed: list[Path] = field(default_factory=list)
     kept: list[Path] = field(default_factory=list)
+    # The deployment on its target (worker/deploy): what delete took down, what it left up.
+    undeployed: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         """One sentence for the person: what was deleted, stopped, removed and kept."""
@@ -144,6 +151,9 @@ class Deleted:
             parts.append("removed " + ", ".join(map(str, self.removed)))
         if self.kept:
             parts.append("kept " + ", ".join(map(str, self.kept)))
+        parts.extend(self.undeployed)
+        if self.left:
+            parts.append("left running " + ", ".join(self.left))
         return "; ".join(parts)
 
 
@@ -178,6 +188,10 @@ class ProjectService:
 
             model_needed(template, self.settings)  # a template that needs a model, none on
         slug = slugify(request.name)
+        from worker.deploy import choose
+
+        deploy_target, deploy_config = choose(template, slug, request.deploy_target,
+                                              request.deploy_config, self.settings)
         project = Project(
             name=request.name, slug=slug, type=request.type or template.default_type,
             template_ref=template.ref,
@@ -187,6 +201,7 @@ class ProjectService:
             approval_timeout_seconds=(request.approval_timeout_seconds
                                       or self.default_approval_timeout),
             price_minor=request.price_minor, currency=request.currency,
+            deploy_target=deploy_target, deploy_config=deploy_config,
         )
         try:
             async with self.db.session() as session:
@@ -319,14 +334,20 @@ class ProjectService:
             await queue.cancel(session, project_id=project.id)
             await session.execute(delete(Project).where(Project.id == project.id))
             still_served = bool(await session.scalar(
-                select(func.count()).select_from(Project).where(Project.url.is_not(None))))
+                select(func.count()).select_from(Project).where(
+                    Project.url.is_not(None), Project.deploy_target == "local")))
         if self.settings is None:  # no file system to act on (a bare service in a test)
             return Deleted(project.slug)
-        from worker.services.cleanup import remove_project_files
+        from worker.services.cleanup import remove_project_files, take_down_deployment
 
-        return Deleted(project.slug, *await asyncio.to_thread(
+        deleted = Deleted(project.slug, *await asyncio.to_thread(
             remove_project_files, self.settings, project.slug, keep_files=keep_files,
             stop_site_host=not still_served))
+        if not keep_files:
+            deleted.undeployed, deleted.left = await asyncio.to_thread(
+                take_down_deployment, self.settings, project.slug, project.name,
+                project.deploy_target, dict(project.deploy_config or {}))
+        return deleted
 
     async def retry(self, ref: int | str) -> int:
         """Run the failed step again. Returns the job id."""

@@ -23,6 +23,7 @@ def project_dict(project: Project, *, details: bool = False) -> dict[str, Any]:
         "approvalTimeoutSeconds": project.approval_timeout_seconds,
         "priceMinor": project.price_minor, "currency": project.currency,
         "flags": project.flags, "build": project.build,
+        "deployTarget": project.deploy_target, "deployConfig": project.deploy_config,
         "createdAt": _ts(project.created_at), "updatedAt": _ts(project.updated_at),
         "publishedAt": _ts(project.published_at),
     }

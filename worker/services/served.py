@@ -21,10 +21,12 @@ from worker.logs import get_logger
 
 log = get_logger("titan.served")
 
-# Projects whose URL somebody may open: published ones and those waiting for a reviewer.
+# Projects whose URL somebody may open: published ones and those waiting for a reviewer,
+# deployed on this machine (a folder, GitHub Pages or Render target is served by somebody else).
 _SERVED = """
     SELECT id, slug, url FROM projects
     WHERE url IS NOT NULL AND status IN ('published', 'awaiting_approval')
+      AND deploy_target = 'local'
     ORDER BY id
 """
 

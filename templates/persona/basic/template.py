@@ -2,7 +2,9 @@
 
 scaffold: write the Jinja2 page sources and the site data (spec) into ``src/``
 build:    render them into ``dist/`` and check every internal link and asset exists
-deploy:   copy ``dist/`` to ``OUTPUT_DIR/<slug>/`` and serve it on a loopback port
+deploy:   put ``dist/`` on the project's deploy target (worker/deploy): by default copy it to
+          ``OUTPUT_DIR/<slug>/`` and serve it on a loopback port; or a web root, GitHub Pages,
+          a Render service
 verify:   GET the deployed page: status 200 and the project name in it
 publish:  a zip of the built site
 """
@@ -15,15 +17,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from worker.deploy import TARGETS, deploy_site, verify_site
 from worker.errors import InvalidInput
-from worker.templatekit import (
-    check_links,
-    publish_archive,
-    replace_dir,
-    serve_and_url,
-    slugify,
-    verify_page,
-)
+from worker.templatekit import check_links, publish_archive, replace_dir, slugify
 from worker.templates import ArtifactOut, PlanNode, StepContext, StepResult, Template
 
 SITE_SOURCES = Path(__file__).parent / "site"
@@ -32,6 +28,7 @@ COPY_FILE = "copy.json"  # written by the model when one is at hand (template.js
 
 class PersonaBasic(Template):
     # Title, description, project types and the spec schema are in template.json.
+    deploy_targets = tuple(TARGETS)  # a static site: local, folder, github-pages, render
 
     def normalize_spec(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Feature pages need distinct, non-empty slugs; the schema cannot say that."""
@@ -125,13 +122,11 @@ class PersonaBasic(Template):
                           [ArtifactOut("site", "dist", dist)])
 
     def deploy(self, ctx: StepContext) -> StepResult:
-        url = serve_and_url(ctx.workdir / "dist", ctx.output_dir, ctx.project.slug, ctx.settings)
+        url = deploy_site(ctx, ctx.workdir / "dist")  # the project's deploy target
         return StepResult(f"Deployed to {url}", [ArtifactOut("url", "site", uri=url)], url=url)
 
     def verify(self, ctx: StepContext) -> StepResult:
-        if not ctx.url:
-            raise RuntimeError("nothing deployed to verify (no URL)")
-        checked = verify_page(ctx.url, ctx.project.name, ["assets/style.css", "about.html"])
+        checked = verify_site(ctx, ctx.project.name, ["assets/style.css", "about.html"])
         return StepResult(f"Verified: {checked}")
 
     def publish(self, ctx: StepContext) -> StepResult:
