@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from titan_desktop.ai_settings import AI_FIELDS, AIPage
 from titan_desktop.input.schema_form import error_label
+from titan_desktop.jason.voice_settings import VOICE_FIELDS, VoicePage
 from titan_desktop.secrets import keyring_available, set_secret
 from worker.ai.discovery import OLLAMA_BASE
 from worker.config import Settings, settings_file
@@ -156,7 +157,7 @@ class SettingsDialog(QDialog):
 
         form = QFormLayout()
         for editor in self.editors:
-            if editor.name not in AI_FIELDS:
+            if editor.name not in AI_FIELDS | VOICE_FIELDS:
                 form.addRow(editor.env, self.row(editor))
         inner = QWidget()
         inner.setLayout(form)
@@ -168,6 +169,9 @@ class SettingsDialog(QDialog):
         self.pages.setDocumentMode(True)
         self.pages.addTab(scroll, "General")
         self.pages.addTab(self.ai_page, "AI")
+        self.voice_page = VoicePage(self.editor("jason_voice").edit,
+                                    self.editor("jason_rate").spin)
+        self.pages.addTab(self.voice_page, "Jason's voice")
 
         where = ("Tokens are stored in the OS keyring." if self.keyring else
                  "No OS keyring is available: tokens are stored in settings.json, readable "
@@ -209,6 +213,7 @@ class SettingsDialog(QDialog):
 
     def done(self, result: int) -> None:
         self.ai_page.stop()  # a connection test or an Ollama look-up still under way
+        self.voice_page.stop()
         super().done(result)
 
     def values(self) -> dict[str, Any]:
