@@ -80,6 +80,7 @@ PAD_SECONDS = 0.3  # quiet wanted around an utterance
 FRAME = RATE // 100  # samples in a decoder frame (10 ms)
 # Commands whose name may be new: heard by the names decoder, and read back.
 NAMING = ("create_project", "name_correction")
+NAMES_TIMEOUT = 120.0
 # Quiet after a whole command that cannot go on before the Listener answers, without waiting
 # out the endpointer's window (the decode began at the pause, so it is usually done by then).
 EARLY_END = 0.12
@@ -356,7 +357,8 @@ class Recognizer:
         if self._names_child is not None:
             try:
                 self._names_child.begin(raw)
-                return list(self._names_child.result())
+                # its first answer waits for its 30,000-word dictionary to load
+                return list(self._names_child.result(timeout=NAMES_TIMEOUT))
             except (OSError, EOFError, TimeoutError, RuntimeError, ValueError) as exc:
                 log.warning("the names decoder failed; decoding in-process",
                             error=f"{type(exc).__name__}: {exc}")
