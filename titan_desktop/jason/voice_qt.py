@@ -125,6 +125,7 @@ class VoiceController(QObject):
                 self.microphone = _device(devices.defaultAudioInput())
                 self.loudspeaker = _device(devices.defaultAudioOutput())
         desk.said.connect(self.say)
+        desk.replied.connect(self._on_reply)
         self.ctx.events.tablesChanged.connect(self._on_tables)
         self.ctx.spawn(self.refresh_vocabulary())
         self.ctx.spawn(self._close_on_shutdown())
@@ -259,6 +260,16 @@ class VoiceController(QObject):
             answer += " You can say: " + "; ".join(f"“{s}”" for s in understood.suggestions)
         self.desk.window.chat.post("Jason", answer)
         self.desk.said.emit(answer)
+
+    def _on_reply(self, _reply: object) -> None:
+        """While Jason waits for a read-back name, "call it <name>" is a correction."""
+        expecting = self.desk.brain.awaiting_name
+
+        def tell(listener: Listener) -> list[Parse]:
+            listener.recognizer.expecting_name = expecting
+            return []
+
+        self._listen(tell)
 
     # -- vocabulary ---------------------------------------------------------------------------
 

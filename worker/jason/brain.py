@@ -127,6 +127,11 @@ class Jason:
         self.pending: Parse | None = None
         self.pending_plan: PendingPlan | None = None
 
+    @property
+    def awaiting_name(self) -> bool:
+        """A name was read back and waits for "yes", a correction or a spelling."""
+        return self.pending is not None and self.pending.read_back
+
     # -- vocabulary --------------------------------------------------------------------------
 
     async def project_names(self) -> list[str]:

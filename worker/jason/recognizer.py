@@ -146,6 +146,9 @@ class Recognizer:
         self._phones_of: dict[str, list[str]] = {}
         self._names_child: DecoderProcess | None = None  # new names (``names``)
         self._names_local: pocketsphinx.Decoder | None = None
+        # Jason has read a name back and waits for it: only then is "call it <name>" a
+        # correction ("call my mother tomorrow evening" came out as one).
+        self.expecting_name = False
         self._sent = self._read = 0  # utterances sent to the children / answers read
         self.set_vocabulary(projects, templates, new_projects)
 
@@ -321,6 +324,8 @@ class Recognizer:
         the name are not explained, or nothing was heard there."""
         heard = self._parse(said)
         if heard.command not in NAMING or "project" not in heard.slots:
+            return None
+        if heard.command == "name_correction" and not self.expecting_name:
             return None
         form = spoken(heard.slots["project"]).split()
         start = next((i for i in range(len(said) - len(form), -1, -1)
