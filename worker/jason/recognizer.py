@@ -284,7 +284,7 @@ class Recognizer:
     def result(self, decoding: Decoding) -> Parse:
         """The verdict on a ``begin``: the main pass, then the second look if they disagree."""
         said, free, phones = self._main_pass(decoding)
-        named = self._open_name(said, phones, decoding)
+        named = self._open_name(said, free, phones, decoding)
         result = self._verdict(said, free)
         if result.command is None and said and self._parse(said).command:
             second = self._verdict(said, self._second_look(decoding))
@@ -318,7 +318,8 @@ class Recognizer:
         _, _, offset, got = best
         return Explanation(got.unexplained, got.gap, got.spans[offset:offset + len(said)])
 
-    def _open_name(self, said: list[str], phones: Phones, decoding: Decoding) -> Parse | None:
+    def _open_name(self, said: list[str], free: list[str], phones: Phones,
+                   decoding: Decoding) -> Parse | None:
         """A create command (or a name correction) with its name heard by the names decoder
         over the name's stretch of audio, marked for a read-back; None when the words around
         the name are not explained, or nothing was heard there."""
@@ -354,6 +355,11 @@ class Recognizer:
             return None
         name = as_name(words)
         slots = {**heard.slots, "project": name}
+        if "template" in slots and not any(
+                free[i:i + len(form.split())] == form.split()
+                for form, ref in self._vocab.get("template", {}).items()
+                if ref == slots["template"] for i in range(len(free))):
+            del slots["template"]  # only the grammar heard it: the read-back names the default
         text = " ".join([*said[:start], *(w.lower() for w in name.split()), *said[end:]])
         log.info("heard a new name", name=name, grammar_heard=heard.slots["project"])
         return Parse(heard.command, slots, text, read_back=True)
