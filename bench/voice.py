@@ -2,6 +2,7 @@
 """Jason's ears: recognition accuracy, false accepts, decode latency, end of speech -> result.
 
     python bench/voice.py [--quick]
+    python bench/voice.py --held-out [--size N]     # only the held-out sets (issue 20)
 
 The synthesized set: every phrase of every command (realistic project/template names) spoken by
 espeak-ng in 3 voices x 3 rates (--quick: rates rotate, 1/3 of the set), with -60 dBFS noise
@@ -32,15 +33,21 @@ import numpy as np
 
 from bench.common import forget_user_data, header, pct, print_table
 from worker.jason import corpus
-from worker.jason.audio import RATE, add_noise, frames, quiet_edges
+from worker.jason.audio import RATE, add_noise, frames, quiet_edges, rms_dbfs
 from worker.jason.recognizer import Listener, Recognizer
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="rates rotate instead of all 3")
+    ap.add_argument("--held-out", action="store_true",
+                    help="only the held-out sets: database names, new names, near-commands, "
+                         "fast speech in louder noise")
+    ap.add_argument("--size", type=int, default=0, help="utterances per set and voice (0: all)")
     args = ap.parse_args()
     forget_user_data()
+    if args.held_out:
+        return held_out_sets(args.size)
     header("Jason voice: pocketsphinx grammar + command-LM agreement",
            extra=[f"voices: {', '.join(corpus.VOICES)}; rates: {corpus.RATES} wpm"])
     cache = Path(tempfile.mkdtemp(prefix="titan-voice-bench-"))
@@ -130,6 +137,107 @@ def _streaming_latency(rec: Recognizer, samples: list[corpus.Sample],
                 after.append((done - t_feed) * 1000)
                 break
     return eos, after
+
+
+# --- held-out sets (issue 20): never used for tuning, voices never tuned on -----------------
+
+HELD_OUT_VOICES = ("en-gb-x-rp", "en-us+m3", "en-gb-scotland")
+# "Names from the database": existing projects the recognizer is given, as the app gives it
+# the database's names; none of them was in the tuning corpus.
+DB_PROJECTS = ("Harbor Lights", "Quiet Meadow", "Red Kite", "Atlas Forge")
+DB_COMMANDS = (
+    ("status of harbor lights", "status_project", {"project": "Harbor Lights"}),
+    ("cancel quiet meadow", "cancel_project", {"project": "Quiet Meadow"}),
+    ("approve red kite", "approve_project", {"project": "Red Kite"}),
+    ("open the output of atlas forge", "open_output", {"project": "Atlas Forge"}),
+    ("how is red kite doing", "status_project", {"project": "Red Kite"}),
+    ("reject atlas forge", "reject_project", {"project": "Atlas Forge"}),
+    ("what is happening with quiet meadow", "status_project", {"project": "Quiet Meadow"}),
+    ("abort harbor lights", "cancel_project", {"project": "Harbor Lights"}),
+)
+NEW_NAMES = ("Sunflower Bakery", "Golden Gate", "River Stone", "Paper Garden", "Silver Fox",
+             "Copper Kettle", "Maple Street", "Ocean Breeze")
+NEAR_COMMANDS = (
+    "restart the router tonight", "cancel the newspaper subscription",
+    "show me the weather forecast", "open the garage door", "pause the movie for a minute",
+    "approve my vacation request", "reject the phone call", "retry the download later",
+    "what is the status of my package", "how are the kids doing",
+    "switch to the news channel", "give me a summary of the book",
+)
+FAST_RATES = (200, 230)
+SNR_DB = 20.0
+
+
+def _noisy(audio: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
+    """White noise ``snr_db`` under the speech's level (its loud frames, not the pauses)."""
+    head, tail = (int(q * RATE) for q in quiet_edges(audio))
+    words = audio[head:len(audio) - tail] if len(audio) > head + tail else audio
+    return add_noise(audio, rms_dbfs(words) - snr_db, seed=seed)
+
+
+def held_out_sets(size: int) -> int:
+    header("Jason voice: held-out sets (never tuned on)",
+           extra=[f"voices: {', '.join(HELD_OUT_VOICES)}; size per set and voice: "
+                  f"{size or 'all'}"])
+    cache = Path(tempfile.mkdtemp(prefix="titan-voice-held-out-"))
+    pick = (lambda xs: list(xs)[:size]) if size else list
+    tuned = corpus.command_samples()
+    rows: list[list[str]] = []
+    wrongs: list[str] = []
+
+    def run(set_name: str, rec: Recognizer, items: list[tuple[str, str | None, dict]],
+            voice: str, rate: int = 175, snr: float | None = None) -> None:
+        right = wrong = accepted_non = read_backs = 0
+        for i, (text, command, slots) in enumerate(items):
+            audio = corpus.spoken_audio(text, voice, rate, cache)
+            if snr is not None:
+                audio = _noisy(audio, snr, seed=i)
+            result = rec.decode(audio)
+            read_backs += result.read_back
+            if command is None:
+                if result.command is not None:
+                    accepted_non += 1
+                    wrongs.append(f"{set_name}: {text!r} ({voice}) -> {result.to_json()}")
+                continue
+            if (result.command, result.slots) == (command, slots):
+                right += 1
+            elif result.command is not None and not result.read_back:
+                wrong += 1
+                wrongs.append(f"{set_name}: {text!r} ({voice}, {rate}) -> {result.to_json()}")
+            elif result.read_back:
+                wrongs.append(f"{set_name} (read back): {text!r} ({voice}) -> "
+                              f"{result.slots}")
+        n = len(items)
+        commands = sum(1 for _, c, _ in items if c is not None)
+        rows.append([set_name, voice if snr is None else f"{voice}, {rate} wpm, {snr:.0f} dB",
+                     f"{right}/{commands}" if commands else "-", str(wrong),
+                     f"{accepted_non}/{n - commands}" if n - commands else "-",
+                     str(read_backs)])
+
+    db_rec = Recognizer(DB_PROJECTS, corpus.TEMPLATES)
+    for voice in HELD_OUT_VOICES:
+        run("names from the database", db_rec, pick(DB_COMMANDS), voice)
+    new_items = [(f"create a project called {n.lower()}", "create_project", {"project": n})
+                 for n in NEW_NAMES]
+    rec = Recognizer(corpus.PROJECTS, corpus.TEMPLATES, corpus.NEW_PROJECTS)
+    for voice in HELD_OUT_VOICES:
+        run("new names", rec, pick(new_items), voice)
+    for voice in HELD_OUT_VOICES:
+        run("near-commands", rec, [(t, None, {}) for t in pick(NEAR_COMMANDS)], voice)
+    fast = [(s.text, s.command, s.slots) for s in tuned[::max(1, len(tuned) // 12)]]
+    for k, voice in enumerate(HELD_OUT_VOICES):
+        run("fast speech, louder noise", rec, pick(fast), voice, FAST_RATES[k % 2], SNR_DB)
+    eos, _ = _streaming_latency(db_rec, [corpus.Sample(c, s, t)
+                                         for t, c, s in pick(DB_COMMANDS)], cache)
+    print_table(["set", "voice", "commands right (+ slots)", "wrong accepted",
+                 "non-commands accepted", "read back"], rows)
+    print(f"end of speech -> result p50 / p95 (names from the database, en-us 175 wpm, "
+          f"real-time stream): {pct(eos, 50):.0f} / {pct(eos, 95):.0f} ms")
+    for line in wrongs:
+        print("  " + line)
+    db_rec.close()
+    rec.close()
+    return 0
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from titan_desktop.ai_settings import AI_FIELDS, AIPage
 from titan_desktop.backups_panel import BACKUP_FIELDS, BackupsPage
 from titan_desktop.input.schema_form import error_label
+from titan_desktop.jason.voice_settings import VOICE_FIELDS, VoicePage
 from titan_desktop.secrets import keyring_available, set_secret
 from worker.ai.discovery import OLLAMA_BASE
 from worker.config import Settings, settings_file
@@ -158,7 +159,7 @@ class SettingsDialog(QDialog):
 
         form = QFormLayout()
         for editor in self.editors:
-            if editor.name not in AI_FIELDS and editor.name not in BACKUP_FIELDS:
+            if editor.name not in AI_FIELDS | VOICE_FIELDS | BACKUP_FIELDS:
                 form.addRow(editor.env, self.row(editor))
         inner = QWidget()
         inner.setLayout(form)
@@ -172,6 +173,9 @@ class SettingsDialog(QDialog):
         self.pages.addTab(self.ai_page, "AI")
         self.backups_page = BackupsPage(self)
         self.pages.addTab(self.backups_page, "Backups")
+        self.voice_page = VoicePage(self.editor("jason_voice").edit,
+                                    self.editor("jason_rate").spin)
+        self.pages.addTab(self.voice_page, "Jason's voice")
 
         where = ("Tokens are stored in the OS keyring." if self.keyring else
                  "No OS keyring is available: tokens are stored in settings.json, readable "
@@ -214,6 +218,7 @@ class SettingsDialog(QDialog):
     def done(self, result: int) -> None:
         self.ai_page.stop()  # a connection test or an Ollama look-up still under way
         self.backups_page.stop()
+        self.voice_page.stop()
         super().done(result)
 
     def values(self) -> dict[str, Any]:

@@ -159,6 +159,10 @@ class Settings(BaseSettings):
         7200, ge=1, validation_alias="TITAN_APPROVAL_TIMEOUT_SECONDS"
     )
     log_level: str = Field("INFO", validation_alias="TITAN_LOG_LEVEL")
+    # Jason's voice (issue 20): a voice id as `titan jason voices` lists it ("gmw/en-us"; unset:
+    # espeak-ng's default) and words per minute. Settings → Jason's voice has a preview.
+    jason_voice: str | None = Field(None, validation_alias="TITAN_JASON_VOICE")
+    jason_rate: int = Field(175, ge=80, le=450, validation_alias="TITAN_JASON_RATE")
 
     # -- security: who may do what through the API (docs/security.md) --
     # OPS_TOKEN proposes ops changes; approving or rejecting them through the API takes this

@@ -22,7 +22,7 @@ SENTENCES = (("pause the worker", 175), ("status of Moon Garden", 175),
 
 def test_child_processes_decode_like_in_process(recognizer: Recognizer, audio_cache: Path
                                                 ) -> None:
-    assert len(recognizer._children) == 3  # the session recognizer decodes in children
+    assert len(recognizer._children) == 4  # the session recognizer decodes in children
     local = Recognizer(corpus.PROJECTS, corpus.TEMPLATES, corpus.NEW_PROJECTS, parallel=False)
     try:
         for sentence, rate in SENTENCES:
@@ -68,7 +68,8 @@ def test_decoding_leaves_the_calling_process_free(recognizer: Recognizer, audio_
     assert free > 5 * max(starved, 10), (free, starved)
 
 
-@pytest.mark.parametrize("which", [0, 1, 2], ids=["grammar", "lm", "second-look"])
+@pytest.mark.parametrize("which", [0, 1, 2, 3],
+                         ids=["grammar", "lm", "phone-loop", "second-look"])
 def test_jason_keeps_hearing_when_a_child_process_dies(which: int, audio_cache: Path) -> None:
     rec = Recognizer(["Moon Garden"], corpus.TEMPLATES)
     try:
@@ -76,7 +77,7 @@ def test_jason_keeps_hearing_when_a_child_process_dies(which: int, audio_cache: 
         assert child.pid is not None
         os.kill(child.pid, signal.SIGKILL)
         child._process.join(10)
-        # a command that needs all three decoders (the main pass rejects it at this rate)
+        # a command that needs all four decoders (the main pass rejects it at this rate)
         heard = rec.decode(corpus.spoken_audio("why did it fail", "en-us", 210, audio_cache))
         assert heard.command == "last_error"  # decoded in-process from now on
         assert rec._children == []

@@ -11,8 +11,9 @@ gets "Sorry, I didn't catch that" and never an action (nor does it reach the bra
 question still waiting for "yes" or "no" stays open).
 
 Vocabulary: the decoders know the names of the existing projects (refreshed when the projects
-table changes). pocketsphinx only hears words it knows, so the name of a NEW project cannot be
-spoken: "create project <new name>" must be typed in the chat.
+table changes). A NEW project's name ("create a project called ...") is heard by the
+recognizer's open-vocabulary names decoder and read back by the brain before anything is
+created (``Parse.read_back``).
 
 Speaking: with "Voice replies" on, every ``JasonDesk.said`` text is synthesized by ``Speaker``
 (its own thread) into a temporary WAV and played with ``QSoundEffect``. Without an audio output
@@ -124,6 +125,7 @@ class VoiceController(QObject):
                 self.microphone = _device(devices.defaultAudioInput())
                 self.loudspeaker = _device(devices.defaultAudioOutput())
         desk.said.connect(self.say)
+        desk.replied.connect(self._on_reply)
         self.ctx.events.tablesChanged.connect(self._on_tables)
         self.ctx.spawn(self.refresh_vocabulary())
         self.ctx.spawn(self._close_on_shutdown())
@@ -259,6 +261,16 @@ class VoiceController(QObject):
         self.desk.window.chat.post("Jason", answer)
         self.desk.said.emit(answer)
 
+    def _on_reply(self, _reply: object) -> None:
+        """While Jason waits for a read-back name, "call it <name>" is a correction."""
+        expecting = self.desk.brain.awaiting_name
+
+        def tell(listener: Listener) -> list[Parse]:
+            listener.recognizer.expecting_name = expecting
+            return []
+
+        self._listen(tell)
+
     # -- vocabulary ---------------------------------------------------------------------------
 
     def _on_tables(self, tables: set[str] | None) -> None:  # AppContext.tablesChanged
@@ -295,7 +307,8 @@ class VoiceController(QObject):
 
     def _synthesize(self, text: str, path: Path) -> Path:  # speaking thread
         if self._speaker is None:
-            self._speaker = Speaker()
+            settings = self.ctx.settings  # Settings → Jason's voice
+            self._speaker = Speaker(voice=settings.jason_voice, rate=settings.jason_rate)
         return self._speaker.synthesize(text, path).result(timeout=120)
 
     def _on_synthesized(self, text: str, future: Future[Path]) -> None:

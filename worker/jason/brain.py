@@ -25,7 +25,7 @@ from worker.ai import TURN_ON, AIError, ai_off_reason, open_client
 from worker.ai.builds import plannable
 from worker.config import Settings
 from worker.errors import NotFound, TitanError
-from worker.jason.commands import BY_NAME, help_text, spoken
+from worker.jason.commands import BY_NAME, help_text, spoken, words_of
 from worker.jason.parser import Parse, parse
 from worker.jason.tools import (
     EXPLAIN_TOOL,
@@ -61,6 +61,7 @@ ANSWER_PURPOSE = "jason-answer"  # the call that answers a question from the dat
 SPOKEN_SENTENCES = 2
 SPOKEN_CHARS = 200
 CONTEXT_LOG_LINES = 20
+DEFAULT_TEMPLATE = "persona/basic"
 
 
 @dataclass
@@ -126,6 +127,11 @@ class Jason:
         self.pending: Parse | None = None
         self.pending_plan: PendingPlan | None = None
 
+    @property
+    def awaiting_name(self) -> bool:
+        """A name was read back and waits for "yes", a correction or a spelling."""
+        return self.pending is not None and self.pending.read_back
+
     # -- vocabulary --------------------------------------------------------------------------
 
     async def project_names(self) -> list[str]:
@@ -154,6 +160,12 @@ class Jason:
             self.pending = self.pending_plan = None
             if command == "confirm_yes":
                 return await (self._build_plan(plan) if plan else self._act(pending))  # type: ignore[arg-type]  # one of them is set
+            if pending is not None and pending.read_back:
+                name = _corrected_name(understood)
+                if name:  # "no, call it Sunflower Bakehouse", or the name spelled
+                    return self._read_name_back(Parse(
+                        pending.command, {**pending.slots, "project": name}, understood.text,
+                        read_back=True))
             if command == "confirm_no" or command is None:
                 return Reply("All right, I won't.", command="confirm_no")
             # Anything else: drop the pending action and carry on with the new command.
@@ -170,6 +182,10 @@ class Jason:
         command = understood.command
         if command in ("confirm_yes", "confirm_no"):
             return Reply("There is nothing waiting for a yes or no.", command=command)
+        if command == "name_correction":
+            return Reply("There is no name waiting for a correction.", command=command)
+        if understood.read_back:
+            return self._read_name_back(understood)
         read_back = chosen_by_model and command is not None and not BY_NAME[command].read_only
         if understood.destructive or read_back:
             self.pending = understood
@@ -178,6 +194,16 @@ class Jason:
             return Reply(question, command=command, slots=dict(understood.slots),
                          awaiting_confirmation=True)
         return await self._act(understood)
+
+    def _read_name_back(self, p: Parse) -> Reply:
+        """A name heard by the open-vocabulary decoder may be misheard: say it back and wait
+        for "yes", a correction ("no, call it ...") or the name spelled."""
+        self.pending = p
+        name = p.slots.get("project", "")
+        template = spoken(p.slots.get("template", DEFAULT_TEMPLATE))
+        return Reply(f"Create {name} with the {template} template? Say yes, or correct the "
+                     "name: “no, call it …”, or spell it.", command=p.command,
+                     slots=dict(p.slots), awaiting_confirmation=True)
 
     @staticmethod
     def _read_back_question(p: Parse) -> str:
@@ -213,7 +239,7 @@ class Jason:
         reply.command, reply.slots = p.command, dict(p.slots)
         return reply
 
-    async def _do_create_project(self, project: str, template: str = "persona/basic") -> Reply:
+    async def _do_create_project(self, project: str, template: str = DEFAULT_TEMPLATE) -> Reply:
         created = await self.projects.create({"name": project, "templateRef": template})
         return Reply(f"Creating {created.name} with the {template} template. I'll tell you when "
                      "it is published.", project_id=created.id)
@@ -486,6 +512,18 @@ class Jason:
             return "No worker is running."
         done = {"pause": "Paused", "resume": "Resumed", "restart": "Restarting"}[action]
         return f"{done} {told} worker{'s' if told > 1 else ''}."
+
+
+def _corrected_name(understood: Parse) -> str | None:
+    """The name in a correction of a read-back name: "no, call it X", or letters alone
+    ("s u n f l o w e r")."""
+    if understood.command == "name_correction":
+        return understood.slots.get("project") or None
+    if understood.command is None:
+        said = words_of(understood.text)
+        if len(said) > 1 and all(len(w) == 1 and w.isalpha() for w in said):
+            return "".join(said).capitalize()
+    return None
 
 
 def _line(text: str | None, limit: int) -> str:

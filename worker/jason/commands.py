@@ -53,6 +53,22 @@ FILLERS: tuple[str, ...] = (
 # that slot stops before them, so "create a project called Moon Garden with the fancy template"
 # is a project and an (unknown) template, not a project named "Moon Garden With The Fancy ...".
 SLOT_INTRODUCERS: dict[str, tuple[str, ...]] = {"template": ("using", "with", "from")}
+# Words that carry no meaning of their own: a sentence may hold them anywhere without a command
+# having to explain them ("restart the worker" vs "restart the computer": only "computer"
+# needs explaining). Every other word heard must be a word of the command matched.
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+FUNCTION_WORDS: frozenset[str] = _word_set("""
+a an the this that these those my your our his her its their me us you i we it them him
+of for to in on at by from with about into please now just so and or but is are was were be
+been do does did can could would will shall should may might must hey ok okay jason um uh
+ah oh well then there here what which who how all some any""")
+# Words before a typed name that show it is no project name: "cancel my dentist appointment",
+# "open the window" (a name Jason knows, like "My Web App", is matched before this applies).
+NOT_A_NAME_START: frozenset[str] = _word_set(
+    "a an the this that these those my your our his her their some")
 # Optional words the voice grammar allows around any command.
 SPOKEN_PREFIX = "jason"
 SPOKEN_SUFFIX = "please"
@@ -182,6 +198,13 @@ COMMANDS: tuple[Command, ...] = (
         "what can i say",
         "(list|show) [the] commands",
     ), "list what Jason understands", read_only=True),
+    Command("name_correction", (
+        "no call it {project}",
+        "call it {project}",
+        "no (it is|its) (called|named) {project}",
+        "the name is {project}",
+    ), "correct a name Jason read back, e.g. “no, call it Sunflower Bakehouse”",
+        slots={"project": "new_project"}),
     Command("confirm_yes", (
         "yes",  # short on purpose: "yes do it" was misheard for "last error"
         "(yeah|sure|confirm|affirmative|correct)",

@@ -16,6 +16,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 Words = list[str]
+TIMED = "_timed"  # a config key the child takes out: answer (phone, start, end) triples
 
 
 class DecoderProcess:
@@ -53,7 +54,7 @@ class DecoderProcess:
         except (OSError, ValueError):
             return True  # gone: ``result`` raises, and the caller falls back
 
-    def result(self, timeout: float = 30.0) -> Words:
+    def result(self, timeout: float = 30.0) -> Any:
         if not self._conn.poll(timeout):
             raise TimeoutError("a decoder process did not answer")
         answer = self._conn.recv()
@@ -74,9 +75,12 @@ class DecoderProcess:
 def _serve(conn: Connection, config: dict[str, Any]) -> None:  # the child process
     import pocketsphinx
 
-    from worker.jason.recognizer import hypothesis_words
+    from worker.jason.recognizer import hypothesis_words, timed_phones
 
     pocketsphinx.set_loglevel("FATAL")
+    config = dict(config)
+    # The phone loop answers with its phones' frames too (where a word's sounds are).
+    timed = bool(config.pop(TIMED, False))
     decoder = pocketsphinx.Decoder(**config)
     while True:
         try:
@@ -100,7 +104,7 @@ def _serve(conn: Connection, config: dict[str, Any]) -> None:  # the child proce
                 decoder.start_utt()
                 decoder.process_raw(value, False, True)
                 decoder.end_utt()
-                conn.send(hypothesis_words(decoder.hyp()))
+                conn.send(timed_phones(decoder) if timed else hypothesis_words(decoder.hyp()))
         except Exception as exc:  # report it with the next answer rather than die silently
             if kind == "decode":
                 conn.send(RuntimeError(f"decoder process: {type(exc).__name__}: {exc}"))

@@ -17,6 +17,7 @@ from worker.jason.commands import (
     BY_NAME,
     COMMANDS,
     FILLERS,
+    NOT_A_NAME_START,
     SLOT_INTRODUCERS,
     phrase_example,
     slot_vocabulary,
@@ -37,6 +38,9 @@ class Parse:
     slots: dict[str, str] = field(default_factory=dict)
     text: str = ""
     suggestions: tuple[str, ...] = ()  # closest commands, for "Did you mean ...?"
+    # A name heard by the open-vocabulary decoder (a new project's): Jason reads it back and
+    # waits for "yes", a correction or a spelled name before acting.
+    read_back: bool = False
 
     @property
     def destructive(self) -> bool:
@@ -45,7 +49,11 @@ class Parse:
     def to_json(self) -> dict[str, Any]:
         if self.command is None:
             return {"command": None, "text": self.text, "suggestions": list(self.suggestions)}
-        return {"command": self.command, "slots": dict(self.slots), "text": self.text}
+        out: dict[str, Any] = {"command": self.command, "slots": dict(self.slots),
+                               "text": self.text}
+        if self.read_back:
+            out["readBack"] = True
+        return out
 
 
 def _alternation(words: tuple[str, ...]) -> str:
@@ -129,9 +137,42 @@ def parse(text: str, projects: list[str] | tuple[str, ...] = (),
                 orig = low
             for name, rx in _compiled(key, free, not strict):
                 m = rx.fullmatch(low)
-                if m:
+                if m and not _names_no_project(name, m, vocab):
                     return Parse(name, _slots(name, m, orig, vocab), text)
     return Parse(None, {}, text, suggest(text, projects, templates))
+
+
+def _names_no_project(name: str, m: re.Match[str], vocab: Vocab) -> bool:
+    """An unknown typed name for an existing project that starts like everyday speech ("cancel
+    my dentist appointment", "open the window"): not a command, whatever the phrase."""
+    cmd = BY_NAME[name]
+    for slot, value in m.groupdict().items():
+        if value is None or cmd.slots.get(slot, slot) != "project":
+            continue
+        spoken_form = value.strip()
+        if spoken_form not in vocab.get("project", {}) and \
+                spoken_form.split()[0] in NOT_A_NAME_START:
+            return True
+    return False
+
+
+def join_spelled(words: list[str]) -> list[str]:
+    """Runs of single letters are a spelled word: "s u n f l o w e r bakery" ->
+    ["sunflower", "bakery"] (a letter alone stays a word)."""
+    out: list[str] = []
+    run: list[str] = []
+    for w in [*words, ""]:
+        if len(w) == 1 and w.isalpha():
+            run.append(w)
+            continue
+        if len(run) > 1:
+            out.append("".join(run).lower())
+        else:
+            out.extend(run)
+        run = []
+        if w:
+            out.append(w)
+    return out
 
 
 def _slots(name: str, m: re.Match[str], orig: str, vocab: Vocab) -> dict[str, str]:
@@ -144,8 +185,11 @@ def _slots(name: str, m: re.Match[str], orig: str, vocab: Vocab) -> dict[str, st
         spoken_form = value.strip()
         known = vocab.get(st, {}).get(spoken_form) or vocab.get("project", {}).get(spoken_form)
         typed = orig[m.start(slot):m.end(slot)].strip()
-        if st == "new_project" and not known and typed.islower():
-            typed = typed.title()  # all lower case, as a decoder or a hurried hand writes it
+        if st == "new_project" and not known:
+            joined = join_spelled(typed.split())
+            # all lower case, as a decoder or a hurried hand writes it, or spelled
+            if typed.islower() or joined != typed.split():
+                typed = " ".join(w.capitalize() for w in joined)
         slots[slot] = known or typed
     return slots
 

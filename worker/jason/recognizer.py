@@ -21,6 +21,7 @@ import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pocketsphinx
@@ -39,11 +40,19 @@ from worker.jason.commands import (
     SPOKEN_PREFIX,
     SPOKEN_SUFFIX,
     slot_vocabulary,
+    spoken,
     words_of,
 )
-from worker.jason.decoder_process import DecoderProcess
+from worker.jason.decoder_process import TIMED, DecoderProcess
+from worker.jason.explain import NOT_SPEECH, Explanation, explain
+from worker.jason.names import as_name, name_decoder_config
 from worker.jason.parser import Parse, parse, suggest
-from worker.jason.pronounce import HMM_DIR, dictionary_lines, pronunciation_table
+from worker.jason.pronounce import (
+    HMM_DIR,
+    MODEL_DIR,
+    dictionary_lines,
+    pronunciation_table,
+)
 from worker.logs import get_logger
 
 pocketsphinx.set_loglevel("FATAL")
@@ -60,10 +69,18 @@ TUNED_OPTIONS: dict[str, object] = {"topn": 16, "beam": 1e-60, "pbeam": 1e-60, "
 # wpm) and accepted none of the non-commands. Measured and not adopted: frequency-warped front ends
 # (VTLN 1.1/1.2: +4/+8 commands, but "it is raining again outside" -> "reject Moon Garden").
 SECOND_LOOK_LM: dict[str, object] = {"lw": 4.0}
+# The phone loop that checks an accepted command explains what was said (``explain``):
+# pocketsphinx's phone-recognition settings (its phone bigram, language weight 2).
+PHONE_LOOP: dict[str, object] = {"allphone": os.path.join(MODEL_DIR, "en-us-phone.lm.bin"),
+                                 "allphone_ci": True, "lw": 2.0, "beam": 1e-20, "pbeam": 1e-20}
 # Extra pocketsphinx options (both decoders / the LM decoder only), for tuning experiments.
 DECODER_OPTIONS: dict[str, object] = {}
 LM_OPTIONS: dict[str, object] = {}
 PAD_SECONDS = 0.3  # quiet wanted around an utterance
+FRAME = RATE // 100  # samples in a decoder frame (10 ms)
+# Commands whose name may be new: heard by the names decoder, and read back.
+NAMING = ("create_project", "name_correction")
+NAMES_TIMEOUT = 120.0
 # Quiet after a whole command that cannot go on before the Listener answers, without waiting
 # out the endpointer's window (the decode began at the pause, so it is usually done by then).
 EARLY_END = 0.12
@@ -82,6 +99,14 @@ def hypothesis_words(hyp: pocketsphinx.Hypothesis | None) -> list[str]:
         if not (w.startswith(("<", "[")) or w in _IGNORED):
             out.extend(w.split(grammar.JOINER))  # a slot filler is one decoder word
     return out
+
+
+Phones = list[tuple[str, int, int]]  # (phone, first frame, last frame)
+
+
+def timed_phones(decoder: pocketsphinx.Decoder) -> Phones:
+    """The phone loop's answer: its phones with their frames."""
+    return [(seg.word, seg.start_frame, seg.end_frame) for seg in decoder.seg()]
 
 
 def _same(a: Parse, b: Parse) -> bool:
@@ -113,11 +138,17 @@ class Recognizer:
         self._known: set[str] = set()
         self._version = 0
         self._jsgf = self._lm_path = ""
-        # In-process decoders [grammar, LM, second-look LM]: created on first need (no
-        # children, or a child died), since loading them holds Python's lock.
+        # In-process decoders [grammar, LM, phone loop, second-look LM]: created on first
+        # need (no children, or a child died), since loading them holds Python's lock.
         self._local: list[pocketsphinx.Decoder] = []
         self._parallel = parallel
-        self._children: list[DecoderProcess] = []  # the same three, when parallel
+        self._children: list[DecoderProcess] = []  # the same four, when parallel
+        self._phones_of: dict[str, list[str]] = {}
+        self._names_child: DecoderProcess | None = None  # new names (``names``)
+        self._names_local: pocketsphinx.Decoder | None = None
+        # Jason has read a name back and waits for it: only then is "call it <name>" a
+        # correction ("call my mother tomorrow evening" came out as one).
+        self.expecting_name = False
         self._sent = self._read = 0  # utterances sent to the children / answers read
         self.set_vocabulary(projects, templates, new_projects)
 
@@ -131,16 +162,18 @@ class Recognizer:
         if not self._known:
             self._known = set(words)
             if self._parallel:
+                self._names_child = DecoderProcess(self._names_config(), "names")
                 self._children = [DecoderProcess(config, name) for config, name
-                                  in zip(self._configs(), ("grammar", "lm", "lm2"), strict=True)]
+                                  in zip(self._configs(), ("grammar", "lm", "phones", "lm2"),
+                                         strict=True)]
         elif new := [(word if i == 0 else f"{word}({i + 1})", phones)
                      for word, prons in sorted(pronunciation_table(words - self._known).items())
                      for i, phones in enumerate(prons)]:
             # New project names: teach the existing decoders the new words.
             for word, phones in new:
-                for d in self._local:
+                for d in self._word_decoders(self._local):
                     d.add_word(word, phones, True)
-            for child in self._children:
+            for child in self._word_decoders(self._children):
                 child.add_words(new)
             self._known |= words
         # A new file per vocabulary: a child process reads it later, in its own time.
@@ -153,7 +186,7 @@ class Recognizer:
             self._set_searches(self._local)
         if self._children:
             self._children[0].set_jsgf(self._jsgf)
-            for child in self._children[1:]:
+            for child in self._word_decoders(self._children)[1:]:
                 child.set_lm(self._lm_path)
 
     def _configs(self) -> list[dict[str, object]]:
@@ -167,10 +200,18 @@ class Recognizer:
         # bestpath=False on the grammar decoder: pocketsphinx 5's lattice rescoring of an FSG
         # search returns unfinished paths ("pause worker" came out as "what was the").
         lm = {**common, **LM_OPTIONS}
-        return [{**common, "bestpath": False}, lm, {**lm, **SECOND_LOOK_LM}]
+        phones = {"hmm": HMM_DIR, "dict": dict_path, "lm": None, "samprate": RATE,
+                  "loglevel": "FATAL", **PHONE_LOOP}
+        return [{**common, "bestpath": False}, lm, {**phones, TIMED: True},
+                {**lm, **SECOND_LOOK_LM}]
+
+    @staticmethod
+    def _word_decoders(decoders: list[Any]) -> list[Any]:
+        """Grammar, LM, second-look LM: not the phone loop, which knows no words."""
+        return [d for i, d in enumerate(decoders) if i != 2]
 
     def _set_searches(self, decoders: list[pocketsphinx.Decoder]) -> None:
-        gram, *lms = decoders
+        gram, *lms = self._word_decoders(decoders)
         gram.add_jsgf_string("commands", self._jsgf)
         gram.activate_search("commands")
         for lm in lms:
@@ -179,7 +220,8 @@ class Recognizer:
 
     def _local_decoders(self) -> list[pocketsphinx.Decoder]:
         if not self._local:
-            self._local = [pocketsphinx.Decoder(**config) for config in self._configs()]
+            self._local = [pocketsphinx.Decoder(**{k: v for k, v in config.items() if k != TIMED})
+                           for config in self._configs()]
             self._set_searches(self._local)
         return self._local
 
@@ -201,7 +243,7 @@ class Recognizer:
         decoding = Decoding(raw)
         if self._children:
             try:
-                for child in self._children[:2]:
+                for child in self._children[:3]:
                     child.begin(raw)
                 decoding.number = self._sent
                 self._sent += 1
@@ -216,7 +258,7 @@ class Recognizer:
         if number is None or not self._children or number < self._read:
             return True
         try:
-            while all(child.ready() for child in self._children[:2]):
+            while all(child.ready() for child in self._children[:3]):
                 if number == self._read:
                     return True
                 self._read_answer()
@@ -241,41 +283,139 @@ class Recognizer:
 
     def result(self, decoding: Decoding) -> Parse:
         """The verdict on a ``begin``: the main pass, then the second look if they disagree."""
-        said, free = self._main_pass(decoding)
+        said, free, phones = self._main_pass(decoding)
+        named = self._open_name(said, free, phones, decoding)
         result = self._verdict(said, free)
         if result.command is None and said and self._parse(said).command:
             second = self._verdict(said, self._second_look(decoding))
             if second.command:
-                return second
+                result = second
+        if result.command is None:
+            return named or result
+        explanation = self.explanation(said, phones)
+        if not explanation.ok and named is not None:
+            return named  # a new name the grammar could only hear as a known one
+        if not explanation.ok:  # "restart the computer" heard as "restart the worker"
+            log.info("rejected: the command does not explain what was said", said=said,
+                     unexplained=list(explanation.unexplained), gap=explanation.gap)
+            heard = " ".join(free or said)
+            return Parse(None, {}, heard, suggest(heard, self.projects, self.templates))
         return result
 
-    def _main_pass(self, decoding: Decoding) -> tuple[list[str], list[str]]:
+    def explanation(self, said: list[str], phones: Phones) -> Explanation:
+        """How well the command's words explain the phone loop's sounds: the best of saying
+        it with and without the optional "jason" before and "please" after (``spans`` are
+        those of ``said``'s words)."""
+        heard = [p for p, _, _ in phones if p not in NOT_SPEECH]
+        best: tuple[int, int, int, Explanation] | None = None
+        for head in ([], [SPOKEN_PREFIX]):
+            for tail in ([], [SPOKEN_SUFFIX]):
+                got = explain([(w, self._phones(w)) for w in [*head, *said, *tail]], heard)
+                key = (len(got.unexplained), got.gap, len(head))
+                if best is None or key[:2] < best[:2]:
+                    best = (*key, got)
+        assert best is not None  # four tries
+        _, _, offset, got = best
+        return Explanation(got.unexplained, got.gap, got.spans[offset:offset + len(said)])
+
+    def _open_name(self, said: list[str], free: list[str], phones: Phones,
+                   decoding: Decoding) -> Parse | None:
+        """A create command (or a name correction) with its name heard by the names decoder
+        over the name's stretch of audio, marked for a read-back; None when the words around
+        the name are not explained, or nothing was heard there."""
+        heard = self._parse(said)
+        if heard.command not in NAMING or "project" not in heard.slots:
+            return None
+        if heard.command == "name_correction" and not self.expecting_name:
+            return None
+        form = spoken(heard.slots["project"]).split()
+        start = next((i for i in range(len(said) - len(form), -1, -1)
+                      if said[i:i + len(form)] == form), None)
+        if start is None:
+            return None
+        end = start + len(form)  # said[start:end] is the name the grammar heard
+        got = self.explanation(said, phones)
+        if set(got.unexplained) - set(form) or len(got.spans) != len(said):
+            return None  # the words around the name are something else
+        timed = [t for t in phones if t[0] not in NOT_SPEECH]
+        if not timed:
+            return None
+        before = [sp for sp in got.spans[:start] if sp is not None]
+        after = [sp for sp in got.spans[end:] if sp is not None]
+        first = timed[before[-1][1] + 1][1] if before and before[-1][1] + 1 < len(timed) \
+            else timed[0][1]
+        last = timed[after[0][0] - 1][2] if after and after[0][0] > 0 else timed[-1][2]
+        if last - first < 10:  # under 0.1 s: no name there
+            return None
+        samples = np.frombuffer(decoding.raw, np.int16)
+        margin = 5  # frames of 10 ms
+        cut = samples[max(0, first - margin) * FRAME:(last + margin) * FRAME]
+        words = self._decode_name(cut.tobytes())
+        if not words:
+            return None
+        name = as_name(words)
+        slots = {**heard.slots, "project": name}
+        if "template" in slots and not any(
+                free[i:i + len(form.split())] == form.split()
+                for form, ref in self._vocab.get("template", {}).items()
+                if ref == slots["template"] for i in range(len(free))):
+            del slots["template"]  # only the grammar heard it: the read-back names the default
+        text = " ".join([*said[:start], *(w.lower() for w in name.split()), *said[end:]])
+        log.info("heard a new name", name=name, grammar_heard=heard.slots["project"])
+        return Parse(heard.command, slots, text, read_back=True)
+
+    def _decode_name(self, raw: bytes) -> list[str]:
+        if self._names_child is not None:
+            try:
+                self._names_child.begin(raw)
+                # its first answer waits for its 30,000-word dictionary to load
+                return list(self._names_child.result(timeout=NAMES_TIMEOUT))
+            except (OSError, EOFError, TimeoutError, RuntimeError, ValueError) as exc:
+                log.warning("the names decoder failed; decoding in-process",
+                            error=f"{type(exc).__name__}: {exc}")
+                self._names_child.close()
+                self._names_child = None
+        if self._names_local is None:
+            self._names_local = pocketsphinx.Decoder(**self._names_config())
+        return self._decode_one(self._names_local, raw)
+
+    def _names_config(self) -> dict[str, object]:
+        return name_decoder_config(self._tmp.name)
+
+    def _phones(self, word: str) -> list[str]:
+        if word not in self._phones_of:
+            self._phones_of[word] = pronunciation_table([word])[word][0].split()
+        return self._phones_of[word]
+
+    def _main_pass(self, decoding: Decoding) -> tuple[list[str], list[str], Phones]:
         number = decoding.number
         if number is not None and number >= self._read and self._children:
             try:
                 while True:  # answers come in the order sent; earlier ones were given up on
-                    said, free = self._read_answer()
+                    said, free, phones = self._read_answer()
                     if self._read > number:
-                        return said, free
+                        return said, free, phones
             except (OSError, EOFError, TimeoutError, RuntimeError) as exc:
                 self._lost_children(exc)
-        gram, lm, _ = self._local_decoders()
-        return self._decode_one(gram, decoding.raw), self._decode_one(lm, decoding.raw)
+        gram, lm, loop, _ = self._local_decoders()
+        said, free = self._decode_one(gram, decoding.raw), self._decode_one(lm, decoding.raw)
+        self._decode_one(loop, decoding.raw)
+        return said, free, timed_phones(loop)
 
-    def _read_answer(self) -> tuple[list[str], list[str]]:
-        """The main pair's next answer (grammar words, LM words), in the order sent."""
-        said, free = (child.result() for child in self._children[:2])
+    def _read_answer(self) -> tuple[list[str], list[str], Phones]:
+        """The main pass's next answer (grammar words, LM words, phones), in the order sent."""
+        said, free, phones = (child.result() for child in self._children[:3])
         self._read += 1
-        return said, free
+        return said, free, [tuple(p) for p in phones]
 
     def _second_look(self, decoding: Decoding) -> list[str]:
         if self._children:
             try:
-                self._children[2].begin(decoding.raw)
-                return self._children[2].result()
+                self._children[3].begin(decoding.raw)
+                return list(self._children[3].result())
             except (OSError, EOFError, TimeoutError, RuntimeError, ValueError) as exc:
                 self._lost_children(exc)
-        return self._decode_one(self._local_decoders()[2], decoding.raw)
+        return self._decode_one(self._local_decoders()[3], decoding.raw)
 
     def _lost_children(self, exc: BaseException) -> None:
         """A child is gone (killed, out of memory): decode in-process from now on."""
@@ -308,10 +448,14 @@ class Recognizer:
         for child in self._children:
             child.close()
         self._children = []
+        if self._names_child is not None:
+            self._names_child.close()
+            self._names_child = None
 
     def close(self) -> None:
         self._close_children()
         self._local = []
+        self._names_local = None
         self._tmp.cleanup()
 
 

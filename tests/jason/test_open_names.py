@@ -1,0 +1,123 @@
+"""Jason's stricter ears: near-command sentences are rejected, and a new project's name is heard
+by the open-vocabulary names decoder, read back, and can be corrected or spelled.
+
+Real espeak-ng audio through the real recognizer (its child decoders and phone loop), and the
+brain against a real database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from worker.config import Settings
+from worker.db.engine import Database
+from worker.jason import corpus
+from worker.jason.brain import Jason
+from worker.jason.commands import spoken
+from worker.jason.parser import Parse, parse
+from worker.jason.recognizer import Recognizer
+
+NEAR_COMMANDS = ("restart the computer please", "cancel my dentist appointment",
+                 "show me the money")
+
+
+@pytest.mark.parametrize("sentence", NEAR_COMMANDS)
+def test_near_command_sentences_are_rejected_by_voice(sentence: str, recognizer: Recognizer,
+                                                      audio_cache: Path) -> None:
+    for voice in corpus.VOICES:
+        result = recognizer.decode(corpus.spoken_audio(sentence, voice, 175, audio_cache))
+        assert result.command is None, (voice, result)
+
+
+@pytest.mark.parametrize("sentence", NEAR_COMMANDS)
+def test_near_command_sentences_are_rejected_when_typed(sentence: str) -> None:
+    result = parse(sentence, list(corpus.PROJECTS), list(corpus.TEMPLATES))
+    assert result.command is None, result
+    assert result.suggestions  # "Did you mean ...?"
+
+
+def test_an_unknown_typed_name_that_is_a_real_name_still_reaches_the_brain() -> None:
+    """Only names that start like everyday speech ("my dentist ...") are refused: "status of
+    Quartz Lagoon" is still a command, and the brain says it knows no such project."""
+    result = parse("status of Quartz Lagoon", list(corpus.PROJECTS), list(corpus.TEMPLATES))
+    assert (result.command, result.slots) == ("status_project", {"project": "Quartz Lagoon"})
+
+
+def test_the_command_still_explains_a_command_said_with_please(recognizer: Recognizer,
+                                                               audio_cache: Path) -> None:
+    for voice in corpus.VOICES:
+        result = recognizer.decode(corpus.spoken_audio("restart the worker please", voice, 175,
+                                                       audio_cache))
+        assert result.command == "restart_worker", (voice, result)
+
+
+async def test_a_new_name_by_voice_is_read_back_never_replaced_by_a_known_one(
+        recognizer: Recognizer, audio_cache: Path, settings: Settings, db: Database) -> None:
+    """The grammar knows only existing names: it hears "sunflower bakery" as one of them.
+    The names decoder hears the name's own audio (not always right: hence the read-back), the
+    parse asks for a read-back, and Jason reads that name back and creates nothing yet."""
+    known = {spoken(n) for n in (*corpus.PROJECTS, *corpus.NEW_PROJECTS)}
+    audio = corpus.spoken_audio("create a project called sunflower bakery using persona basic",
+                                "en-us", 175, audio_cache)
+    result = recognizer.decode(audio)
+    assert result.command == "create_project" and result.read_back, result
+    assert result.slots["template"] == "persona/basic"
+    assert spoken(result.slots["project"]) not in known
+    assert result.to_json()["readBack"] is True
+    question = await Jason(db, settings).handle(result)
+    assert question.awaiting_confirmation
+    assert question.text.startswith(
+        f"Create {result.slots['project']} with the persona basic template?")
+    assert await _names(db) == []
+
+
+def test_a_correction_by_voice_carries_the_new_name(recognizer: Recognizer,
+                                                    audio_cache: Path) -> None:
+    audio = corpus.spoken_audio("no call it sunflower bakehouse", "en-gb", 175, audio_cache)
+    assert not recognizer.decode(audio).read_back  # no name was read back: no correction
+    recognizer.expecting_name = True  # what the desk sets while Jason waits for a name
+    try:
+        result = recognizer.decode(audio)
+    finally:
+        recognizer.expecting_name = False
+    assert result.command == "name_correction" and result.read_back, result
+    assert result.slots["project"].startswith("Sunflower")
+
+
+async def _names(db: Database) -> list[str]:
+    async with db.session() as s:
+        return list((await s.execute(text("SELECT name FROM projects ORDER BY id"))).scalars())
+
+
+async def test_read_back_then_correction_then_yes_creates_the_corrected_name(
+        settings: Settings, db: Database) -> None:
+    jason = Jason(db, settings)
+    heard = Parse("create_project", {"project": "Sunflower Gregory", "template": "persona/basic"},
+                  "create a project called sunflower gregory using persona basic", read_back=True)
+    question = await jason.handle(heard)
+    assert question.awaiting_confirmation
+    assert question.text.startswith("Create Sunflower Gregory with the persona basic template?")
+    assert await _names(db) == []  # nothing before the person agrees
+    again = await jason.ask("no, call it Sunflower Bakehouse")
+    assert again.awaiting_confirmation
+    assert again.text.startswith("Create Sunflower Bakehouse with the persona basic template?")
+    done = await jason.ask("yes")
+    assert done.command == "create_project" and "Creating Sunflower Bakehouse" in done.text
+    assert await _names(db) == ["Sunflower Bakehouse"]
+
+
+async def test_a_spelled_name_corrects_the_read_back(settings: Settings, db: Database) -> None:
+    jason = Jason(db, settings)
+    await jason.handle(Parse("create_project", {"project": "Warts Lagoon"}, "", read_back=True))
+    again = await jason.ask("q u a r t z")
+    assert again.text.startswith("Create Quartz with the persona basic template?")
+    spelled = await jason.ask("call it q u a r t z lagoon")
+    assert spelled.text.startswith("Create Quartz Lagoon with")
+    assert (await jason.ask("no")).text == "All right, I won't."
+    assert await _names(db) == []
+    # with nothing read back, a correction does nothing
+    assert (await jason.ask("call it Sunflower")).text == \
+        "There is no name waiting for a correction."
