@@ -159,7 +159,7 @@ class SettingsDialog(QDialog):
 
         form = QFormLayout()
         for editor in self.editors:
-            if editor.name not in AI_FIELDS | VOICE_FIELDS | BACKUP_FIELDS:
+            if editor.name not in AI_FIELDS | VOICE_FIELDS | set(BACKUP_FIELDS):
                 form.addRow(editor.env, self.row(editor))
         inner = QWidget()
         inner.setLayout(form)
