@@ -24,14 +24,14 @@ PROJECT_FIELDS = {
     "id", "name", "slug", "type", "templateRef", "spec", "status", "stage", "progress", "url",
     "outputDir", "lastError", "requiresApproval", "approvalTimeoutSeconds", "priceMinor",
     "currency", "flags", "createdAt", "updatedAt", "publishedAt", "jobs", "artifacts",
-    "approvals", "decidedBy", "deployTarget", "deployConfig",
+    "approvals", "decidedBy", "deployTarget", "deployConfig", "build",
 }
 JOB_FIELDS = {"id", "kind", "status", "attempts", "maxAttempts", "lastError", "runAt",
               "createdAt", "finishedAt", "runs"}
 RUN_FIELDS = {"id", "attempt", "worker", "status", "error", "startedAt", "finishedAt",
               "durationMs"}
 ARTIFACT_FIELDS = {"id", "step", "kind", "name", "path", "uri", "sizeBytes", "sha256",
-                   "createdAt"}
+                   "createdAt", "build"}
 
 
 @pytest.fixture
@@ -74,6 +74,7 @@ def _check_published(project: dict[str, Any], started: datetime, projects_dir: P
     assert project["lastError"] is None and project["flags"] == []
     # none named: the loopback site host, with no options
     assert project["deployTarget"] == "local" and project["deployConfig"] == {}
+    assert project["build"] == 1  # the first build; a rebuild makes it 2
     assert project["requiresApproval"] is False
     assert project["approvalTimeoutSeconds"] == timeout_seconds
     assert (project["priceMinor"], project["currency"]) == (4900, "EUR")
@@ -100,6 +101,7 @@ def _check_published(project: dict[str, Any], started: datetime, projects_dir: P
     for artifact in project["artifacts"]:
         assert set(artifact) == ARTIFACT_FIELDS
         assert artifact["step"] in PIPELINE_STEPS and artifact["name"]
+        assert artifact["build"] == 1
         assert artifact["path"] or artifact["uri"], artifact
         _when(artifact["createdAt"], started)
         if artifact["path"]:

@@ -28,7 +28,7 @@ from worker.services.jobs import (
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 State = Literal[STATES]  # type: ignore[valid-type]  # from the runtime tuple
 Sort = Literal["id", "runAt", "updatedAt", "attempts", "kind"]  # SORTS (checked below)
-assert set(Sort.__args__) == set(SORTS)  # type: ignore[attr-defined]
+assert set(Sort.__args__) == set(SORTS)  # type: ignore[attr-defined]  # a Literal has __args__
 JobId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
 
 

@@ -152,4 +152,4 @@ async def _with_keepalives(lines: AsyncIterator[LogEntry]) -> AsyncIterator[LogE
             await task
         # Closing the generator runs LogService.follow's cleanup (its LISTEN connection).
         with contextlib.suppress(Exception):
-            await lines.aclose()  # type: ignore[attr-defined]
+            await lines.aclose()  # type: ignore[attr-defined]  # an async generator, typed as an iterator

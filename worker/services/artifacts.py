@@ -60,6 +60,7 @@ class ArtifactService:
         return ArtifactFile(path, path.name, media_type, False)
 
     def roots(self, slug: str) -> list[Path]:
+        """The folders a project's artifact files may live in (its output and work folders)."""
         return [self.settings.projects_dir / slug, self.settings.work_dir / slug]
 
 

@@ -445,7 +445,7 @@ def due(folder: Path, now: datetime | None = None) -> bool:
     """No backup of today's (local) date yet, and no failed attempt in the last hour."""
     now = now or datetime.now()
     today = now.strftime("%Y-%m-%d")
-    if any(_NAME.match(b.path.name).group(1) == today  # type: ignore[union-attr]
+    if any(_NAME.match(b.path.name).group(1) == today  # type: ignore[union-attr]  # the glob matches _NAME
            for b in list_backups(folder)):
         return False
     failed_at, _ = _last_failure(folder, None)
