@@ -17,6 +17,10 @@ in bubblewrap, the repair loop feeds failures back, and deploy, verify and publi
   **one shot**: ``TITAN_AI_REPAIR_ROUNDS=1`` — the model's first draft must pass as it is.
 * **published**: projects that ended ``published`` (the others ended ``failed`` with a reason;
   the commonest reasons are printed).
+* **published, model's edits**: of those, the ones where some round changed a file; a project
+  can also pass with the scaffold's own placeholder code when the model's edits changed nothing
+  (python/cli's verify runs ``hello``, ``--version`` and each subcommand's ``--help``, not what the
+  subcommand does).
 * **rounds**: ``ai_rounds`` rows per project (the scaffold's repair loop), mean.
 * **tokens**: per project, from the ``ai_calls`` ledger (prompt + completion; llama-cpp-python's
   server reports no prompt tokens while streaming, so the local model's are completion only).
@@ -100,6 +104,7 @@ class Outcome:
     rounds: int
     tokens: int
     seconds: float
+    edited: bool  # some round changed a file (else the scaffold's own code passed)
 
 
 def _spec(template: str, description: str, items: list[str]) -> dict[str, object]:
@@ -118,9 +123,11 @@ async def _outcomes(db: object, ids: list[int]) -> list[Outcome]:
                                         + coalesce(c.completion_tokens, 0)), 0)
                       FROM ai_calls c WHERE c.project_id = p.id),
                    extract(epoch FROM coalesce(p.finished_at, now())
-                                      - coalesce(p.started_at, p.created_at))
+                                      - coalesce(p.started_at, p.created_at)),
+                   EXISTS (SELECT 1 FROM ai_rounds r WHERE r.project_id = p.id AND r.diff <> '')
               FROM projects p WHERE p.id = ANY(:ids) ORDER BY p.id"""), {"ids": ids})).all()
-    return [Outcome(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), float(r[6])) for r in rows]
+    return [Outcome(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), float(r[6]), bool(r[7]))
+            for r in rows]
 
 
 async def run_mode(label: str, rounds: int, extra_env: dict[str, str],
@@ -161,6 +168,7 @@ async def run_mode(label: str, rounds: int, extra_env: dict[str, str],
                 print(f"  {label}: {len(outcomes)} projects in {time.monotonic() - started:.0f} s")
                 for o in outcomes:
                     print(f"    {o.name:<14} {o.template:<16} {o.status:<10} rounds={o.rounds} "
+                          f"{'edited' if o.edited else 'unedited'} "
                           f"tokens={o.tokens:>6} {o.seconds:6.1f} s  {o.reason[:110]}",
                           flush=True)
                 return outcomes
@@ -175,8 +183,9 @@ async def run_mode(label: str, rounds: int, extra_env: dict[str, str],
 def summary_row(model: str, mode: str, outcomes: list[Outcome]) -> list[object]:
     n = len(outcomes)
     published = sum(o.status == "published" for o in outcomes)
+    edited = sum(o.status == "published" and o.edited for o in outcomes)
     seconds = [o.seconds for o in outcomes]
-    return [model, mode, f"{published}/{n} ({100 * published / n:.0f}%)",
+    return [model, mode, f"{published}/{n} ({100 * published / n:.0f}%)", f"{edited}/{n}",
             f"{statistics.mean(o.rounds for o in outcomes):.2f}",
             f"{statistics.mean(o.tokens for o in outcomes):,.0f}",
             f"{statistics.median(seconds):.0f} / {statistics.mean(seconds):.0f} s"]
@@ -224,7 +233,8 @@ async def _main(args: argparse.Namespace) -> int:
             notes += [f"{model}, {mode}: {r}" for r in _reasons(outcomes)]
     print()
     if rows:
-        print_table(["model", "mode", "published", "rounds (mean)", "tokens (mean)",
+        print_table(["model", "mode", "published", "published, model's edits",
+                     "rounds (mean)", "tokens (mean)",
                      "wall p50 / mean"], rows)
     for note in notes:
         print(note)
