@@ -156,7 +156,10 @@ def test_follow_streams_lines_written_after_connecting(client: httpx.Client,
         line = json.loads(event["data"])
         assert (line["message"], line["level"], line["projectId"]) == (
             "written while following", "WARNING", 7)
-        assert _sessions_listening(sql) == 1
+        # The follower holds a LISTEN connection (it may still be connecting when a line
+        # arrives by the fallback poll).
+        wait_until_blocking(lambda: _sessions_listening(sql) == 1, 30,
+                            "the follower's LISTEN connection to open")
     # The client went away: the server stops following and lets its LISTEN connection go.
     wait_until_blocking(lambda: _sessions_listening(sql) == 0, 30,
                         "the follower's LISTEN connection to close")
