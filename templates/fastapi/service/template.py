@@ -126,25 +126,15 @@ class FastapiService(Template):
         if model_written(ctx.workdir):
             return _verify_model_written(ctx)
         base = ctx.url.rstrip("/")
+        resources = list(ctx.project.spec.get("features", []))
         with httpx.Client(timeout=10.0, trust_env=False) as client:
-            health = client.get(f"{base}/health")
-            if health.status_code != 200 or health.json().get("status") != "ok":
-                raise RuntimeError(f"GET {base}/health answered {health.status_code}: "
-                                   f"{health.text[:300]}")
-            index = client.get(f"{base}/")
-            if index.status_code != 200 or index.json().get("name") != ctx.project.name:
-                raise RuntimeError(f"GET {base}/ answered {index.status_code} without the "
-                                   f"project name: {index.text[:300]}")
-            resources = list(ctx.project.spec.get("features", []))
+            _check_health_and_index(client, base, ctx.project.name)
             for resource in resources:
                 created = client.post(f"{base}/{resource}", json={"name": "titan-verify"})
                 if created.status_code != 201:
                     raise RuntimeError(f"POST {base}/{resource} answered "
                                        f"{created.status_code}: {created.text[:300]}")
-                fetched = client.get(f"{base}/{resource}/{created.json()['id']}")
-                if fetched.status_code != 200 or fetched.json() != created.json():
-                    raise RuntimeError(f"GET {base}/{resource}/{created.json()['id']} did not "
-                                       f"return the item just created: {fetched.text[:300]}")
+                _expect_item(client, base, resource, created.json(), "")
         checked = f"GET /health -> ok, GET / names the service, {len(resources)} collections"
         ctx.log(f"verified {ctx.url}: {checked}")
         return StepResult(f"Verified: {checked}")
