@@ -1,5 +1,5 @@
 """Jason's stricter ears: near-command sentences are rejected, and a new project's name is heard
-by the open-vocabulary names decoder, read back, and can be corrected or spelled.
+by Whisper (the open-vocabulary names decoder), read back, and can be corrected or spelled.
 
 Real espeak-ng audio through the real recognizer (its child decoders and phone loop), and the
 brain against a real database.
@@ -57,8 +57,8 @@ def test_the_command_still_explains_a_command_said_with_please(recognizer: Recog
 async def test_a_new_name_by_voice_is_read_back_never_replaced_by_a_known_one(
         recognizer: Recognizer, audio_cache: Path, settings: Settings, db: Database) -> None:
     """The grammar knows only existing names: it hears "sunflower bakery" as one of them.
-    The names decoder hears the name's own audio (not always right: hence the read-back), the
-    parse asks for a read-back, and Jason reads that name back and creates nothing yet."""
+    Whisper hears the name (not always right: hence the read-back), the parse asks for a
+    read-back, and Jason reads that name back and creates nothing yet."""
     known = {spoken(n) for n in (*corpus.PROJECTS, *corpus.NEW_PROJECTS)}
     audio = corpus.spoken_audio("create a project called sunflower bakery using persona basic",
                                 "en-us", 175, audio_cache)
@@ -78,13 +78,69 @@ def test_a_correction_by_voice_carries_the_new_name(recognizer: Recognizer,
                                                     audio_cache: Path) -> None:
     audio = corpus.spoken_audio("no call it sunflower bakehouse", "en-gb", 175, audio_cache)
     assert not recognizer.decode(audio).read_back  # no name was read back: no correction
-    recognizer.expecting_name = True  # what the desk sets while Jason waits for a name
+    recognizer.expect_name("Sunflower Gregory")  # what the desk says while Jason waits
     try:
         result = recognizer.decode(audio)
     finally:
-        recognizer.expecting_name = False
+        recognizer.expect_name(None)
     assert result.command == "name_correction" and result.read_back, result
     assert result.slots["project"].startswith("Sunflower")
+
+
+async def test_a_new_name_by_voice_read_back_then_yes_creates_it(
+        recognizer: Recognizer, audio_cache: Path, settings: Settings, db: Database) -> None:
+    """Whisper hears a name no grammar knows; Jason reads it back and creates it on "yes"."""
+    audio = corpus.spoken_audio("create a project called wild horse using persona basic",
+                                "en-us", 175, audio_cache)
+    heard = recognizer.decode(audio)
+    assert (heard.command, heard.slots, heard.read_back) == (
+        "create_project", {"project": "Wild Horse", "template": "persona/basic"}, True), heard
+    jason = Jason(db, settings)
+    question = await jason.handle(heard)
+    assert question.text.startswith("Create Wild Horse with the persona basic template?")
+    assert await _names(db) == []
+    done = await jason.ask("yes")
+    assert done.command == "create_project" and "Creating Wild Horse" in done.text
+    assert await _names(db) == ["Wild Horse"]
+
+
+async def test_a_misheard_name_corrected_by_voice(recognizer: Recognizer, audio_cache: Path,
+                                                  settings: Settings, db: Database) -> None:
+    """The person says "no, call it ..." with the same words again: the name Jason read back
+    and the person refused is never read back a second time; Whisper's next guess is."""
+    jason = Jason(db, settings)
+    said = "create a project called apple orchard using the persona template"
+    first = recognizer.decode(corpus.spoken_audio(said, "en-gb", 175, audio_cache))
+    assert first.command == "create_project" and first.read_back, first
+    await jason.handle(first)
+    recognizer.expect_name(first.slots["project"])  # the desk does this on Jason's reply
+    try:
+        again = recognizer.decode(corpus.spoken_audio("no, call it apple orchard", "en-gb", 175,
+                                                      audio_cache))
+    finally:
+        recognizer.expect_name(None)
+    assert again.command == "name_correction" and again.read_back, again
+    assert again.slots["project"] != first.slots["project"]
+    assert again.slots["project"] == "Apple Orchard"
+    question = await jason.handle(again)
+    assert question.text.startswith("Create Apple Orchard with the persona basic template?")
+    assert (await jason.ask("yes")).command == "create_project"
+    assert await _names(db) == ["Apple Orchard"]
+
+
+def test_the_same_words_again_never_give_back_the_refused_name(recognizer: Recognizer,
+                                                               audio_cache: Path) -> None:
+    audio = corpus.spoken_audio("create a project called bright star", "en-us", 175, audio_cache)
+    first = recognizer.decode(audio)
+    assert first.read_back, first
+    recognizer.expect_name(first.slots["project"])
+    try:
+        second = recognizer.decode(corpus.spoken_audio("call it bright star", "en-us", 175,
+                                                       audio_cache))
+    finally:
+        recognizer.expect_name(None)
+    assert second.command == "name_correction", second
+    assert second.slots["project"] != first.slots["project"]
 
 
 async def _names(db: Database) -> list[str]:

@@ -263,10 +263,12 @@ class VoiceController(QObject):
 
     def _on_reply(self, _reply: object) -> None:
         """While Jason waits for a read-back name, "call it <name>" is a correction."""
-        expecting = self.desk.brain.awaiting_name
+        brain = self.desk.brain
+        read_back = brain.pending.slots.get("project") if brain.awaiting_name and brain.pending \
+            else None
 
         def tell(listener: Listener) -> list[Parse]:
-            listener.recognizer.expecting_name = expecting
+            listener.recognizer.expect_name(read_back)
             return []
 
         self._listen(tell)

@@ -17,6 +17,7 @@ from typing import Any
 
 Words = list[str]
 TIMED = "_timed"  # a config key the child takes out: answer (phone, start, end) triples
+WHISPER = "_whisper"  # a config of this key alone: the child hears names with Whisper
 
 
 class DecoderProcess:
@@ -47,6 +48,10 @@ class DecoderProcess:
     def begin(self, raw: bytes) -> None:
         self._conn.send(("decode", raw))
 
+    def begin_name(self, raw: bytes, before: list[str], after: list[str]) -> None:
+        """Whisper's child: hear the name between the grammar's words ``before`` and ``after``."""
+        self._conn.send(("decode", (raw, before, after)))
+
     def ready(self) -> bool:
         """An answer is waiting (``result`` will not block)."""
         try:
@@ -73,6 +78,9 @@ class DecoderProcess:
 
 
 def _serve(conn: Connection, config: dict[str, Any]) -> None:  # the child process
+    if config.get(WHISPER):
+        _serve_names(conn)
+        return
     import pocketsphinx
 
     from worker.jason.recognizer import hypothesis_words, timed_phones
@@ -108,3 +116,25 @@ def _serve(conn: Connection, config: dict[str, Any]) -> None:  # the child proce
         except Exception as exc:  # report it with the next answer rather than die silently
             if kind == "decode":
                 conn.send(RuntimeError(f"decoder process: {type(exc).__name__}: {exc}"))
+
+
+def _serve_names(conn: Connection) -> None:  # the child process for Whisper
+    import numpy as np
+
+    from worker.jason.names import name_words
+    from worker.jason.whisper_names import WhisperNames
+
+    hearing = WhisperNames(frozenset(name_words()))
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        _kind, (raw, before, after) = message
+        try:
+            guesses = hearing.guesses(np.frombuffer(raw, np.int16), before, after)
+            conn.send([(g.name, g.common) for g in guesses])
+        except Exception as exc:  # report it with the answer rather than die silently
+            conn.send(RuntimeError(f"names process: {type(exc).__name__}: {exc}"))

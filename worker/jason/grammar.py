@@ -111,24 +111,36 @@ def _keyed_sentences(vocab: Vocab) -> Iterator[tuple[tuple[str, int], list[str]]
                     yield (cmd.name, p), words
 
 
+def _expansions(cmd: Command) -> Iterator[list[str]]:
+    """Every way of saying ``cmd``'s phrases, slots as ``{name}``."""
+    for phrase in cmd.phrases:
+        choices: list[list[tuple[str, ...]]] = []
+        for tok in tokens(phrase):
+            if tok.slot:
+                filled: list[tuple[str, ...]] = [(f"{{{tok.slot}}}",)]
+                choices.append([(), *filled] if tok.optional else filled)
+            else:
+                choices.append(_word_choices(tok))
+        for combo in itertools.product(*choices):
+            yield [w for part in combo for w in part]
+
+
 @lru_cache(maxsize=1)
 def phrase_prefixes() -> frozenset[tuple[str, ...]]:
     """Every proper prefix of every spoken phrase's expansions, slots as ``{name}``: a command
     heard as one of these may still be going on ("status" -> "status of Moon Garden")."""
-    out: set[tuple[str, ...]] = set()
-    for cmd in COMMANDS:
-        for phrase in cmd.phrases:
-            choices: list[list[tuple[str, ...]]] = []
-            for tok in tokens(phrase):
-                if tok.slot:
-                    filled: list[tuple[str, ...]] = [(f"{{{tok.slot}}}",)]
-                    choices.append([(), *filled] if tok.optional else filled)
-                else:
-                    choices.append(_word_choices(tok))
-            for combo in itertools.product(*choices):
-                sent = [w for part in combo for w in part]
-                out.update(tuple(sent[:n]) for n in range(1, len(sent)))
-    return frozenset(out)
+    return frozenset(tuple(sent[:n]) for cmd in COMMANDS for sent in _expansions(cmd)
+                     for n in range(1, len(sent)))
+
+
+@lru_cache(maxsize=8)
+def words_before_slot(command: str, slot: str) -> frozenset[tuple[str, ...]]:
+    """The words that can come before ``slot`` in ``command``'s phrases, when they are all
+    plain words ("create a project called" before a new project's name)."""
+    return frozenset(tuple(sent[:sent.index(f"{{{slot}}}")])
+                     for cmd in COMMANDS if cmd.name == command for sent in _expansions(cmd)
+                     if f"{{{slot}}}" in sent
+                     and not any(w.startswith("{") for w in sent[:sent.index(f"{{{slot}}}")]))
 
 
 def words(vocab: Vocab) -> set[str]:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pocketsphinx
 
-from worker.jason import grammar
+from worker.jason import grammar, whisper_names
 from worker.jason.audio import (
     ENDPOINT_WINDOW,
     RATE,
@@ -43,9 +43,9 @@ from worker.jason.commands import (
     spoken,
     words_of,
 )
-from worker.jason.decoder_process import TIMED, DecoderProcess
+from worker.jason.decoder_process import TIMED, WHISPER, DecoderProcess
 from worker.jason.explain import NOT_SPEECH, Explanation, explain
-from worker.jason.names import as_name, name_decoder_config
+from worker.jason.names import as_name, name_decoder_config, name_words
 from worker.jason.parser import Parse, parse, suggest
 from worker.jason.pronounce import (
     HMM_DIR,
@@ -81,6 +81,8 @@ FRAME = RATE // 100  # samples in a decoder frame (10 ms)
 # Commands whose name may be new: heard by the names decoder, and read back.
 NAMING = ("create_project", "name_correction")
 NAMES_TIMEOUT = 120.0
+# The last word of a lead-in after which a name follows ("... called", "call it", "name is").
+NAME_LEAD_ENDS = frozenset({"called", "named", "it", "is"})
 # Quiet after a whole command that cannot go on before the Listener answers, without waiting
 # out the endpointer's window (the decode began at the pause, so it is usually done by then).
 EARLY_END = 0.12
@@ -146,9 +148,13 @@ class Recognizer:
         self._phones_of: dict[str, list[str]] = {}
         self._names_child: DecoderProcess | None = None  # new names (``names``)
         self._names_local: pocketsphinx.Decoder | None = None
+        # Whisper hears new names when installed; pocketsphinx's word list otherwise.
+        self._whisper = whisper_names.available()
+        self._whisper_local: whisper_names.WhisperNames | None = None
         # Jason has read a name back and waits for it: only then is "call it <name>" a
         # correction ("call my mother tomorrow evening" came out as one).
         self.expecting_name = False
+        self.avoid_names: set[str] = set()  # names read back and not accepted: hear another
         self._sent = self._read = 0  # utterances sent to the children / answers read
         self.set_vocabulary(projects, templates, new_projects)
 
@@ -162,7 +168,8 @@ class Recognizer:
         if not self._known:
             self._known = set(words)
             if self._parallel:
-                self._names_child = DecoderProcess(self._names_config(), "names")
+                self._names_child = DecoderProcess(
+                    {WHISPER: True} if self._whisper else self._names_config(), "names")
                 self._children = [DecoderProcess(config, name) for config, name
                                   in zip(self._configs(), ("grammar", "lm", "phones", "lm2"),
                                          strict=True)]
@@ -285,6 +292,8 @@ class Recognizer:
         """The verdict on a ``begin``: the main pass, then the second look if they disagree."""
         said, free, phones = self._main_pass(decoding)
         named = self._open_name(said, free, phones, decoding)
+        if named is None and self._whisper:
+            named = self._name_after_lead_in(said, free, phones, decoding)
         result = self._verdict(said, free)
         if result.command is None and said and self._parse(said).command:
             second = self._verdict(said, self._second_look(decoding))
@@ -347,10 +356,14 @@ class Recognizer:
         last = timed[after[0][0] - 1][2] if after and after[0][0] > 0 else timed[-1][2]
         if last - first < 10:  # under 0.1 s: no name there
             return None
-        samples = np.frombuffer(decoding.raw, np.int16)
-        margin = 5  # frames of 10 ms
-        cut = samples[max(0, first - margin) * FRAME:(last + margin) * FRAME]
-        words = self._decode_name(cut.tobytes())
+        if self._whisper:
+            guess = self._choose_name(self._hear_name(decoding.raw, said[:start], said[end:]))
+            words = guess.split() if guess else []
+        else:
+            samples = np.frombuffer(decoding.raw, np.int16)
+            margin = 5  # frames of 10 ms
+            cut = samples[max(0, first - margin) * FRAME:(last + margin) * FRAME]
+            words = self._decode_name(cut.tobytes())
         if not words:
             return None
         name = as_name(words)
@@ -363,6 +376,74 @@ class Recognizer:
         text = " ".join([*said[:start], *(w.lower() for w in name.split()), *said[end:]])
         log.info("heard a new name", name=name, grammar_heard=heard.slots["project"])
         return Parse(heard.command, slots, text, read_back=True)
+
+    def _name_after_lead_in(self, said: list[str], free: list[str], phones: Phones,
+                            decoding: Decoding) -> Parse | None:
+        """The grammar heard "create a project called" and then a name or template the phone
+        loop does not bear out ("... called blue harbor from the landing template" for "quantum
+        pickle using the persona template"): Whisper hears the name after those words. Only
+        when the phone loop explains the lead-in words."""
+        for command in NAMING:
+            if command == "name_correction" and not self.expecting_name:
+                continue
+            leads = [lead for lead in grammar.words_before_slot(command, "project")
+                     if lead[-1] in NAME_LEAD_ENDS and tuple(said[:len(lead)]) == lead]
+            if not leads or len(said) <= len(lead := max(leads, key=len)):
+                continue
+            got = self.explanation(said, phones)
+            if set(got.unexplained) & set(lead) or len(got.spans) != len(said):
+                return None
+            follower = [w for w in said[len(lead) + 1:] if w in whisper_names.FOLLOWERS][:1]
+            guess = self._choose_name(self._hear_name(decoding.raw, list(lead), follower))
+            if not guess:
+                return None
+            slots = {"project": as_name(guess.split())}
+            template = self._template_both_heard(said, free) if command == "create_project" \
+                else None
+            if template:
+                slots["template"] = template
+            log.info("heard a new name after the lead-in", name=slots["project"], said=said)
+            return Parse(command, slots, " ".join([*lead, guess]), read_back=True)
+        return None
+
+    def _template_both_heard(self, said: list[str], free: list[str]) -> str | None:
+        """A template both the grammar and the command LM heard (one alone is not trusted)."""
+        for form, ref in sorted(self._vocab.get("template", {}).items(), key=lambda f: -len(f[0])):
+            words = form.split()
+            if any(said[i:i + len(words)] == words for i in range(len(said))) and any(
+                    free[i:i + len(words)] == words for i in range(len(free))):
+                return ref
+        return None
+
+    def expect_name(self, read_back: str | None) -> None:
+        """Jason has read ``read_back`` back and waits ("call it <name>" is now a correction,
+        and a name heard again that equals it is passed over for Whisper's next guess); None
+        when he no longer waits."""
+        self.expecting_name = read_back is not None
+        if read_back is None:
+            self.avoid_names.clear()
+        else:
+            self.avoid_names.add(read_back.lower())
+
+    def _choose_name(self, guesses: list[whisper_names.Guess]) -> str | None:
+        return whisper_names.choose(guesses, self.avoid_names)
+
+    def _hear_name(self, raw: bytes, before: list[str],
+                   after: list[str]) -> list[whisper_names.Guess]:
+        if self._names_child is not None:
+            try:
+                self._names_child.begin_name(raw, before, after)
+                # its first answer waits for the model to load and its hash to be checked
+                return [whisper_names.Guess(name, common) for name, common
+                        in self._names_child.result(timeout=NAMES_TIMEOUT)]
+            except (OSError, EOFError, TimeoutError, RuntimeError, ValueError) as exc:
+                log.warning("the names process failed; hearing names in-process",
+                            error=f"{type(exc).__name__}: {exc}")
+                self._names_child.close()
+                self._names_child = None
+        if self._whisper_local is None:
+            self._whisper_local = whisper_names.WhisperNames(frozenset(name_words()))
+        return self._whisper_local.guesses(np.frombuffer(raw, np.int16), before, after)
 
     def _decode_name(self, raw: bytes) -> list[str]:
         if self._names_child is not None:
@@ -456,6 +537,7 @@ class Recognizer:
         self._close_children()
         self._local = []
         self._names_local = None
+        self._whisper_local = None
         self._tmp.cleanup()
 
 
