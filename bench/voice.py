@@ -184,16 +184,29 @@ def held_out_sets(size: int) -> int:
     tuned = corpus.command_samples()
     rows: list[list[str]] = []
     wrongs: list[str] = []
+    naming_ms: list[float] = []  # decode time of the utterances whose name Whisper heard
 
     def run(set_name: str, rec: Recognizer, items: list[tuple[str, str | None, dict]],
             voice: str, rate: int = 175, snr: float | None = None) -> None:
-        right = wrong = accepted_non = read_backs = 0
+        right = wrong = accepted_non = read_backs = corrected = 0
         for i, (text, command, slots) in enumerate(items):
             audio = corpus.spoken_audio(text, voice, rate, cache)
             if snr is not None:
                 audio = _noisy(audio, snr, seed=i)
+            started = time.perf_counter()
             result = rec.decode(audio)
+            if result.read_back:
+                naming_ms.append((time.perf_counter() - started) * 1000)
             read_backs += result.read_back
+            if result.read_back and (result.command, result.slots) != (command, slots):
+                # Jason read a wrong name back: the person says "no, call it <name>" once
+                rec.expect_name(result.slots.get("project"))
+                again = rec.decode(corpus.spoken_audio(f"no, call it {slots['project'].lower()}",
+                                                       voice, rate, cache))
+                rec.expect_name(None)
+                corrected += again.slots.get("project") == slots["project"]
+                wrongs.append(f"{set_name} (correction): {slots['project']!r} ({voice}) -> "
+                              f"{again.command} {again.slots}")
             if command is None:
                 if result.command is not None:
                     accepted_non += 1
@@ -210,7 +223,8 @@ def held_out_sets(size: int) -> int:
         n = len(items)
         commands = sum(1 for _, c, _ in items if c is not None)
         rows.append([set_name, voice if snr is None else f"{voice}, {rate} wpm, {snr:.0f} dB",
-                     f"{right}/{commands}" if commands else "-", str(wrong),
+                     f"{right}/{commands}" if commands else "-",
+                     f"{right + corrected}/{commands}" if read_backs else "-", str(wrong),
                      f"{accepted_non}/{n - commands}" if n - commands else "-",
                      str(read_backs)])
 
@@ -229,8 +243,11 @@ def held_out_sets(size: int) -> int:
         run("fast speech, louder noise", rec, pick(fast), voice, FAST_RATES[k % 2], SNR_DB)
     eos, _ = _streaming_latency(db_rec, [corpus.Sample(c, s, t)
                                          for t, c, s in pick(DB_COMMANDS)], cache)
-    print_table(["set", "voice", "commands right (+ slots)", "wrong accepted",
-                 "non-commands accepted", "read back"], rows)
+    print_table(["set", "voice", "commands right (+ slots)", "right after one read-back",
+                 "wrong accepted", "non-commands accepted", "read back"], rows)
+    if naming_ms:
+        print(f"decode of a create command with a new name (Whisper included), p50 / p95: "
+              f"{pct(naming_ms, 50):.0f} / {pct(naming_ms, 95):.0f} ms ({len(naming_ms)})")
     print(f"end of speech -> result p50 / p95 (names from the database, en-us 175 wpm, "
           f"real-time stream): {pct(eos, 50):.0f} / {pct(eos, 95):.0f} ms")
     for line in wrongs:

@@ -48,6 +48,10 @@ class DecoderProcess:
     def begin(self, raw: bytes) -> None:
         self._conn.send(("decode", raw))
 
+    def begin_transcript(self, raw: bytes) -> None:
+        """Whisper's child: transcribe the whole utterance."""
+        self._conn.send(("transcribe", raw))
+
     def begin_name(self, raw: bytes, before: list[str], after: list[str]) -> None:
         """Whisper's child: hear the name between the grammar's words ``before`` and ``after``."""
         self._conn.send(("decode", (raw, before, after)))
@@ -132,8 +136,12 @@ def _serve_names(conn: Connection) -> None:  # the child process for Whisper
             return
         if message is None:
             return
-        _kind, (raw, before, after) = message
+        kind, value = message
         try:
+            if kind == "transcribe":
+                conn.send(hearing.transcript(np.frombuffer(value, np.int16)))
+                continue
+            raw, before, after = value
             guesses = hearing.guesses(np.frombuffer(raw, np.int16), before, after)
             conn.send([(g.name, g.common) for g in guesses])
         except Exception as exc:  # report it with the answer rather than die silently

@@ -299,17 +299,58 @@ class Recognizer:
             second = self._verdict(said, self._second_look(decoding))
             if second.command:
                 result = second
+            elif named is None and (agreed := self._whisper_agrees(said, decoding)):
+                return agreed
         if result.command is None:
             return named or result
+        if named is not None and result.command == named.command \
+                and result.slots.get("project") in self.projects \
+                and named.slots["project"] != result.slots["project"]:
+            # "create a project called silver fox" came out as an existing project's name,
+            # phone loop and all: a create names a new project, so Whisper's name is read back
+            return named
         explanation = self.explanation(said, phones)
         if not explanation.ok and named is not None:
             return named  # a new name the grammar could only hear as a known one
         if not explanation.ok:  # "restart the computer" heard as "restart the worker"
+            if agreed := self._whisper_agrees(said, decoding):
+                return agreed
             log.info("rejected: the command does not explain what was said", said=said,
                      unexplained=list(explanation.unexplained), gap=explanation.gap)
             heard = " ".join(free or said)
             return Parse(None, {}, heard, suggest(heard, self.projects, self.templates))
         return result
+
+    def _whisper_agrees(self, said: list[str], decoding: Decoding) -> Parse | None:
+        """The last look at a command about to be rejected (fast speech, noise): Whisper's
+        transcript of the whole utterance, parsed as strictly as typed text. It accepts only
+        when that is the same command with the same slots as the grammar's; Whisper knows all
+        of English, so "restart the computer please" stays itself, not a command."""
+        if not self._whisper:
+            return None
+        heard = self._parse(said)
+        words = self._transcribe(decoding.raw)
+        if words and heard.command and _same(heard, self._parse(words)):
+            log.info("accepted on Whisper's agreement", said=said, whisper=words)
+            return heard
+        return None
+
+    def _transcribe(self, raw: bytes) -> list[str]:
+        if self._names_child is not None:
+            try:
+                self._names_child.begin_transcript(raw)
+                return list(self._names_child.result(timeout=NAMES_TIMEOUT))
+            except (OSError, EOFError, TimeoutError, RuntimeError, ValueError) as exc:
+                log.warning("the names process failed; hearing names in-process",
+                            error=f"{type(exc).__name__}: {exc}")
+                self._names_child.close()
+                self._names_child = None
+        return self._local_whisper().transcript(np.frombuffer(raw, np.int16))
+
+    def _local_whisper(self) -> whisper_names.WhisperNames:
+        if self._whisper_local is None:
+            self._whisper_local = whisper_names.WhisperNames(frozenset(name_words()))
+        return self._whisper_local
 
     def explanation(self, said: list[str], phones: Phones) -> Explanation:
         """How well the command's words explain the phone loop's sounds: the best of saying
@@ -441,9 +482,7 @@ class Recognizer:
                             error=f"{type(exc).__name__}: {exc}")
                 self._names_child.close()
                 self._names_child = None
-        if self._whisper_local is None:
-            self._whisper_local = whisper_names.WhisperNames(frozenset(name_words()))
-        return self._whisper_local.guesses(np.frombuffer(raw, np.int16), before, after)
+        return self._local_whisper().guesses(np.frombuffer(raw, np.int16), before, after)
 
     def _decode_name(self, raw: bytes) -> list[str]:
         if self._names_child is not None:

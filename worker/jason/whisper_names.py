@@ -110,6 +110,18 @@ class WhisperNames:
                                     language="en")
         self._common = common_words
 
+    def transcript(self, samples: npt.NDArray[Any]) -> list[str]:
+        """What Whisper hears in the whole utterance, as lower-case words."""
+        import numpy as np
+        from faster_whisper.audio import pad_or_trim
+
+        audio = np.asarray(samples, dtype=np.float32) / 32768.0
+        encoded = self._model.encode(pad_or_trim(self._model.feature_extractor(audio)))
+        tok = self._tokenizer
+        result = self._model.model.generate(
+            encoded, [[*tok.sot_sequence, tok.no_timestamps]], beam_size=5)[0]
+        return words_of(tok.decode([t for t in result.sequences_ids[0] if t < tok.eot]))
+
     def guesses(self, samples: npt.NDArray[Any], before: list[str],
                 after: list[str]) -> list[Guess]:
         """The names Whisper hears after ``before`` (the grammar's words ahead of the name),
