@@ -1,0 +1,74 @@
+"""The Jobs table's cells, painted straight from the model's cached texts.
+
+A live refresh that brings new jobs in at the top repaints every visible cell (~40 rows x 9
+columns). The default delegate asks the model for ten roles per cell, each a call into Python,
+and paints through the style sheet's style: about 20 ms of the UI thread per repaint on a quiet
+machine. This one asks the model once for the text and once for its colour, fills the
+selection or the alternate-row background from the palette the style sheet set, and draws the
+elided text: a few milliseconds.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QPainter, QPalette
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+
+from titan_desktop.jobs.model import JobTableModel
+
+Index = QModelIndex | QPersistentModelIndex
+# Columns whose text is right-aligned (numbers).
+RIGHT_ALIGNED = (0, 4)
+MARGIN = 3  # pixels left and right of a cell's text (what the default delegate leaves)
+LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+# Plain ints: bit tests on them cost less than on the flag enums (this runs per cell).
+SELECTED = QStyle.StateFlag.State_Selected.value
+ENABLED = QStyle.StateFlag.State_Enabled.value
+ACTIVE = QStyle.StateFlag.State_Active.value
+ALTERNATE = QStyleOptionViewItem.ViewItemFeature.Alternate.value
+ELIDED_CACHE = 5000  # (text, width) -> elided text entries kept
+
+
+class JobCellDelegate(QStyledItemDelegate):
+    def __init__(self, model: JobTableModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        # Most cells repeat (kinds, states, workers, times to the second) and fit: their
+        # elided forms are looked up rather than measured again on every paint.
+        self._elided: dict[tuple[str, int], str] = {}
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        row, column = index.row(), index.column()
+        model = self.model
+        if row >= len(model.rows):
+            return
+        state = option.state.value  # type: ignore[attr-defined]  # QStyleOption's member
+        palette: QPalette = option.palette  # type: ignore[attr-defined]  # as above
+        rect = option.rect  # type: ignore[attr-defined]  # as above
+        if not state & ENABLED:
+            group = QPalette.ColorGroup.Disabled
+        elif not state & ACTIVE:
+            group = QPalette.ColorGroup.Inactive
+        else:
+            group = QPalette.ColorGroup.Normal
+        selected = bool(state & SELECTED)
+        if selected:
+            painter.fillRect(rect, palette.brush(group, QPalette.ColorRole.Highlight))
+        elif option.features.value & ALTERNATE:  # type: ignore[attr-defined]  # as above
+            painter.fillRect(rect, palette.brush(group, QPalette.ColorRole.AlternateBase))
+        text = model.text(row, column)
+        if not text:
+            return
+        color = None if selected else model.foreground(row, column)
+        painter.setPen(color if color is not None else palette.color(
+            group, QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
+        area = rect.adjusted(MARGIN, 0, -MARGIN, 0)
+        key = (text, area.width())
+        elided = self._elided.get(key)
+        if elided is None:
+            if len(self._elided) >= ELIDED_CACHE:
+                self._elided.clear()
+            elided = self._elided[key] = option.fontMetrics.elidedText(  # type: ignore[attr-defined]  # as above
+                text, Qt.TextElideMode.ElideRight, key[1])
+        painter.drawText(area, RIGHT if column in RIGHT_ALIGNED else LEFT, elided)
