@@ -10,8 +10,8 @@ elided text: a few milliseconds.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QPainter, QPalette
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, Qt
+from PySide6.QtGui import QPainter, QPalette, QStaticText
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from titan_desktop.jobs.model import JobTableModel
@@ -20,23 +20,21 @@ Index = QModelIndex | QPersistentModelIndex
 # Columns whose text is right-aligned (numbers).
 RIGHT_ALIGNED = (0, 4)
 MARGIN = 3  # pixels left and right of a cell's text (what the default delegate leaves)
-LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 # Plain ints: bit tests on them cost less than on the flag enums (this runs per cell).
 SELECTED = QStyle.StateFlag.State_Selected.value
 ENABLED = QStyle.StateFlag.State_Enabled.value
 ACTIVE = QStyle.StateFlag.State_Active.value
 ALTERNATE = QStyleOptionViewItem.ViewItemFeature.Alternate.value
-ELIDED_CACHE = 5000  # (text, width) -> elided text entries kept
+LAID_OUT = 5000  # (text, width) -> laid-out text entries kept
 
 
 class JobCellDelegate(QStyledItemDelegate):
     def __init__(self, model: JobTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
-        # Most cells repeat (kinds, states, workers, times to the second) and fit: their
-        # elided forms are looked up rather than measured again on every paint.
-        self._elided: dict[tuple[str, int], str] = {}
+        # Most cells repeat (kinds, states, workers, times to the second): each text is elided
+        # and laid out once (QStaticText), then drawn from its glyphs on every paint.
+        self._laid_out: dict[tuple[str, int], tuple[QStaticText, float, float]] = {}
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         row, column = index.row(), index.column()
@@ -63,12 +61,20 @@ class JobCellDelegate(QStyledItemDelegate):
         color = None if selected else model.foreground(row, column)
         painter.setPen(color if color is not None else palette.color(
             group, QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
-        area = rect.adjusted(MARGIN, 0, -MARGIN, 0)
-        key = (text, area.width())
-        elided = self._elided.get(key)
-        if elided is None:
-            if len(self._elided) >= ELIDED_CACHE:
-                self._elided.clear()
-            elided = self._elided[key] = option.fontMetrics.elidedText(  # type: ignore[attr-defined]  # as above
-                text, Qt.TextElideMode.ElideRight, key[1])
-        painter.drawText(area, RIGHT if column in RIGHT_ALIGNED else LEFT, elided)
+        width = rect.width() - 2 * MARGIN
+        key = (text, width)
+        laid_out = self._laid_out.get(key)
+        if laid_out is None:
+            if len(self._laid_out) >= LAID_OUT:
+                self._laid_out.clear()
+            static = QStaticText(option.fontMetrics.elidedText(  # type: ignore[attr-defined]  # QStyleOption's member
+                text, Qt.TextElideMode.ElideRight, width))
+            static.setTextFormat(Qt.TextFormat.PlainText)
+            static.prepare(painter.transform(), painter.font())
+            size = static.size()
+            laid_out = self._laid_out[key] = (static, size.width(), size.height())
+        static, text_width, text_height = laid_out
+        x = (rect.right() + 1 - MARGIN - text_width if column in RIGHT_ALIGNED
+             else rect.left() + MARGIN)
+        painter.drawStaticText(QPointF(x, rect.top() + (rect.height() - text_height) / 2),
+                               static)

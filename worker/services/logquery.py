@@ -6,11 +6,12 @@ ILIKE itself; elsewhere (the embedded pgserver lacks pg_trgm) the query adds
 ``titan_trigrams(message) @> titan_trigrams(text)``, which ``ix_log_entries_message_3grams``
 serves and which holds for every line the ILIKE matches.
 
-The newest page of a text search reads the log from the newest line back in id windows
-(``LogService._search_newest``): PostgreSQL prices an ILIKE as cheap, so for a word on ~1 % of the
-lines it walks the primary key back through ~50,000 lines testing each (about 1 µs apiece), or
-fetches all ~10,000 matches through the trigram index and sorts them; a window sized from the
-matches the first one found lets the trigram index and the id range meet (BitmapAnd) instead.
+With pg_trgm, the newest page of a text search reads the log from the newest line back in
+id windows (``LogService._search_newest``): PostgreSQL prices an ILIKE as cheap, so for a word
+on ~1 % of the lines it walks the primary key back through ~50,000 lines testing each (about
+1 µs apiece), or fetches all ~10,000 matches through the trigram index and sorts them; a window
+sized from the matches the first one found lets the trigram index and the id range meet
+(BitmapAnd) instead.
 """
 
 from __future__ import annotations
@@ -104,8 +105,9 @@ class LogService:
         """One page of lines matching ``flt``, keyset-paged on id (``before_id`` for older
         pages, ``after_id`` for newer ones)."""
         own_trigrams = bool(flt.text) and await self._uses_own_trigrams()
-        if flt.text and len(flt.text) >= 3 and newest_first and after_id is None:
-            return await self._search_newest(flt, limit, before_id, own_trigrams)
+        if (flt.text and len(flt.text) >= 3 and newest_first and after_id is None
+                and not own_trigrams):
+            return await self._search_newest(flt, limit, before_id)
         query = flt.apply(select(LogEntry), own_trigrams=own_trigrams)
         if before_id is not None:
             query = query.where(LogEntry.id < before_id)
@@ -120,12 +122,16 @@ class LogService:
                 await session.execute(sql_text("SET LOCAL plan_cache_mode = force_custom_plan"))
             return list((await session.scalars(query)).all())
 
-    async def _search_newest(self, flt: LogFilter, limit: int, before_id: int | None,
-                             own_trigrams: bool) -> list[LogEntry]:
+    async def _search_newest(self, flt: LogFilter, limit: int,
+                             before_id: int | None) -> list[LogEntry]:
         """The newest ``limit`` lines matching ``flt`` (a text search) below ``before_id``,
         read in id windows: the newest ``FIRST_WINDOW_PER_LINE * limit`` ids, then a window as
-        wide as the matches found there say the rest of the page needs, then the rest."""
-        base = flt.apply(select(LogEntry), own_trigrams=own_trigrams)
+        wide as the matches found there say the rest of the page needs, then the rest.
+
+        pg_trgm only: with Titan's own trigrams (spaced grams, some common) the planner then
+        read the 3-gram index for a narrow window where one query walked the newest lines
+        (1 % of lines, 100 a page: 49 ms instead of 27 on the embedded server)."""
+        base = flt.apply(select(LogEntry))
         rows: list[LogEntry] = []
         async with self.db.session() as session:
             # See query(): a generic plan would ignore both the pattern and the window.
