@@ -65,8 +65,9 @@ class JobsController(QObject):
         self._counter = Reloader(ctx, self._count)
         self._optioner = Reloader(ctx, self._load_options)
         # Live events arrive up to 10 times a second; the list refreshes at most every
-        # refresh_ms and the (costlier) count at most every 2 s, or every 30 times its last
-        # duration when that is longer (counting a million jobs takes a core for ~0.1 s).
+        # refresh_ms and the (costlier) count at most every 2 s, or every 100 times its last
+        # duration when that is longer: counting a million jobs keeps PostgreSQL busy on every
+        # core for ~0.1 s, which the UI thread then waits for (every ~5-10 s at that size).
         self._refresh_timer = QTimer(self, singleShot=True, interval=refresh_ms)
         self._refresh_timer.timeout.connect(self._refresher.request)
         self._count_timer = QTimer(self, singleShot=True, interval=COUNT_MS)
@@ -124,7 +125,7 @@ class JobsController(QObject):
         started = time.monotonic()
         count = await self.service.count(flt)
         took_ms = (time.monotonic() - started) * 1000
-        self._count_timer.setInterval(int(min(max(COUNT_MS, 30 * took_ms), COUNT_MAX_MS)))
+        self._count_timer.setInterval(int(min(max(COUNT_MS, 100 * took_ms), COUNT_MAX_MS)))
         if flt == self.model.filter:
             self.matching = count
             self.countChanged.emit(count)
