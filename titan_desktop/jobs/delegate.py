@@ -33,17 +33,21 @@ class JobCellDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.model = model
         # Most cells repeat (kinds, states, workers, times to the second): each text is elided
-        # and laid out once (QStaticText), then drawn from its glyphs on every paint.
+        # and laid out once (QStaticText), then drawn from its glyphs on every paint. A font
+        # change empties it (``forget_layouts``, called by the view).
         self._laid_out: dict[tuple[str, int], tuple[QStaticText, float, float]] = {}
+
+    def forget_layouts(self) -> None:
+        self._laid_out.clear()
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         row, column = index.row(), index.column()
         model = self.model
         if row >= len(model.rows):
             return
-        state = option.state.value  # type: ignore[attr-defined]  # QStyleOption's member
-        palette: QPalette = option.palette  # type: ignore[attr-defined]  # as above
-        rect = option.rect  # type: ignore[attr-defined]  # as above
+        state = option.state.value
+        palette: QPalette = option.palette
+        rect = option.rect
         if not state & ENABLED:
             group = QPalette.ColorGroup.Disabled
         elif not state & ACTIVE:
@@ -53,7 +57,7 @@ class JobCellDelegate(QStyledItemDelegate):
         selected = bool(state & SELECTED)
         if selected:
             painter.fillRect(rect, palette.brush(group, QPalette.ColorRole.Highlight))
-        elif option.features.value & ALTERNATE:  # type: ignore[attr-defined]  # as above
+        elif option.features.value & ALTERNATE:
             painter.fillRect(rect, palette.brush(group, QPalette.ColorRole.AlternateBase))
         text = model.text(row, column)
         if not text:
@@ -67,7 +71,7 @@ class JobCellDelegate(QStyledItemDelegate):
         if laid_out is None:
             if len(self._laid_out) >= LAID_OUT:
                 self._laid_out.clear()
-            static = QStaticText(option.fontMetrics.elidedText(  # type: ignore[attr-defined]  # QStyleOption's member
+            static = QStaticText(option.fontMetrics.elidedText(
                 text, Qt.TextElideMode.ElideRight, width))
             static.setTextFormat(Qt.TextFormat.PlainText)
             static.prepare(painter.transform(), painter.font())

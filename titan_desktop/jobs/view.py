@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -60,7 +60,8 @@ class JobsView(QWidget):
         self.table = QTableView()
         self.table.setObjectName("jobsTable")
         self.table.setModel(model)
-        self.table.setItemDelegate(JobCellDelegate(model, self.table))
+        self.cells = JobCellDelegate(model, self.table)
+        self.table.setItemDelegate(self.cells)
         model.rows_on_screen = self._rows_on_screen
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -122,6 +123,11 @@ class JobsView(QWidget):
         self.controller.feedback.connect(self.feedback.setText)
         self._update_buttons()
         self.controller.start()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.FontChange:
+            self.cells.forget_layouts()  # texts laid out in the old font
+        super().changeEvent(event)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
