@@ -1,7 +1,7 @@
 # ruff: noqa: E402  (sys.path must be fixed before the imports)
 """The Queue → Jobs view over a million jobs: first page, filter changes, UI stalls, bulk retry.
 
-    QT_QPA_PLATFORM=offscreen python bench/jobs_view.py [--jobs 1000000]
+    QT_QPA_PLATFORM=offscreen python bench/jobs_view.py [--jobs 1000000] [--stall-only] [--trace]
 
 One child process (``python bench/jobs_view.py _child``) opens the real ``MainWindow`` on a
 fresh embedded PostgreSQL (pgserver) in a temp TITAN_HOME, with the worker it spawns:
@@ -15,8 +15,15 @@ fresh embedded PostgreSQL (pgserver) in a temp TITAN_HOME, with the worker it sp
   median of 3; "count" is the matching-jobs count
   the view shows beside the filter, which loads in parallel and never holds the page up.
 * UI stall: the Queue tab in front, 1,000 10-ms ``noop`` jobs enqueued and run by the spawned
-  worker (concurrency 4) while the view refreshes live; a 10 ms QTimer records the longest gap.
+  worker (concurrency 4) while the view refreshes live; a 10 ms QTimer records the longest gap,
+  and per gap the UI thread's CPU time and its time runnable but waiting for a core (Linux
+  schedstat): on 2 cores shared with the worker and PostgreSQL, a long gap is mostly waiting.
 * bulk retry: ``JobService.retry`` of every dead job (1 % of --jobs) by filter, wall time.
+
+``--stall-only`` skips the first pages and the bulk retry. ``--trace`` also prints, for each
+tick gap over 30 ms with the Queue tab in front, the UI thread's CPU time in the gap (little
+CPU: the process waited for a core), the asyncio callbacks over 5 ms and the garbage
+collections that ran in it, and a cProfile of the UI thread over the run (the view's work).
 """
 
 import sys
@@ -128,6 +135,7 @@ async def _session(settings: Any, jobs: int) -> dict[str, Any]:
             raise SystemExit("the window could not open the database")
         await _wait(lambda: window.supervisor.state == "running", 60, "the worker")
         result: dict[str, Any] = {"jobs": jobs, "fill_s": await _fill(window, jobs)}
+        stall_only = os.environ.get("BENCH_STALL_ONLY") == "1"
         window.tabs.setCurrentWidget(window.queue_tab)
         view = window.queue_tab.jobs
         model = view.controller.model
@@ -158,7 +166,7 @@ async def _session(settings: Any, jobs: int) -> dict[str, Any]:
             shown.append(time.perf_counter())
 
         model.pageLoaded.connect(page_shown)
-        for label, flt, sort in cases:
+        for label, flt, sort in [] if stall_only else cases:
             times, counts, queries = [], [], []
             for _ in range(3):
                 model.sort_key = sort
@@ -182,8 +190,12 @@ async def _session(settings: Any, jobs: int) -> dict[str, Any]:
         view.controller.apply(JobFilter())
         # The same measurement with the Logs tab in front: what this machine's load alone
         # costs the UI loop, for comparison.
-        result["stall_logs"] = await _stall(window, window.logs_tab)
-        result["stall"] = await _stall(window, window.queue_tab)
+        result["stall_logs"] = await _stall(window, window.logs_tab,
+                                            trace=os.environ.get("BENCH_TRACE") == "1")
+        result["stall"] = await _stall(window, window.queue_tab,
+                                       trace=os.environ.get("BENCH_TRACE") == "1")
+        if stall_only:
+            return result
         t = time.perf_counter()
         retried = await service.retry(Selection(flt=JobFilter(state="dead")))
         result["retry"] = {"jobs": retried, "seconds": time.perf_counter() - t}
@@ -195,7 +207,126 @@ async def _session(settings: Any, jobs: int) -> dict[str, Any]:
         window.close()
 
 
-async def _stall(window: Any, tab: Any) -> dict[str, Any]:
+class _Tracer:
+    """What ran on the UI thread during the long tick gaps: asyncio callbacks over 5 ms, garbage
+    collections, the thread's CPU time per tick; plus a cProfile of the whole run."""
+
+    def __init__(self) -> None:
+        import cProfile
+
+        self.callbacks: list[tuple[float, float, str]] = []  # start, ms, what
+        self.collections: list[tuple[float, float, int]] = []  # start, ms, generation
+        self.profile = cProfile.Profile()
+        self._gc_start = 0.0
+        self.queries: list[tuple[float, float, str]] = []  # start, end, which JobService call
+        self._patched: list[tuple[Any, str, Any]] = []
+
+    def _patch_service(self) -> None:
+        from worker.services.jobs import JobService
+        from worker.services.projects import ProjectService
+
+        queries = self.queries
+        for cls, names in ((JobService, ("page", "count", "kinds", "worker_ids")),
+                           (ProjectService, ("names",))):
+            for name in names:
+                original = getattr(cls, name)
+
+                async def timed(*args: Any, _original: Any = original, _name: str = name,
+                                **kwargs: Any) -> Any:
+                    t = time.monotonic()
+                    try:
+                        return await _original(*args, **kwargs)
+                    finally:
+                        queries.append((t, time.monotonic(), _name))
+
+                setattr(cls, name, timed)
+                self._patched.append((cls, name, original))
+
+    def start(self) -> None:
+        import gc
+
+        original = asyncio.events.Handle._run
+        self._original = original
+        callbacks = self.callbacks
+
+        def timed_run(handle: Any) -> None:
+            t = time.monotonic()
+            original(handle)
+            ms = (time.monotonic() - t) * 1000
+            if ms > 5:
+                callbacks.append((t, ms, _describe(handle)))
+
+        asyncio.events.Handle._run = timed_run  # type: ignore[method-assign]  # tracing only
+        self._patch_service()
+        gc.callbacks.append(self._gc)
+        self.profile.enable()
+
+    def stop(self) -> None:
+        import gc
+
+        self.profile.disable()
+        gc.callbacks.remove(self._gc)
+        asyncio.events.Handle._run = self._original  # type: ignore[method-assign]  # restore
+        for cls, name, original in self._patched:
+            setattr(cls, name, original)
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_start = time.monotonic()
+        else:
+            ms = (time.monotonic() - self._gc_start) * 1000
+            if ms > 2:
+                self.collections.append((self._gc_start, ms, info["generation"]))
+
+    def report(self, ticks: list[tuple[float, float, float, float]], profile: bool) -> None:
+        import io
+        import pstats
+
+        out = sys.stderr
+        for end, gap, cpu, waited in ticks:
+            if gap < 0.030:
+                continue
+            start = end - gap
+            print(f"gap {gap * 1000:.0f} ms (UI thread CPU {cpu * 1000:.0f} ms, waiting for a "
+                  f"core {waited * 1000:.0f} ms) at +{start - ticks[0][0]:.2f} s", file=out)
+            for t, t_end, name in self.queries:
+                if t <= end and t_end >= start:
+                    print(f"    query {name} {(t_end - t) * 1000:.0f} ms "
+                          f"(+{t - ticks[0][0]:.2f} s)", file=out)
+            for t, ms, what in self.callbacks:
+                if start - 0.001 <= t <= end:
+                    print(f"    callback {ms:.0f} ms: {what}", file=out)
+            for t, ms, generation in self.collections:
+                if start - 0.001 <= t <= end:
+                    print(f"    gc gen{generation} {ms:.0f} ms", file=out)
+        if not profile:
+            return
+        text = io.StringIO()
+        stats = pstats.Stats(self.profile, stream=text)
+        stats.sort_stats("cumulative").print_stats(45)
+        stats.sort_stats("tottime").print_stats(30)
+        print(text.getvalue(), file=out)
+
+
+def _run_delay() -> float:
+    """Seconds this thread has spent runnable but waiting for a core (Linux schedstat)."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _describe(handle: Any) -> str:
+    callback = getattr(handle, "_callback", None)
+    owner = getattr(callback, "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        coro = owner.get_coro()
+        return getattr(coro, "__qualname__", repr(coro))
+    return getattr(callback, "__qualname__", repr(callback))
+
+
+async def _stall(window: Any, tab: Any, *, trace: bool = False) -> dict[str, Any]:
     from PySide6.QtCore import QTimer
 
     model = window.queue_tab.jobs.controller.model
@@ -203,11 +334,17 @@ async def _stall(window: Any, tab: Any) -> dict[str, Any]:
     await asyncio.sleep(1.0)
     gaps: list[float] = []
     last = [time.monotonic()]
+    cpu = [time.thread_time()]
+    waited = [_run_delay()]
+    # end, gap, UI thread CPU in the gap, its time runnable but waiting for a core
+    ticks: list[tuple[float, float, float, float]] = []
 
     def tick() -> None:
-        now = time.monotonic()
+        now, used = time.monotonic(), time.thread_time()
+        delay = _run_delay()
         gaps.append(now - last[0])
-        last[0] = now
+        ticks.append((now, now - last[0], used - cpu[0], delay - waited[0]))
+        last[0], cpu[0], waited[0] = now, used, delay
 
     timer = QTimer(interval=10)
     timer.timeout.connect(tick)
@@ -216,7 +353,11 @@ async def _stall(window: Any, tab: Any) -> dict[str, Any]:
     await _execute(window, "INSERT INTO jobs (kind, payload) SELECT 'noop', "
                            "jsonb_build_object('n', n, 'sleep', 0.01) "
                            "FROM generate_series(1, 1000) n")
+    tracer = _Tracer() if trace else None
     started = last[0] = time.monotonic()
+    cpu[0], waited[0] = time.thread_time(), _run_delay()
+    if tracer:
+        tracer.start()
     timer.start()
     while await _execute(window, "SELECT count(*) FROM jobs WHERE status IN ('queued', "
                                  "'running') AND run_at <= now()"):
@@ -225,16 +366,29 @@ async def _stall(window: Any, tab: Any) -> dict[str, Any]:
             raise SystemExit("1,000 jobs did not finish in 10 minutes")
     await asyncio.sleep(1.0)  # the last refreshes
     timer.stop()
+    if tracer:
+        tracer.stop()
+        print(f"-- {tab.objectName() or type(tab).__name__} in front --", file=sys.stderr)
+        tracer.report(ticks, profile=tab is window.queue_tab)
     gaps.sort()
     return {"seconds": time.monotonic() - started, "ticks": len(gaps),
             "max_ms": gaps[-1] * 1000, "p99_ms": gaps[int(0.99 * (len(gaps) - 1))] * 1000,
-            "refreshes": refreshes[0]}
+            "refreshes": refreshes[0],
+            # The UI thread's own work vs waiting for a core, in the longest gap and at most.
+            "longest_cpu_ms": max(ticks, key=lambda t: t[1])[2] * 1000,
+            "longest_wait_ms": max(ticks, key=lambda t: t[1])[3] * 1000,
+            "max_cpu_ms": max(t[2] for t in ticks) * 1000,
+            "max_wait_ms": max(t[3] for t in ticks) * 1000}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=1_000_000)
+    parser.add_argument("--stall-only", action="store_true",
+                        help="only the UI stall (no first pages, no bulk retry)")
+    parser.add_argument("--trace", action="store_true",
+                        help="what ran on the UI thread in the long gaps, and a profile")
     args = parser.parse_args()
     from bench.common import forget_user_data
 
@@ -250,7 +404,9 @@ def main() -> None:
         os.chmod(home, 0o755)
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         env.update({"TITAN_HOME": str(home), "QT_QPA_PLATFORM": "offscreen",
-                    "BENCH_JOBS": str(args.jobs)})
+                    "BENCH_JOBS": str(args.jobs),
+                    "BENCH_STALL_ONLY": "1" if args.stall_only else "0",
+                    "BENCH_TRACE": "1" if args.trace else "0"})
         done = subprocess.run([sys.executable, __file__, "_child"], env=env, cwd=ROOT,
                               stdout=subprocess.PIPE, text=True, timeout=3600)
         if done.returncode != 0:
@@ -261,19 +417,28 @@ def main() -> None:
              f"{v['query_ms']:.0f} ms", f"{v['rows']}",
              f"{v['matching']:,} in {v['count_ms']:.0f} ms"]
             for label, v in result["filters"].items()]
-    print_table(["Jobs view, set_filter -> first page painted (median of 3)", "time",
-                 "its query alone", "rows", "count (beside the filter)"], rows)
-    stall, logs, retry = result["stall"], result["stall_logs"], result["retry"]
+    if rows:
+        print_table(["Jobs view, set_filter -> first page painted (median of 3)", "time",
+                     "its query alone", "rows", "count (beside the filter)"], rows)
+    stall, logs, retry = result["stall"], result["stall_logs"], result.get("retry")
     print_table(["while 1,000 10-ms jobs run", "Queue tab in front", "Logs tab (baseline)"], [
         ["longest UI-loop stall", f"{stall['max_ms']:.0f} ms", f"{logs['max_ms']:.0f} ms"],
+        ["  of which UI-thread CPU / waiting for a core",
+         f"{stall['longest_cpu_ms']:.0f} / {stall['longest_wait_ms']:.0f} ms",
+         f"{logs['longest_cpu_ms']:.0f} / {logs['longest_wait_ms']:.0f} ms"],
+        ["most UI-thread CPU between two ticks", f"{stall['max_cpu_ms']:.0f} ms",
+         f"{logs['max_cpu_ms']:.0f} ms"],
+        ["longest wait for a core between two ticks", f"{stall['max_wait_ms']:.0f} ms",
+         f"{logs['max_wait_ms']:.0f} ms"],
         ["99th percentile tick gap (timer 10 ms)", f"{stall['p99_ms']:.0f} ms",
          f"{logs['p99_ms']:.0f} ms"],
         ["run time / ticks", f"{stall['seconds']:.1f} s / {stall['ticks']}",
          f"{logs['seconds']:.1f} s / {logs['ticks']}"],
         ["live refreshes of the Jobs view", f"{stall['refreshes']}", f"{logs['refreshes']}"],
     ])
-    print(f"bulk retry of every dead job by filter: {retry['jobs']:,} jobs in "
-          f"{retry['seconds']:.2f} s")
+    if retry:
+        print(f"bulk retry of every dead job by filter: {retry['jobs']:,} jobs in "
+              f"{retry['seconds']:.2f} s")
     print(f"load average at end: {load_average()} (1/5/15 min)")
 
 

@@ -139,3 +139,66 @@ def test_jobs_view_filters_sorts_pages_and_acts_in_bulk(settings, db_url: str, q
             await db.dispose()
 
     run(qloop, body())
+
+
+def test_live_updates_keep_the_selection_on_its_job(settings, db_url: str, qloop, qtbot) -> None:
+    """New jobs arriving at the top, a selected job changing state, and (sorted by Updated)
+    a selected job moving to the top: the same job stays selected and shows what it is now."""
+
+    async def body() -> None:
+        db = Database(db_url)
+        ctx = AppContext(settings, db)
+        live = LiveEvents(ctx.events, db.url)
+        try:
+            await _sql(db, "INSERT INTO jobs (kind, status, attempts, updated_at) "
+                           "SELECT 'noop', 'succeeded', 1, now() - g * interval '1 min' "
+                           "FROM generate_series(1, 50) g RETURNING 1")
+            live.start()
+            tab = QueueTab(ctx)
+            qtbot.addWidget(tab)
+            tab.resize(1200, 600)
+            tab.show()
+            view = tab.jobs
+            model = view.controller.model
+            await wait_until(lambda: len(model.rows) == 50, 15, "the first page")
+
+            _click_row(qtbot, view.table, 3)
+            [chosen] = view.selected_ids()
+            await _sql(db, "INSERT INTO jobs (kind, status) SELECT 'deploy', 'queued' "
+                           "FROM generate_series(1, 5) RETURNING 1")
+            await wait_until(lambda: len(model.rows) == 55, 15, "the new jobs on top")
+            assert [model.index(r, 1).data() for r in range(5)] == ["deploy"] * 5
+            assert view.selected_ids() == [chosen] and model.row_of(chosen) == 8
+            assert view.selected_label.text() == "1 selected"
+
+            await _sql(db, "UPDATE jobs SET status = 'dead', attempts = 3, last_error = 'boom', "
+                           f"updated_at = now() WHERE id = {chosen} RETURNING id")
+            await wait_until(lambda: model.index(8, 2).data() == "dead", 15, "its new state")
+            assert view.selected_ids() == [chosen]
+            assert model.index(8, 5).data() == "boom"
+
+            # Sorted by Updated (newest first), a job that changes moves to the top.
+            header = view.table.horizontalHeader()
+            updated_x = header.sectionViewportPosition(8) + 10
+            qtbot.mouseClick(header.viewport(), LEFT, pos=QPoint(updated_x, 5))
+            await wait_until(lambda: model.sort_key == "updatedAt" and len(model.rows) == 55,
+                             15, "sorted by Updated")
+            if not model.descending:  # the first click may sort ascending
+                qtbot.mouseClick(header.viewport(), LEFT, pos=QPoint(updated_x, 5))
+                await wait_until(lambda: model.descending and len(model.rows) == 55, 15,
+                                 "newest first")
+            oldest = model.rows[-1].id
+            _click_row(qtbot, view.table, 54)
+            assert view.selected_ids() == [oldest]
+            await _sql(db, "UPDATE jobs SET attempts = 2, updated_at = now() + interval '1 min' "
+                           f"WHERE id = {oldest} RETURNING id")
+            await wait_until(lambda: model.row_of(oldest) == 0, 15, "the job to move up")
+            assert view.selected_ids() == [oldest]
+            assert model.index(0, 4).data() == "2/3"
+            tab.close()
+        finally:
+            await live.stop()
+            await ctx.cancel_tasks()
+            await db.dispose()
+
+    run(qloop, body())

@@ -248,3 +248,22 @@ def test_a_selection_needs_ids_or_a_filter() -> None:
     with pytest.raises(InvalidInput) as caught:
         Selection(flt=JobFilter(state="zombie"))
     assert caught.value.field == "state"
+
+
+async def test_pages_by_updated_merge_live_and_finished_jobs(db: Database) -> None:
+    """Sorted by Updated, queued and running jobs (read apart from finished ones) fall into
+    place among the finished ones, page after page, both ways."""
+    ids = (await _insert(db, n=30) + await _insert(db, status="queued", attempts=0, n=30)
+           + await _insert(db, status="running", attempts=1, locked_by="w-1", n=30)
+           + await _insert(db, status="succeeded", attempts=1, n=30))
+    async with db.session() as s:  # interleave the times, with ties
+        await s.execute(text("UPDATE jobs SET updated_at = now() - (id * 7919 % 61) "
+                             "* interval '1 s' WHERE id = ANY(:ids)"), {"ids": ids})
+        expected = list((await s.scalars(text(
+            "SELECT id FROM jobs ORDER BY updated_at DESC, id DESC"))).all())
+    service = JobService(db)
+    assert await _all_pages(service, JobFilter(), sort="updatedAt", limit=7) == expected
+    assert await _all_pages(service, JobFilter(), sort="updatedAt", descending=False,
+                            limit=11) == expected[::-1]
+    live = await _all_pages(service, JobFilter(state="running"), sort="updatedAt", limit=4)
+    assert live == [i for i in expected if i in set(ids[60:90])]

@@ -86,3 +86,43 @@ async def test_new_lines_are_searchable_at_once(any_db_url: str, text: str) -> N
         assert [row.message for row in found] == [f"a line about {text.upper()} written now"]
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("limit", [7, 50, 500])
+async def test_newest_first_pages_are_the_newest_matches_in_order(any_db_url: str,
+                                                                   limit: int) -> None:
+    """However the search reads the log (windows of ids from the newest back), a page is the
+    newest ``limit`` matching lines, newest first, and the next page carries on below it: for a
+    common word, a 1 % word, a word only in old lines, and a word thinned out over time."""
+    with psycopg.connect(libpq_url(any_db_url), autocommit=True) as conn:
+        conn.execute("""
+            INSERT INTO log_entries (level, message)
+            SELECT 'INFO', CASE
+                WHEN i % 100 = 0 THEN 'job ' || i || ' Timed Out after 30 s'
+                WHEN i % 5 = 0 THEN 'deploy step ' || i
+                WHEN i < 3000 AND i % 3 = 0 THEN 'old trouble ' || i
+                WHEN i % (1 + i / 1000) = 0 THEN 'thinning ' || i
+                ELSE 'filler line ' || md5(i::text) END
+            FROM generate_series(1, 30000) i""")
+        conn.execute("ANALYZE log_entries")
+
+        def newest(needle: str, before: int | None) -> list[int]:
+            below = "" if before is None else f"AND id < {before} "
+            return [r[0] for r in conn.execute(
+                f"SELECT id FROM log_entries WHERE message ILIKE %s {below}"
+                "ORDER BY id DESC LIMIT %s", (f"%{needle}%", limit))]
+
+        db = Database(any_db_url)
+        try:
+            service = LogService(db)
+            for needle in ("deploy", "timed out", "old trouble", "thinning"):
+                before = None
+                for _ in range(3):  # three pages down
+                    page = [row.id for row in await service.query(
+                        LogFilter(text=needle), limit=limit, before_id=before)]
+                    assert page == newest(needle, before), (needle, before)
+                    if len(page) < limit:
+                        break
+                    before = page[-1]
+        finally:
+            await db.dispose()

@@ -7,6 +7,7 @@ outside any coroutine, where a modal question may run its own event loop.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,8 @@ EFFECTS = {
               "result will not count)",
 }
 PAST = {"retry": "retried", "discard": "discarded", "cancel": "cancelled"}
+COUNT_MS = 2000  # live recounts at most this often ...
+COUNT_MAX_MS = 30_000  # ... and at least this often while jobs change
 
 
 @dataclass(frozen=True)
@@ -56,20 +59,29 @@ class JobsController(QObject):
         # would cost the UI loop for nothing) and catches up when shown.
         self.is_shown: Callable[[], bool] = lambda: True
         self._stale = False
+        self._options_stale = False
+        self._options: tuple[object, ...] | None = None
         self._refresher = Reloader(ctx, self._refresh)
         self._counter = Reloader(ctx, self._count)
+        self._optioner = Reloader(ctx, self._load_options)
         # Live events arrive up to 10 times a second; the list refreshes at most every
-        # refresh_ms and the (costlier) count at most every 2 s.
+        # refresh_ms and the (costlier) count at most every 2 s, or every 100 times its last
+        # duration when that is longer: counting a million jobs keeps PostgreSQL busy on every
+        # core for ~0.1 s, which the UI thread then waits for (every ~5-10 s at that size).
         self._refresh_timer = QTimer(self, singleShot=True, interval=refresh_ms)
         self._refresh_timer.timeout.connect(self._refresher.request)
-        self._count_timer = QTimer(self, singleShot=True, interval=2000)
+        self._count_timer = QTimer(self, singleShot=True, interval=COUNT_MS)
         self._count_timer.timeout.connect(self._counter.request)
+        # Workers heart-beat and count their jobs: "workers" changes several times a second
+        # while jobs run; the filter's choices reload at most every 5 s (and not while hidden).
+        self._options_timer = QTimer(self, singleShot=True, interval=5000)
+        self._options_timer.timeout.connect(self._optioner.request)
         ctx.events.tablesChanged.connect(self._on_tables)
 
     def start(self) -> None:
         self.model.reload()
         self._counter.request()
-        self.ctx.spawn(self._load_options())
+        self._optioner.request()
 
     def apply(self, flt: JobFilter) -> None:
         """A new filter: the first page and the count load at once."""
@@ -87,6 +99,9 @@ class JobsController(QObject):
             self._stale = False
             self._refresher.request()
             self._counter.request()
+        if self._options_stale:
+            self._options_stale = False
+            self._optioner.request()
 
     def _on_tables(self, tables: set[str]) -> None:
         if "jobs" in tables and not self.is_shown():
@@ -97,14 +112,20 @@ class JobsController(QObject):
             if not self._count_timer.isActive():
                 self._count_timer.start()
         if "workers" in tables or "projects" in tables:
-            self.ctx.spawn(self._load_options())
+            if not self.is_shown():
+                self._options_stale = True
+            elif not self._options_timer.isActive():
+                self._options_timer.start()
 
     async def _refresh(self) -> None:
         await self.model.refresh()
 
     async def _count(self) -> None:
         flt = self.model.filter
+        started = time.monotonic()
         count = await self.service.count(flt)
+        took_ms = (time.monotonic() - started) * 1000
+        self._count_timer.setInterval(int(min(max(COUNT_MS, 100 * took_ms), COUNT_MAX_MS)))
         if flt == self.model.filter:
             self.matching = count
             self.countChanged.emit(count)
@@ -113,7 +134,10 @@ class JobsController(QObject):
         kinds = await self.service.kinds()
         workers = await self.service.worker_ids()
         projects = await self.ctx.projects.names(500)
-        self.optionsLoaded.emit(kinds, workers, projects)
+        options = (kinds, workers, projects)
+        if options != self._options:  # refilling the combo boxes re-lays out the filter bar
+            self._options = options
+            self.optionsLoaded.emit(kinds, workers, projects)
 
     # -- bulk actions --------------------------------------------------------------------------
 

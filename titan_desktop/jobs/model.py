@@ -3,12 +3,15 @@
 The view asks for more rows as it scrolls (``canFetchMore``/``fetchMore``); each page is one
 ``JobService.page`` call starting after the last row's (sort value, id), so the millionth row
 costs what the first does and the model holds only what was scrolled past. ``refresh`` (live
-updates) re-reads the head of the list and moves rows in place, so the selection follows its
-jobs instead of their row numbers.
+updates) re-reads the head of the list and applies the difference as row insertions, removals
+and changed cells (a full re-layout only when jobs changed places), so the selection follows its
+jobs and the view repaints only what changed. ``JobCellDelegate`` (delegate.py) paints from
+``text``/``foreground`` without asking ``data`` role by role.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +33,10 @@ STATE_COLORS = {"retrying": "paused", "scheduled": "queued"}  # colour like the 
 # Live refresh re-reads at most this many rows from the top; rows further down keep their
 # last known state until scrolled past again.
 LIVE_WINDOW = 2000
+# ... and at least this many (or all loaded), even when fewer are on screen.
+LIVE_MINIMUM = 100
+# More separate insertions/removals than this in one refresh: one re-layout instead.
+MAX_RUNS = 16
 
 
 class JobTableModel(QAbstractTableModel):
@@ -53,6 +60,9 @@ class JobTableModel(QAbstractTableModel):
         self.loading = False
         self._generation = 0
         self.refreshing = False
+        # The view says how many rows from the top it shows (the last visible row + 1): a live
+        # refresh re-reads those and a margin, not every loaded row.
+        self.rows_on_screen: Callable[[], int] = lambda: self.page_size
 
     # -- Qt model ------------------------------------------------------------------------------
 
@@ -77,10 +87,7 @@ class JobTableModel(QAbstractTableModel):
             return None
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            texts = self.texts[index.row()]
-            if texts is None:
-                texts = self.texts[index.row()] = _texts(self.rows[index.row()])
-            return texts[column]
+            return self.text(index.row(), column)
         row = self.rows[index.row()]
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == ERROR_COLUMN and row.last_error:
@@ -92,14 +99,26 @@ class JobTableModel(QAbstractTableModel):
             if column == 8:
                 return "changed " + fmt.when(row.updated_at)
         if role == Qt.ItemDataRole.ForegroundRole:
-            if column == 2:
-                return _color(row.state)
-            if column == ERROR_COLUMN:
-                return _color("dead")
+            return self.foreground(index.row(), column)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 4):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.UserRole:
             return row.id
+        return None
+
+    def text(self, row: int, column: int) -> str:
+        """The cell's text (formatted when first asked for, kept for that row version)."""
+        texts = self.texts[row]
+        if texts is None:
+            texts = self.texts[row] = _texts(self.rows[row])
+        return texts[column]
+
+    def foreground(self, row: int, column: int) -> QColor | None:
+        """The cell's text colour, or None for the view's own."""
+        if column == 2:
+            return _color(self.rows[row].state)
+        if column == ERROR_COLUMN:
+            return _color("dead")
         return None
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
@@ -167,7 +186,9 @@ class JobTableModel(QAbstractTableModel):
         if self.loading or self.refreshing:
             return
         generation = self._generation
-        window = min(max(len(self.rows), self.page_size), LIVE_WINDOW)
+        # What is on screen and a margin (all of a short list); never more than LIVE_WINDOW.
+        wanted = max(self.rows_on_screen() + self.page_size // 4, LIVE_MINIMUM)
+        window = min(max(len(self.rows), self.page_size), wanted, LIVE_WINDOW)
         self.refreshing = True
         try:
             page = await self.service.page(self.filter, sort=self.sort_key,
@@ -193,20 +214,46 @@ class JobTableModel(QAbstractTableModel):
         self.refreshed.emit()
 
     def _replace(self, rows: list[JobRow]) -> None:
-        """Swap in ``rows``, moving persistent indexes (the selection) with their job ids."""
+        """Make ``rows`` the list: removed jobs' rows go, new jobs' rows come in where they
+        belong, changed rows repaint; persistent indexes (the selection) stay with their jobs.
+        Jobs that changed places among themselves take one re-layout instead."""
         if rows == self.rows:
             return
-        if [r.id for r in rows] == [r.id for r in self.rows]:
-            # Same jobs in the same order (states changed): repaint only what changed.
-            changed = [i for i, (new, old) in enumerate(zip(rows, self.rows, strict=True))
-                       if new != old]
-            self.rows = rows
-            for i in changed:
-                self.texts[i] = None
-            if changed:
-                self.dataChanged.emit(self.index(changed[0], 0),
-                                      self.index(changed[-1], len(HEADERS) - 1))
-            return
+        new_ids = [row.id for row in rows]
+        old_ids = [row.id for row in self.rows]
+        if new_ids != old_ids:
+            new_set, old_set = set(new_ids), set(old_ids)
+            removed = _runs([i for i, job in enumerate(old_ids) if job not in new_set])
+            inserted = _runs([i for i, job in enumerate(new_ids) if job not in old_set])
+            kept_in_order = ([job for job in old_ids if job in new_set]
+                             == [job for job in new_ids if job in old_set])
+            if not kept_in_order or len(removed) + len(inserted) > MAX_RUNS:
+                self._relayout(rows)
+                return
+            for first, last in reversed(removed):
+                self.beginRemoveRows(QModelIndex(), first, last)
+                del self.rows[first:last + 1]
+                del self.texts[first:last + 1]
+                self.endRemoveRows()
+            # What is left is the kept jobs in their new order; each insertion goes where it
+            # belongs in the final list (the rows above it are already in place).
+            for first, last in inserted:
+                self.beginInsertRows(QModelIndex(), first, last)
+                self.rows[first:first] = rows[first:last + 1]
+                self.texts[first:first] = [None] * (last + 1 - first)
+                self.endInsertRows()
+        # Same jobs in the same order now: repaint only the rows that changed.
+        changed = [i for i, (new, old) in enumerate(zip(rows, self.rows, strict=True))
+                   if new != old]
+        for i in changed:
+            self.rows[i] = rows[i]
+            self.texts[i] = None
+        if changed:
+            self.dataChanged.emit(self.index(changed[0], 0),
+                                  self.index(changed[-1], len(HEADERS) - 1))
+
+    def _relayout(self, rows: list[JobRow]) -> None:
+        """Swap in ``rows`` in one re-layout, moving persistent indexes with their job ids."""
         self.layoutAboutToBeChanged.emit()
         position = {row.id: i for i, row in enumerate(rows)}
         old_ids = [row.id for row in self.rows]
@@ -239,6 +286,17 @@ def _color(state: str) -> QColor:
     if state not in _COLORS:
         _COLORS[state] = fmt.status_color(STATE_COLORS.get(state, state))
     return _COLORS[state]
+
+
+def _runs(positions: list[int]) -> list[tuple[int, int]]:
+    """Ascending positions as (first, last) runs of consecutive ones."""
+    runs: list[tuple[int, int]] = []
+    for i in positions:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
 
 
 def _texts(row: JobRow) -> tuple[str, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from titan_desktop.context import AppContext
 from titan_desktop.elided_label import ElidedLabel
 from titan_desktop.jobs.controller import VERBS, JobsController, Pending, question_text
+from titan_desktop.jobs.delegate import JobCellDelegate
 from worker.services.jobs import STATES, JobFilter
 
 ANY = "Any"
@@ -59,6 +60,9 @@ class JobsView(QWidget):
         self.table = QTableView()
         self.table.setObjectName("jobsTable")
         self.table.setModel(model)
+        self.cells = JobCellDelegate(model, self.table)
+        self.table.setItemDelegate(self.cells)
+        model.rows_on_screen = self._rows_on_screen
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setWordWrap(False)
@@ -110,8 +114,8 @@ class JobsView(QWidget):
             combo.currentTextChanged.connect(self._debounce.start)
         self.all_matching.toggled.connect(self._update_buttons)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
-        model.modelReset.connect(self._update_buttons)
-        model.layoutChanged.connect(self._update_buttons)
+        for signal in (model.modelReset, model.layoutChanged, model.rowsRemoved):
+            signal.connect(self._update_buttons)
         self.controller.countChanged.connect(self._on_count)
         self.controller.optionsLoaded.connect(self._fill_options)
         # Queued: the question's own event loop must not run inside a coroutine's step.
@@ -120,9 +124,19 @@ class JobsView(QWidget):
         self._update_buttons()
         self.controller.start()
 
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.FontChange:
+            self.cells.forget_layouts()  # texts laid out in the old font
+        super().changeEvent(event)
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.controller.shown()
+
+    def _rows_on_screen(self) -> int:
+        """The last row on screen + 1 (what a live refresh must keep current)."""
+        last = self.table.rowAt(self.table.viewport().height() - 1)
+        return self.controller.model.rowCount() if last < 0 else last + 1
 
     # -- filter --------------------------------------------------------------------------------
 

@@ -219,6 +219,10 @@ class Job(Base):
               postgresql_where=text("status IN ('dead', 'failed', 'cancelled')")),
         Index("ix_jobs_went_wrong_kind_id", "kind", "id",
               postgresql_where=text("status IN ('dead', 'failed', 'cancelled')")),
+        # The Jobs view's sort by Updated (0012): finished jobs only, so a job enters it once,
+        # when it finishes (enqueues and claims never write it).
+        Index("ix_jobs_finished_updated", "updated_at", "id",
+              postgresql_where=text("status NOT IN ('queued', 'running')")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

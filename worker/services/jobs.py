@@ -206,9 +206,21 @@ _PAGE = """
            j.project_id, p.name AS project_name,
            coalesce(j.locked_by, (SELECT r.worker_id FROM runs r WHERE r.job_id = j.id
                                   ORDER BY r.id DESC LIMIT 1)) AS worker
-    FROM (SELECT * FROM jobs j WHERE {where} ORDER BY {order} LIMIT :limit) j
+    FROM ({source}) j
     LEFT JOIN projects p ON p.id = j.project_id
     ORDER BY {order}
+"""
+# A page by updated_at: finished jobs through ix_jobs_finished_updated (its predicate spelled
+# as in migration 0012, so that the planner sees it implied), live ones through the claim and
+# lease indexes (an OR, not an IN: each arm implies one partial index's predicate), merged.
+_BY_UPDATED = """
+    SELECT * FROM (
+        (SELECT * FROM jobs j WHERE {where} AND j.status NOT IN ('queued', 'running')
+         ORDER BY {order} LIMIT :limit)
+        UNION ALL
+        (SELECT * FROM jobs j WHERE {where} AND (j.status = 'queued' OR j.status = 'running')
+         ORDER BY {order} LIMIT :limit)) j
+    ORDER BY {order} LIMIT :limit
 """
 
 
@@ -264,7 +276,14 @@ class JobService:
             where += f" AND ({column}, j.id) {'<' if descending else '>'} (:a_value, :a_id)"
             params["a_value"], params["a_id"] = after.value, after.id
         order = f"{column} {direction}, j.id {direction}" if sort != "id" else f"j.id {direction}"
-        sql = _PAGE.format(state=_STATE_OF_ROW, where=where, order=order)
+        if sort == "updatedAt" and flt.state is None:
+            # ix_jobs_finished_updated (0012) holds finished jobs only, so that enqueues and
+            # claims never write it: the live jobs (few, through their own partial indexes)
+            # are merged in.
+            source = _BY_UPDATED.format(where=where, order=order)
+        else:
+            source = f"SELECT * FROM jobs j WHERE {where} ORDER BY {order} LIMIT :limit"
+        sql = _PAGE.format(state=_STATE_OF_ROW, source=source, order=order)
         async with self.db.session() as session:
             rows = [JobRow(*row) for row in (await session.execute(text(sql), params)).all()]
         more = len(rows) > limit
@@ -293,7 +312,8 @@ class JobService:
         if not 0 < job_id <= BIGINT_MAX:
             return None
         params: dict[str, Any] = {"limit": 1, "id": job_id}
-        sql = _PAGE.format(state=_STATE_OF_ROW, where="j.id = :id", order="j.id")
+        sql = _PAGE.format(state=_STATE_OF_ROW, order="j.id",
+                           source="SELECT * FROM jobs j WHERE j.id = :id LIMIT :limit")
         async with self.db.session() as session:
             row = (await session.execute(text(sql), params)).first()
         return None if row is None else JobRow(*row)

@@ -5,6 +5,13 @@ more (migration 0008): where PostgreSQL has pg_trgm, ``ix_log_entries_message_tr
 ILIKE itself; elsewhere (the embedded pgserver lacks pg_trgm) the query adds
 ``titan_trigrams(message) @> titan_trigrams(text)``, which ``ix_log_entries_message_3grams``
 serves and which holds for every line the ILIKE matches.
+
+With pg_trgm, the newest page of a text search reads the log from the newest line back in
+id windows (``LogService._search_newest``): PostgreSQL prices an ILIKE as cheap, so for a word
+on ~1 % of the lines it walks the primary key back through ~50,000 lines testing each (about
+1 µs apiece), or fetches all ~10,000 matches through the trigram index and sorts them; a window
+sized from the matches the first one found lets the trigram index and the id range meet
+(BitmapAnd) instead.
 """
 
 from __future__ import annotations
@@ -25,6 +32,14 @@ from worker.db.models import LogEntry
 from worker.services.events import EventStream
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# A newest-first text search reads this many ids per line wanted first (the primary key walks
+# them at most: ~1 µs each), then a window sized from what matched there (with 25 % to spare).
+FIRST_WINDOW_PER_LINE = 10
+WINDOW_SPARE = 1.25
+# Windows wider than this are read through the trigram index only (no walk of the primary key).
+WALK_AT_MOST = 20_000
+# ... and so is the rest of the log, when fewer than this share of the lines so far matched.
+SPARSE = 0.02
 FALLBACK_INDEX = "ix_log_entries_message_3grams"
 # Per database URL: does it search through titan_trigrams (no pg_trgm there)?
 _uses_own_trigrams: dict[str, bool] = {}
@@ -90,6 +105,9 @@ class LogService:
         """One page of lines matching ``flt``, keyset-paged on id (``before_id`` for older
         pages, ``after_id`` for newer ones)."""
         own_trigrams = bool(flt.text) and await self._uses_own_trigrams()
+        if (flt.text and len(flt.text) >= 3 and newest_first and after_id is None
+                and not own_trigrams):
+            return await self._search_newest(flt, limit, before_id)
         query = flt.apply(select(LogEntry), own_trigrams=own_trigrams)
         if before_id is not None:
             query = query.where(LogEntry.id < before_id)
@@ -103,6 +121,50 @@ class LogService:
                 # (3.7 s at a million lines) where a rare word needs the trigram index (1 ms).
                 await session.execute(sql_text("SET LOCAL plan_cache_mode = force_custom_plan"))
             return list((await session.scalars(query)).all())
+
+    async def _search_newest(self, flt: LogFilter, limit: int,
+                             before_id: int | None) -> list[LogEntry]:
+        """The newest ``limit`` lines matching ``flt`` (a text search) below ``before_id``,
+        read in id windows: the newest ``FIRST_WINDOW_PER_LINE * limit`` ids, then a window as
+        wide as the matches found there say the rest of the page needs, then the rest.
+
+        pg_trgm only: with Titan's own trigrams (spaced grams, some common) the planner then
+        read the 3-gram index for a narrow window where one query walked the newest lines
+        (1 % of lines, 100 a page: 49 ms instead of 27 on the embedded server)."""
+        base = flt.apply(select(LogEntry))
+        rows: list[LogEntry] = []
+        async with self.db.session() as session:
+            # See query(): a generic plan would ignore both the pattern and the window.
+            await session.execute(sql_text("SET LOCAL plan_cache_mode = force_custom_plan"))
+            top = before_id
+            if top is None:
+                newest = await session.scalar(select(func.max(LogEntry.id)))
+                if newest is None:
+                    return []
+                top = int(newest) + 1
+            window = FIRST_WINDOW_PER_LINE * limit
+            low: int | None = max(top - window, 0)
+            walked = 0
+            for _ in range(3):  # the first window, one sized from it, the rest
+                page = base.where(LogEntry.id < top)
+                if low is not None:
+                    page = page.where(LogEntry.id >= low)
+                page = page.order_by(LogEntry.id.desc()).limit(limit - len(rows))
+                rows += (await session.scalars(page)).all()
+                walked += top - (low or 0)
+                if len(rows) >= limit or not low:
+                    break
+                top = low
+                if rows and walked == window:  # size the second window from the first
+                    window = int((limit - len(rows)) * walked / len(rows) * WINDOW_SPARE) + 1
+                    low = max(top - window, 0)
+                else:  # nothing matched yet (a rare word), or still short: the rest
+                    window, low = top, None
+                if window > WALK_AT_MOST or len(rows) < SPARSE * walked:
+                    # Wide or sparse: through the trigram index, with the id range where there
+                    # is one (BitmapAnd), never a walk of the primary key testing every line.
+                    await session.execute(sql_text("SET LOCAL enable_indexscan = off"))
+        return rows
 
     async def _uses_own_trigrams(self) -> bool:
         known = _uses_own_trigrams.get(self.db.url)
