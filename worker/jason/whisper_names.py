@@ -110,38 +110,46 @@ class WhisperNames:
                                     language="en")
         self._common = common_words
 
-    def transcript(self, samples: npt.NDArray[Any]) -> list[str]:
-        """What Whisper hears in the whole utterance, as lower-case words."""
+    def confirms(self, samples: npt.NDArray[Any], words: list[str]) -> bool:
+        """Whether Whisper, given the first of ``words`` (what the grammar heard), goes on with
+        exactly the rest: its best continuation, lower-cased, without punctuation. Forcing the
+        first word keeps Whisper on the command's track; a sentence that only sounds like a
+        command ("what is the status of my order") goes on with its own words."""
+        if len(words) < 2:
+            return False
+        first, rest = words[:1], words[1:]
+        for ids in self._continuations(samples, first, beams=4, hypotheses=1):
+            return words_of(self._tokenizer.decode(ids))[:len(rest)] == rest
+        return False
+
+    def _continuations(self, samples: npt.NDArray[Any], before: list[str], beams: int,
+                       hypotheses: int) -> list[list[int]]:
+        """Whisper's best continuations (token ids) of ``before`` over the utterance."""
         import numpy as np
         from faster_whisper.audio import pad_or_trim
 
         audio = np.asarray(samples, dtype=np.float32) / 32768.0
         encoded = self._model.encode(pad_or_trim(self._model.feature_extractor(audio)))
         tok = self._tokenizer
-        result = self._model.model.generate(
-            encoded, [[*tok.sot_sequence, tok.no_timestamps]], beam_size=5)[0]
-        return words_of(tok.decode([t for t in result.sequences_ids[0] if t < tok.eot]))
+        forced = tok.encode(" " + " ".join(before).capitalize()) if before else []
+        prompt = [*tok.sot_sequence, tok.no_timestamps, *forced]
+        result = self._model.model.generate(encoded, [prompt], beam_size=beams,
+                                            num_hypotheses=hypotheses)[0]
+        out = []
+        for ids in result.sequences_ids:
+            if ids[:len(forced)] == forced:  # the result starts with the forced words
+                ids = ids[len(forced):]
+            out.append([t for t in ids if t < tok.eot])
+        return out
 
     def guesses(self, samples: npt.NDArray[Any], before: list[str],
                 after: list[str]) -> list[Guess]:
         """The names Whisper hears after ``before`` (the grammar's words ahead of the name),
         best first, without repeats; ``samples`` is 16 kHz mono int16 audio."""
-        import numpy as np
-        from faster_whisper.audio import pad_or_trim
-
-        audio = np.asarray(samples, dtype=np.float32) / 32768.0
-        encoded = self._model.encode(pad_or_trim(self._model.feature_extractor(audio)))
-        tok = self._tokenizer
-        start = " " + " ".join(before).capitalize() if before else ""
-        forced = tok.encode(start)
-        prompt = [*tok.sot_sequence, tok.no_timestamps, *forced]
-        result = self._model.model.generate(
-            encoded, [prompt], beam_size=HYPOTHESES, num_hypotheses=HYPOTHESES)[0]
+        continuations = self._continuations(samples, before, HYPOTHESES, HYPOTHESES)
         seen: dict[str, Guess] = {}
-        for ids in result.sequences_ids:
-            if ids[:len(forced)] == forced:  # the result starts with the forced words
-                ids = ids[len(forced):]
-            words = cut_name(words_of(tok.decode([t for t in ids if t < tok.eot])), after)
+        for ids in continuations:
+            words = cut_name(words_of(self._tokenizer.decode(ids)), after)
             name = " ".join(words)
             if name and name not in seen:
                 seen[name] = Guess(name, all(w in self._common for w in words))
