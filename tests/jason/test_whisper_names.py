@@ -1,0 +1,57 @@
+"""How a name is taken from what Whisper heard, and the model file's check (real Whisper tiny.en
+from the pinned package; real audio where audio is needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from worker.jason import corpus, whisper_names
+from worker.jason.audio import add_noise, load_wav
+from worker.jason.whisper_names import Guess, WhisperNames, choose, cut_name, words_of
+
+
+def test_the_name_ends_where_the_template_begins() -> None:
+    heard = words_of("Lemon Tree, using the Persona template.")
+    assert cut_name(heard, ["using", "the", "persona", "template"]) == ["lemon", "tree"]
+    # the grammar heard "with" where Whisper heard "using": still cut there
+    assert cut_name(heard, ["with", "persona", "template"]) == ["lemon", "tree"]
+    # a "called" the grammar missed is not part of the name
+    assert cut_name(words_of("called Iron Bridge"), []) == ["iron", "bridge"]
+    # nothing after the name: the whole continuation, at most four words
+    assert cut_name(words_of("the very long name of a project"), []) == \
+        ["the", "very", "long", "name"]
+
+
+def test_common_words_are_preferred_and_a_refused_name_is_never_chosen() -> None:
+    guesses = [Guess("crystalcame", False), Guess("crystal cave", True),
+               Guess("crystal game", True)]
+    assert choose(guesses) == "crystal cave"
+    assert choose(guesses, {"Crystal Cave"}) == "crystal game"
+    assert choose([Guess("zorblax", False)]) == "zorblax"  # no common guess: the first
+    assert choose([Guess("a b", True)], {"a b"}) is None
+
+
+def test_a_model_file_that_is_not_the_reviewed_one_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert whisper_names.available()
+    monkeypatch.setattr(whisper_names, "MODEL_SHA256", "0" * 64)
+    with pytest.raises(ValueError, match="not the reviewed Whisper model"):
+        WhisperNames()
+
+
+def _padded(text: str) -> np.ndarray:
+    """Synthesized speech with the quiet margins the recognizer adds (``Recognizer.begin``)."""
+    quiet = np.zeros(4800, np.int16)
+    return add_noise(np.concatenate([quiet, load_wav(corpus.synthesize(text, "en-us", 175)),
+                                     quiet]), -66.0, seed=1)
+
+
+def test_whisper_confirms_a_command_it_hears_and_not_a_sentence_that_sounds_like_one() -> None:
+    hearing = WhisperNames()
+    command = _padded("retry all failed projects")
+    assert hearing.confirms(command, ["retry", "all", "failed", "projects"])
+    assert not hearing.confirms(command, ["retry", "the", "worker"])
+    sentence = _padded("what is the status of my order")
+    assert not hearing.confirms(sentence, ["what", "is", "the", "status", "of", "moon",
+                                           "garden"])
