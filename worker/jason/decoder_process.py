@@ -48,9 +48,9 @@ class DecoderProcess:
     def begin(self, raw: bytes) -> None:
         self._conn.send(("decode", raw))
 
-    def begin_confirm(self, raw: bytes, words: list[str]) -> None:
-        """Whisper's child: does it hear ``words`` (the grammar's) in the utterance?"""
-        self._conn.send(("confirm", (raw, words)))
+    def begin_transcript(self, raw: bytes) -> None:
+        """Whisper's child: transcribe the whole utterance."""
+        self._conn.send(("transcribe", raw))
 
     def begin_name(self, raw: bytes, before: list[str], after: list[str]) -> None:
         """Whisper's child: hear the name between the grammar's words ``before`` and ``after``."""
@@ -138,9 +138,8 @@ def _serve_names(conn: Connection) -> None:  # the child process for Whisper
             return
         kind, value = message
         try:
-            if kind == "confirm":
-                raw, words = value
-                conn.send([hearing.confirms(np.frombuffer(raw, np.int16), words)])
+            if kind == "transcribe":
+                conn.send(hearing.transcript(np.frombuffer(value, np.int16)))
                 continue
             raw, before, after = value
             guesses = hearing.guesses(np.frombuffer(raw, np.int16), before, after)

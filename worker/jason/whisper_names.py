@@ -110,17 +110,11 @@ class WhisperNames:
                                     language="en")
         self._common = common_words
 
-    def confirms(self, samples: npt.NDArray[Any], words: list[str]) -> bool:
-        """Whether Whisper, given the first of ``words`` (what the grammar heard), goes on with
-        exactly the rest: its best continuation, lower-cased, without punctuation. Forcing the
-        first word keeps Whisper on the command's track; a sentence that only sounds like a
-        command ("what is the status of my order") goes on with its own words."""
-        if len(words) < 2:
-            return False
-        first, rest = words[:1], words[1:]
-        for ids in self._continuations(samples, first, beams=4, hypotheses=1):
-            return words_of(self._tokenizer.decode(ids))[:len(rest)] == rest
-        return False
+    def transcript(self, samples: npt.NDArray[Any]) -> list[str]:
+        """What Whisper hears in the whole utterance, as lower-case words."""
+        for ids in self._continuations(samples, [], beams=5, hypotheses=1):
+            return words_of(self._tokenizer.decode(ids))
+        return []
 
     def _continuations(self, samples: npt.NDArray[Any], before: list[str], beams: int,
                        hypotheses: int) -> list[list[int]]:
