@@ -122,6 +122,7 @@ class Decoding:
 
     raw: bytes
     number: int | None = None
+    main: tuple[list[str], list[str], Phones] | None = None  # the main pass, once read
 
 
 class Recognizer:
@@ -288,18 +289,23 @@ class Recognizer:
                     break
         return tuple(words.split()) in grammar.phrase_prefixes()
 
-    def result(self, decoding: Decoding) -> Parse:
-        """The verdict on a ``begin``: the main pass, then the second look if they disagree."""
-        said, free, phones = self._main_pass(decoding)
-        named = self._open_name(said, free, phones, decoding)
-        if named is None and self._whisper:
+    def result(self, decoding: Decoding, *, whisper: bool = True) -> Parse:
+        """The verdict on a ``begin``: the main pass, then the second look if they disagree.
+        ``whisper=False``: no new names and no last look (a decode at a pause, which more
+        speech may still replace, should not wait for Whisper); asking again with Whisper
+        reuses the main pass."""
+        if decoding.main is None:
+            decoding.main = self._main_pass(decoding)
+        said, free, phones = decoding.main
+        named = self._open_name(said, free, phones, decoding) if whisper else None
+        if named is None and self._whisper and whisper:
             named = self._name_after_lead_in(said, free, phones, decoding)
         result = self._verdict(said, free)
         if result.command is None and said and self._parse(said).command:
             second = self._verdict(said, self._second_look(decoding))
             if second.command:
                 result = second
-            elif named is None and (agreed := self._whisper_agrees(said, decoding)):
+            elif named is None and whisper and (agreed := self._whisper_agrees(said, decoding)):
                 return agreed
         if result.command is None:
             return named or result
@@ -313,7 +319,7 @@ class Recognizer:
         if not explanation.ok and named is not None:
             return named  # a new name the grammar could only hear as a known one
         if not explanation.ok:  # "restart the computer" heard as "restart the worker"
-            if agreed := self._whisper_agrees(said, decoding):
+            if whisper and (agreed := self._whisper_agrees(said, decoding)):
                 return agreed
             log.info("rejected: the command does not explain what was said", said=said,
                      unexplained=list(explanation.unexplained), gap=explanation.gap)
@@ -652,9 +658,10 @@ class Listener:
         if early.parse is None:
             if not self.recognizer.ready(early.decoding):
                 return None
-            early.parse = self.recognizer.result(early.decoding)
-        if early.parse.command is None or self.recognizer.may_continue(early.parse):
-            return None
+            early.parse = self.recognizer.result(early.decoding, whisper=False)
+        if early.parse.command is None or early.parse.command in NAMING \
+                or self.recognizer.may_continue(early.parse):
+            return None  # a name to hear, or a rejection Whisper may still overturn: wait
         self.segmenter.cut()
         self._early = None
         return early.parse
@@ -662,6 +669,5 @@ class Listener:
     def _finish(self, audio: Int16) -> Parse:
         early, self._early = self._early, None
         if early is not None and self._current(early, len(audio)):
-            return early.parse if early.parse is not None else self.recognizer.result(
-                early.decoding)
+            return self.recognizer.result(early.decoding)  # with Whisper, if it is needed
         return self.recognizer.decode(audio)
