@@ -8,6 +8,7 @@ import pytest
 
 from worker.jason import corpus, whisper_names
 from worker.jason.audio import add_noise, load_wav
+from worker.jason.recognizer import Recognizer
 from worker.jason.whisper_names import Guess, WhisperNames, choose, cut_name, words_of
 
 
@@ -54,3 +55,20 @@ def test_whisper_hears_a_whole_command_and_a_sentence_as_itself() -> None:
     assert hearing.transcript(_padded("retry all failed projects")) == \
         ["retry", "all", "failed", "projects"]
     assert hearing.transcript(_padded("what is the status of my order"))[-2:] == ["my", "order"]
+
+
+def test_jason_keeps_hearing_names_when_the_model_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model file that is not the reviewed one is never loaded; Jason falls back to the
+    pocketsphinx word list for names, and a create command is still a read-back question."""
+    monkeypatch.setattr(whisper_names, "MODEL_SHA256", "0" * 64)
+    rec = Recognizer(corpus.PROJECTS, corpus.TEMPLATES, corpus.NEW_PROJECTS, parallel=False)
+    try:
+        audio = load_wav(corpus.synthesize("create a project called wild horse", "en-us", 175))
+        rec.decode(audio)  # Whisper refuses to load here
+        assert not rec._whisper
+        heard = rec.decode(audio)
+        assert heard.command == "create_project" and heard.read_back, heard
+        assert heard.slots["project"] not in corpus.PROJECTS
+    finally:
+        rec.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -81,6 +82,18 @@ class DecoderProcess:
             self._process.join(2)
 
 
+def _messages(conn: Connection) -> Iterator[tuple[str, Any]]:
+    """The parent's messages, until it says None or goes away."""
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        yield message
+
+
 def _serve(conn: Connection, config: dict[str, Any]) -> None:  # the child process
     if config.get(WHISPER):
         _serve_names(conn)
@@ -94,14 +107,7 @@ def _serve(conn: Connection, config: dict[str, Any]) -> None:  # the child proce
     # The phone loop answers with its phones' frames too (where a word's sounds are).
     timed = bool(config.pop(TIMED, False))
     decoder = pocketsphinx.Decoder(**config)
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:
-            return
-        if message is None:
-            return
-        kind, value = message
+    for kind, value in _messages(conn):
         try:
             if kind == "words":
                 for word, phones in value:
@@ -129,14 +135,7 @@ def _serve_names(conn: Connection) -> None:  # the child process for Whisper
     from worker.jason.whisper_names import WhisperNames
 
     hearing = WhisperNames(frozenset(name_words()))
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:
-            return
-        if message is None:
-            return
-        kind, value = message
+    for kind, value in _messages(conn):
         try:
             if kind == "transcribe":
                 conn.send(hearing.transcript(np.frombuffer(value, np.int16)))

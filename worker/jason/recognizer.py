@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -344,20 +344,38 @@ class Recognizer:
         return None
 
     def _transcribe(self, raw: bytes) -> list[str]:
-        if self._names_child is not None:
-            try:
-                self._names_child.begin_transcript(raw)
-                return list(self._names_child.result(timeout=NAMES_TIMEOUT))
-            except (OSError, EOFError, TimeoutError, RuntimeError, ValueError) as exc:
-                log.warning("the names process failed; hearing names in-process",
-                            error=f"{type(exc).__name__}: {exc}")
-                self._names_child.close()
-                self._names_child = None
-        return self._local_whisper().transcript(np.frombuffer(raw, np.int16))
+        answer = self._ask_names_child(lambda child: child.begin_transcript(raw))
+        if answer is not None:
+            return list(answer)
+        local = self._local_whisper()
+        return local.transcript(np.frombuffer(raw, np.int16)) if local else []
 
-    def _local_whisper(self) -> whisper_names.WhisperNames:
-        if self._whisper_local is None:
-            self._whisper_local = whisper_names.WhisperNames(frozenset(name_words()))
+    def _ask_names_child(self, send: Callable[[DecoderProcess], None]) -> Any:
+        """The names child's answer to what ``send`` asks it, or None when there is no child
+        or it failed (then it is closed, and the caller works in-process from now on). Its
+        first answer waits for its model or word list to load."""
+        if self._names_child is None:
+            return None
+        try:
+            send(self._names_child)
+            return self._names_child.result(timeout=NAMES_TIMEOUT)
+        except (OSError, EOFError, TimeoutError, RuntimeError, ValueError) as exc:
+            log.warning("the names process failed; hearing names in-process",
+                        error=f"{type(exc).__name__}: {exc}")
+            self._names_child.close()
+            self._names_child = None
+            return None
+
+    def _local_whisper(self) -> whisper_names.WhisperNames | None:
+        """Whisper in this process (its child failed); None, and the word list from now on,
+        when it cannot load here either (say, a model file that is not the reviewed one)."""
+        if self._whisper_local is None and self._whisper:
+            try:
+                self._whisper_local = whisper_names.WhisperNames(frozenset(name_words()))
+            except (ImportError, OSError, RuntimeError, ValueError) as exc:
+                log.warning("Whisper cannot load; new names by the pocketsphinx word list",
+                            error=f"{type(exc).__name__}: {exc}")
+                self._whisper = False
         return self._whisper_local
 
     def explanation(self, said: list[str], phones: Phones) -> Explanation:
@@ -479,30 +497,16 @@ class Recognizer:
 
     def _hear_name(self, raw: bytes, before: list[str],
                    after: list[str]) -> list[whisper_names.Guess]:
-        if self._names_child is not None:
-            try:
-                self._names_child.begin_name(raw, before, after)
-                # its first answer waits for the model to load and its hash to be checked
-                return [whisper_names.Guess(name, common) for name, common
-                        in self._names_child.result(timeout=NAMES_TIMEOUT)]
-            except (OSError, EOFError, TimeoutError, RuntimeError, ValueError) as exc:
-                log.warning("the names process failed; hearing names in-process",
-                            error=f"{type(exc).__name__}: {exc}")
-                self._names_child.close()
-                self._names_child = None
-        return self._local_whisper().guesses(np.frombuffer(raw, np.int16), before, after)
+        answer = self._ask_names_child(lambda child: child.begin_name(raw, before, after))
+        if answer is not None:
+            return [whisper_names.Guess(name, common) for name, common in answer]
+        local = self._local_whisper()
+        return local.guesses(np.frombuffer(raw, np.int16), before, after) if local else []
 
     def _decode_name(self, raw: bytes) -> list[str]:
-        if self._names_child is not None:
-            try:
-                self._names_child.begin(raw)
-                # its first answer waits for its 30,000-word dictionary to load
-                return list(self._names_child.result(timeout=NAMES_TIMEOUT))
-            except (OSError, EOFError, TimeoutError, RuntimeError, ValueError) as exc:
-                log.warning("the names decoder failed; decoding in-process",
-                            error=f"{type(exc).__name__}: {exc}")
-                self._names_child.close()
-                self._names_child = None
+        answer = self._ask_names_child(lambda child: child.begin(raw))
+        if answer is not None:
+            return list(answer)
         if self._names_local is None:
             self._names_local = pocketsphinx.Decoder(**self._names_config())
         return self._decode_one(self._names_local, raw)
