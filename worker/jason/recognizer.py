@@ -111,6 +111,11 @@ def timed_phones(decoder: pocketsphinx.Decoder) -> Phones:
     return [(seg.word, seg.start_frame, seg.end_frame) for seg in decoder.seg()]
 
 
+def _contains(words: list[str], part: list[str]) -> bool:
+    """``part`` stands in ``words`` as a run of whole words."""
+    return any(words[i:i + len(part)] == part for i in range(len(words)))
+
+
 def _same(a: Parse, b: Parse) -> bool:
     return a.command == b.command and a.slots == b.slots
 
@@ -123,6 +128,7 @@ class Decoding:
     raw: bytes
     number: int | None = None
     main: tuple[list[str], list[str], Phones] | None = None  # the main pass, once read
+    second: list[str] | None = None  # the second look's words, once asked
 
 
 class Recognizer:
@@ -302,7 +308,9 @@ class Recognizer:
             named = self._name_after_lead_in(said, free, phones, decoding)
         result = self._verdict(said, free)
         if result.command is None and said and self._parse(said).command:
-            second = self._verdict(said, self._second_look(decoding))
+            if decoding.second is None:
+                decoding.second = self._second_look(decoding)
+            second = self._verdict(said, decoding.second)
             if second.command:
                 result = second
             elif named is None and whisper and (agreed := self._whisper_agrees(said, decoding)):
@@ -436,9 +444,9 @@ class Recognizer:
         name = as_name(words)
         slots = {**heard.slots, "project": name}
         if "template" in slots and not any(
-                free[i:i + len(form.split())] == form.split()
+                _contains(free, form.split())
                 for form, ref in self._vocab.get("template", {}).items()
-                if ref == slots["template"] for i in range(len(free))):
+                if ref == slots["template"]):
             del slots["template"]  # only the grammar heard it: the read-back names the default
         text = " ".join([*said[:start], *(w.lower() for w in name.split()), *said[end:]])
         log.info("heard a new name", name=name, grammar_heard=heard.slots["project"])
@@ -476,9 +484,7 @@ class Recognizer:
     def _template_both_heard(self, said: list[str], free: list[str]) -> str | None:
         """A template both the grammar and the command LM heard (one alone is not trusted)."""
         for form, ref in sorted(self._vocab.get("template", {}).items(), key=lambda f: -len(f[0])):
-            words = form.split()
-            if any(said[i:i + len(words)] == words for i in range(len(said))) and any(
-                    free[i:i + len(words)] == words for i in range(len(free))):
+            if _contains(said, form.split()) and _contains(free, form.split()):
                 return ref
         return None
 
@@ -673,5 +679,8 @@ class Listener:
     def _finish(self, audio: Int16) -> Parse:
         early, self._early = self._early, None
         if early is not None and self._current(early, len(audio)):
-            return self.recognizer.result(early.decoding)  # with Whisper, if it is needed
+            parse = early.parse
+            if parse is not None and parse.command is not None and parse.command not in NAMING:
+                return parse  # Whisper changes only rejections and new names
+            return self.recognizer.result(early.decoding)  # with Whisper (the passes kept)
         return self.recognizer.decode(audio)
