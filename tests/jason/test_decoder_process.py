@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,24 @@ def test_jason_keeps_hearing_when_a_child_process_dies(which: int, audio_cache: 
         assert rec._children == []
     finally:
         rec.close()
+
+
+def test_a_decode_overtaken_before_it_started_is_skipped(recognizer: Recognizer,
+                                                          audio_cache: Path) -> None:
+    """The speaker went on after a pause: the decode begun at the pause is overtaken by the
+    whole utterance's. Children still busy when both arrive skip the stale one, so the answer
+    the listener waits for is not queued behind it; asked for anyway, it is decoded here."""
+    long = corpus.spoken_audio("what is happening with Moon Garden", "en-us", 120, audio_cache)
+    part = corpus.spoken_audio("pause the", "en-us", 175, audio_cache)
+    whole = corpus.spoken_audio("pause the worker", "en-us", 175, audio_cache)
+    recognizer.decode(part)  # the children have loaded their decoders
+    recognizer.begin(long)  # keeps the children decoding while the next two arrive
+    time.sleep(0.2)  # (they have begun it: the long one is not what this test is about)
+    stale = recognizer.begin(part)
+    latest = recognizer.begin(whole)
+    recognizer._read_answer()
+    assert recognizer._read_answer() is None  # every child skipped the stale decode
+    latest_words = recognizer._read_answer()
+    assert latest_words is not None and latest_words[0] == ["pause", "the", "worker"]
+    assert recognizer.result(stale).command is None  # "pause the": decoded here, rejected
+    assert recognizer.result(latest).command == "pause_worker"

@@ -65,12 +65,14 @@ class DecoderProcess:
             return True  # gone: ``result`` raises, and the caller falls back
 
     def result(self, timeout: float = 30.0) -> Any:
+        """The next answer; None for a decode the child skipped because a newer one was
+        already waiting (see ``_messages``)."""
         if not self._conn.poll(timeout):
             raise TimeoutError("a decoder process did not answer")
         answer = self._conn.recv()
         if isinstance(answer, BaseException):
             raise answer
-        return list(answer)
+        return None if answer is None else list(answer)
 
     def close(self) -> None:
         with contextlib.suppress(OSError, ValueError):
@@ -82,15 +84,27 @@ class DecoderProcess:
             self._process.join(2)
 
 
-def _messages(conn: Connection) -> Iterator[tuple[str, Any]]:
-    """The parent's messages, until it says None or goes away."""
+def _messages(conn: Connection, *, drop_stale: bool = False) -> Iterator[tuple[str, Any]]:
+    """The parent's messages, until it says None or goes away. ``drop_stale``: a decode with
+    another decode already waiting behind it comes as ("stale", None): the parent has given
+    up on it (the speaker went on after a pause), and decoding it would only delay the one
+    it waits for."""
+    waiting: list[Any] = []  # a message read ahead
     while True:
         try:
-            message = conn.recv()
+            message = waiting.pop() if waiting else conn.recv()
         except EOFError:
             return
         if message is None:
             return
+        if drop_stale and message[0] == "decode" and conn.poll(0):
+            try:
+                waiting.append(conn.recv())
+            except EOFError:
+                pass
+            if waiting and waiting[0] is not None and waiting[0][0] == "decode":
+                yield "stale", None
+                continue
         yield message
 
 
@@ -107,9 +121,11 @@ def _serve(conn: Connection, config: dict[str, Any]) -> None:  # the child proce
     # The phone loop answers with its phones' frames too (where a word's sounds are).
     timed = bool(config.pop(TIMED, False))
     decoder = pocketsphinx.Decoder(**config)
-    for kind, value in _messages(conn):
+    for kind, value in _messages(conn, drop_stale=True):
         try:
-            if kind == "words":
+            if kind == "stale":
+                conn.send(None)  # one answer per decode asked, so answers keep their order
+            elif kind == "words":
                 for word, phones in value:
                     decoder.add_word(word, phones, True)
             elif kind == "jsgf":

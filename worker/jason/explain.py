@@ -37,6 +37,8 @@ class Explanation:
     gap: int  # the longest run of sounds between or around words that nothing covers
     # Per word: the first and last heard phone aligned with it (None: no phone was).
     spans: tuple[tuple[int, int] | None, ...] = ()
+    # Per word: its edits and its phones (the share edited is how unlike the sounds it is).
+    errors: tuple[tuple[float, int], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -107,4 +109,6 @@ def explain(words: list[tuple[str, list[str]]], heard: list[str]) -> Explanation
     unexplained = tuple(
         word for (word, phones), err in zip(words, errors, strict=True)
         if word not in FUNCTION_WORDS and phones and err / len(phones) > MAX_WORD_ERROR)
-    return Explanation(unexplained, max(gaps.values(), default=0), tuple(spans))
+    return Explanation(unexplained, max(gaps.values(), default=0), tuple(spans),
+                       tuple((err, len(phones)) for (_, phones), err in zip(words, errors,
+                                                                            strict=True)))
