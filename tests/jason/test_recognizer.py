@@ -160,15 +160,24 @@ def _words_only(audio: np.ndarray) -> np.ndarray:
 
 def test_the_decode_starts_at_the_pause_and_is_the_answer(audio_cache: Path) -> None:
     """The utterance goes to the decoders when the speaker stops, before the endpointer is
-    sure; with nothing said after, that one decode is the answer (no second decode)."""
+    sure; with nothing said after, that one decode is the answer (no second decode). The phone
+    loop has heard the words while they were spoken: at the pause its phones are asked for,
+    not decoded again, so the grammar and LM decoders have the two cores to themselves."""
     rec = Recognizer(corpus.PROJECTS, corpus.TEMPLATES)
     try:
+        phone_loop = rec._children[2]
+        asked: list[str] = []
+        for kind in ("begin", "ask_phones"):
+            sent = getattr(phone_loop, kind)
+            setattr(phone_loop, kind,
+                    lambda *args, _sent=sent, _kind=kind: (asked.append(_kind), _sent(*args)))
         speech = corpus.spoken_audio("cancel moon garden", "en-us", 175, audio_cache,
                                      pad_seconds=0.0)
         gap = np.zeros(RATE, np.int16)
         assert _stream_through(Listener(rec), gap, speech, gap) == [
             ("cancel_project", {"project": "Moon Garden"})]
         assert rec._sent == 1
+        assert asked == ["ask_phones"]
     finally:
         rec.close()
 

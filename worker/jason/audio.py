@@ -140,6 +140,15 @@ class UtteranceSegmenter:
         return len(self._speech) * self.frame_bytes // 2
 
     @property
+    def open_frames(self) -> int:
+        """Frames in the open utterance so far."""
+        return len(self._speech)
+
+    def frames_from(self, first: int) -> Int16:
+        """The open utterance's audio from its frame ``first`` on."""
+        return np.frombuffer(b"".join(self._speech[first:]), np.int16).copy()
+
+    @property
     def frames_since_speech(self) -> int:
         """Non-speech frames at the end of the open utterance (0: it ends in speech)."""
         return self._quiet_run

@@ -49,6 +49,21 @@ class DecoderProcess:
     def begin(self, raw: bytes) -> None:
         self._conn.send(("decode", raw))
 
+    def open_stream(self, raw: bytes) -> None:
+        """The phone loop's child: start hearing an utterance while it is being spoken."""
+        self._conn.send(("open", raw))
+
+    def stream(self, raw: bytes) -> None:
+        """The phone loop's child: more of the utterance being spoken."""
+        self._conn.send(("more", raw))
+
+    def ask_phones(self) -> None:
+        """The phone loop's child: answer the phones of the streamed utterance so far."""
+        self._conn.send(("phones", None))
+
+    def close_stream(self) -> None:
+        self._conn.send(("close", None))
+
     def begin_transcript(self, raw: bytes) -> None:
         """Whisper's child: transcribe the whole utterance."""
         self._conn.send(("transcribe", raw))
@@ -121,6 +136,7 @@ def _serve(conn: Connection, config: dict[str, Any]) -> None:  # the child proce
     # The phone loop answers with its phones' frames too (where a word's sounds are).
     timed = bool(config.pop(TIMED, False))
     decoder = pocketsphinx.Decoder(**config)
+    streaming = False  # an utterance is open for ``open`` / ``more`` (the phone loop only)
     for kind, value in _messages(conn, drop_stale=True):
         try:
             if kind == "stale":
@@ -135,12 +151,28 @@ def _serve(conn: Connection, config: dict[str, Any]) -> None:  # the child proce
                 decoder.add_lm_file("commands", value)
                 decoder.activate_search("commands")
             elif kind == "decode":
+                if streaming:
+                    decoder.end_utt()
+                    streaming = False
                 decoder.start_utt()
                 decoder.process_raw(value, False, True)
                 decoder.end_utt()
                 conn.send(timed_phones(decoder) if timed else hypothesis_words(decoder.hyp()))
+            elif kind == "open":  # the phone loop hears an utterance as it is spoken
+                if streaming:
+                    decoder.end_utt()
+                decoder.start_utt()
+                decoder.process_raw(value, False, False)
+                streaming = True
+            elif kind == "more" and streaming:
+                decoder.process_raw(value, False, False)
+            elif kind == "phones":  # so far, without ending the utterance (None: no stream)
+                conn.send(timed_phones(decoder) if streaming else None)
+            elif kind == "close" and streaming:
+                decoder.end_utt()
+                streaming = False
         except Exception as exc:  # report it with the next answer rather than die silently
-            if kind == "decode":
+            if kind in ("decode", "phones"):
                 conn.send(RuntimeError(f"decoder process: {type(exc).__name__}: {exc}"))
 
 

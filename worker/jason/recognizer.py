@@ -169,6 +169,7 @@ class Recognizer:
         self.expecting_name = False
         self.avoid_names: set[str] = set()  # names read back and not accepted: hear another
         self._sent = self._read = 0  # utterances sent to the children / answers read
+        self._streamed = 0  # samples the phone loop has heard of the utterance being spoken
         self.set_vocabulary(projects, templates, new_projects)
 
     def set_vocabulary(self, projects: Sequence[str] = (), templates: Sequence[str] = (),
@@ -251,8 +252,43 @@ class Recognizer:
         """Recognize one complete utterance (a file, or an endpointed segment)."""
         return self.result(self.begin(audio))
 
-    def begin(self, audio: bytes | Int16) -> Decoding:
-        """Hand an utterance to the child decoders and return at once."""
+    # --- the phone loop hearing an utterance while it is spoken (``Listener``) ---------------
+
+    def open_stream(self, samples: Int16) -> None:
+        """An utterance has begun (``samples``: its start): the phone loop's child hears it from
+        now on, so that at a pause its phones are ready and the other two decoders have the
+        cores to themselves. The start is padded as ``begin`` pads it, so frames line up."""
+        if not self._children:
+            return
+        head = np.zeros(max(0, int(RATE * (PAD_SECONDS - quiet_edges(samples)[0]))), np.int16)
+        self._streamed = len(head) + len(samples)
+        self._send_stream(lambda child, raw: child.open_stream(raw),
+                          np.concatenate([head, samples]))
+
+    def stream(self, samples: Int16) -> None:
+        """More of the utterance being spoken (after ``open_stream``)."""
+        if self._children and self._streamed:
+            self._streamed += len(samples)
+            self._send_stream(lambda child, raw: child.stream(raw), samples)
+
+    def close_stream(self) -> None:
+        """The utterance is over (answered, or ended by the endpointer)."""
+        if self._children and self._streamed:
+            self._streamed = 0
+            self._send_stream(lambda child, _: child.close_stream(), np.zeros(0, np.int16))
+
+    def _send_stream(self, send: Callable[[DecoderProcess, bytes], None],
+                     samples: Int16) -> None:
+        raw = add_noise(samples, -66.0, seed=self._streamed).tobytes()  # dither, as ``begin``
+        try:
+            send(self._children[2], raw)
+        except (OSError, ValueError) as exc:
+            self._lost_children(exc)
+
+    def begin(self, audio: bytes | Int16, *, streamed: bool = False) -> Decoding:
+        """Hand an utterance to the child decoders and return at once. ``streamed``: it is the
+        utterance the phone loop has been hearing (``open_stream``): its phones so far are
+        asked for instead of decoding it again."""
         samples = audio if isinstance(audio, np.ndarray) else np.frombuffer(audio, np.int16)
         # TTS output and trimmed files start and stop right on the words, and contain exact
         # digital silence; the grammar search then has no silence to begin and end in. Pad with
@@ -263,8 +299,12 @@ class Recognizer:
         decoding = Decoding(raw)
         if self._children:
             try:
-                for child in self._children[:3]:
+                for child in self._children[:2]:
                     child.begin(raw)
+                if streamed and self._streamed:
+                    self._children[2].ask_phones()
+                else:
+                    self._children[2].begin(raw)
                 decoding.number = self._sent
                 self._sent += 1
             except (OSError, ValueError) as exc:
@@ -623,11 +663,14 @@ class _Early:
 class Listener:
     """Endpointer + recognizer for a live stream: ``feed`` microphone chunks, get results.
 
-    When the speaker pauses, the utterance so far goes to the decoders at once. If it is a whole
-    command that cannot go on, the answer comes after ``EARLY_END`` of quiet; otherwise when the
-    endpointer closes the utterance with no more speech, that decode is the answer, so the
-    decode overlaps the endpointer's wait instead of following it. Speech after the pause makes
-    it stale: the whole utterance is decoded again at the end.
+    While an utterance is spoken, the phone loop's child hears it chunk by chunk (its feature
+    normalization running live, carried over from the utterances before). When the speaker
+    pauses, the utterance so far goes to the grammar and LM decoders at once, and the phone
+    loop is only asked for what it has heard: the two word decoders get the two cores. If it is
+    a whole command that cannot go on, the answer comes after ``EARLY_END`` of quiet; otherwise
+    when the endpointer closes the utterance with no more speech, that decode is the answer,
+    so the decode overlaps the endpointer's wait instead of following it. Speech after the
+    pause makes it stale: the whole utterance is decoded again at the end.
     """
 
     def __init__(self, recognizer: Recognizer, window: float = ENDPOINT_WINDOW,
@@ -638,23 +681,45 @@ class Listener:
         self._early: _Early | None = None
         self._fed = 0  # samples fed so far
         self._early_answer_at: int | None = None  # self._fed when the last early answer came
+        self._streamed_frames = 0  # frames of the open utterance the phone loop has heard
 
     def feed(self, chunk: bytes | Int16) -> list[Parse]:
         results = []
         self._fed += len(chunk) // 2 if isinstance(chunk, bytes) else len(chunk)
         for kind, audio in self.segmenter.events(chunk):
             if kind == "pause":
-                self._early = _Early(self.recognizer.begin(audio), len(audio))
+                self._stream_up_to_date()
+                self._early = _Early(self.recognizer.begin(audio, streamed=True), len(audio))
                 continue
+            self._end_stream()
             result = self._finish(audio)
             if not self._is_tail(audio, result):
                 results.append(result)
+        if self.segmenter.in_speech:
+            self._stream_up_to_date()
         if self._early is not None and self.segmenter.in_speech:
             early_answer = self._early_end(self._early)
             if early_answer is not None:
                 self._early_answer_at = self._fed
                 results.append(early_answer)
         return results
+
+    def _stream_up_to_date(self) -> None:
+        """The phone loop hears the open utterance as it grows (see ``Recognizer.open_stream``)."""
+        frames = self.segmenter.open_frames
+        if frames == self._streamed_frames:
+            return
+        audio = self.segmenter.frames_from(self._streamed_frames)
+        if self._streamed_frames == 0:
+            self.recognizer.open_stream(audio)
+        else:
+            self.recognizer.stream(audio)
+        self._streamed_frames = frames
+
+    def _end_stream(self) -> None:
+        if self._streamed_frames:
+            self._streamed_frames = 0
+            self.recognizer.close_stream()
 
     def _is_tail(self, audio: Int16, result: Parse) -> bool:
         """Words right after an early answer belong to the command already answered: not a
@@ -667,6 +732,7 @@ class Listener:
 
     def flush(self) -> list[Parse]:
         """End of stream: decode an utterance that is still open."""
+        self._end_stream()
         return [self._finish(u) for u in self.segmenter.flush()]
 
     def _current(self, early: _Early, samples: int) -> bool:
@@ -686,6 +752,7 @@ class Listener:
                 or self.recognizer.may_continue(early.parse):
             return None  # a name to hear, or a rejection Whisper may still overturn: wait
         self.segmenter.cut()
+        self._end_stream()
         self._early = None
         return early.parse
 
