@@ -74,9 +74,9 @@ class AppContext:
             log.error("background task failed", error=f"{type(exc).__name__}: {exc}")
 
     async def cancel_tasks(self) -> None:
-        """Cancel everything still running (on window close)."""
-        tasks = [t for t in self._tasks if not t.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
+        """Cancel everything still running (on window close), including what a cancelled
+        task started on its way out."""
+        while tasks := [t for t in self._tasks if not t.done()]:
+            for task in tasks:
+                task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -7,6 +7,7 @@ approval, published, failed, rejected, cancelled. The first read only learns the
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject
@@ -55,6 +56,7 @@ class ProjectWatcher(QObject):
         self.ctx.spawn(self._refresh())
 
     async def _refresh(self) -> None:
+        cancelled = False
         try:
             rows = await self.ctx.projects.recent_states(500)
             for row in rows:
@@ -64,9 +66,12 @@ class ProjectWatcher(QObject):
                     for event in _transitions(row, before):
                         self.ctx.events.projectEvent.emit(event)
             self._primed = True
+        except asyncio.CancelledError:
+            cancelled = True  # the window is closing: no follow-up read to leave pending
+            raise
         finally:
             self._busy = False
-            if self._again:
+            if self._again and not cancelled:
                 self._again = False
                 self.refresh()
 
