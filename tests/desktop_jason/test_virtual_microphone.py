@@ -3,7 +3,8 @@
 PulseAudio runs with two null sinks: ``mic_feed``, whose monitor is remapped as the default
 source ``virtual_mic`` (the microphone Titan opens), and ``speaker`` (the default output, where
 Titan's replies play). ``paplay`` plays espeak-ng's audio of a command into ``mic_feed``; the
-running app, always listening through ``QAudioSource``, hears it, asks "are you sure?" aloud
+running app, always listening through ``QAudioSource``, hears it (though its UI thread stalls
+for a second while the words are spoken, as on a loaded machine), asks "are you sure?" aloud
 (recorded from the speaker's monitor with ``parec``), hears "yes" and cancels the project.
 
 The app runs in a child process: QtMultimedia connects to a sound server once per process, and
@@ -45,8 +46,19 @@ set-default-sink speaker
 
 # Runs in the child: the real main window, always listening on the virtual microphone.
 APP = r"""
-import asyncio, json, sys
+import asyncio, json, logging, sys, time
 from pathlib import Path
+
+# What Jason heard and why (accepted, rejected) reaches stderr: the test shows it on a failure.
+class WithFields(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{super().format(record)} {getattr(record, 'titan_fields', '')}"
+
+
+heard_log = logging.StreamHandler(sys.stderr)
+heard_log.setFormatter(WithFields("%(name)s %(levelname)s %(message)s"))
+logging.getLogger("titan.jason").addHandler(heard_log)
+logging.getLogger("titan.jason").setLevel(logging.INFO)
 
 import qasync
 from PySide6.QtWidgets import QApplication
@@ -70,9 +82,12 @@ def wav_of(sentence: str) -> Path:
     return path
 
 
-async def play_into_microphone(sentence: str) -> None:
+async def play_into_microphone(sentence: str, ui_stall: float = 0.0) -> None:
     proc = await asyncio.create_subprocess_exec("paplay", "--device=mic_feed",
                                                 str(wav_of(sentence)))
+    if ui_stall:  # the UI thread busy while the words are spoken (a loaded machine)
+        await asyncio.sleep(0.2)
+        time.sleep(ui_stall)
     assert await proc.wait() == 0
 
 
@@ -94,8 +109,9 @@ async def main() -> dict:
         delivered: list[int] = []
         voice._stream.readyRead.connect(lambda: delivered.append(1))
         await wait_until(lambda: delivered, 30, "the microphone's first audio")
-        await play_into_microphone("cancel Moon Garden")
-        await wait_until(lambda: any("Are you sure" in s for s in said), 30, "the question")
+        await play_into_microphone("cancel Moon Garden", ui_stall=1.0)
+        await wait_until(lambda: said, 30, "the question (the value: what Jason said)",
+                         done=lambda said: any("Are you sure" in s for s in said))
         question = next(s for s in said if "Are you sure" in s)
         out["question"] = question
         await wait_until(lambda: question in spoken, 30, "the question synthesized")
@@ -172,7 +188,7 @@ def test_spoken_cancel_is_heard_confirmed_aloud_and_carried_out(
     assert app.returncode == 0 and lines, app.stdout[-3000:] + app.stderr[-3000:]
     result = json.loads(lines[-1].removeprefix("RESULT "))
 
-    assert result["microphone"] == "VirtualMic" and result["listen_enabled"]
+    assert result["microphone"] == "VirtualMic" and result["listen_enabled"], app.stderr[-3000:]
     assert result["listening"]
     assert "Moon Garden" in result["question"] and "Say yes or no" in result["question"]
     assert result["status_before_yes"] != "cancelled"  # nothing happens before the "yes"

@@ -52,6 +52,10 @@ if TYPE_CHECKING:
     from titan_desktop.jason.desk import JasonDesk
 
 log = get_logger("titan.jason.voice")
+# Audio the microphone may hold while the UI thread is busy. Qt's default (about 250 ms) lost
+# the middle of a command when the machine was loaded; reads still come every period, so a
+# larger buffer costs no latency.
+MICROPHONE_BUFFER_US = 2_000_000
 DIDNT_CATCH = "Sorry, I didn't catch that."
 NO_MICROPHONE = "No microphone found: type to Jason in the chat instead."
 NO_TTS = "No speech synthesizer found (install espeak-ng) — replies are shown, not spoken."
@@ -190,6 +194,7 @@ class VoiceController(QObject):
             wanted.setChannelCount(preferred.channelCount())
         self._format = wanted
         self._source = self._qtm.QAudioSource(self.microphone, wanted, self)
+        self._source.setBufferSize(wanted.bytesForDuration(MICROPHONE_BUFFER_US))
         self._stream = self._source.start()
         self._stream.readyRead.connect(self._read_microphone)
         self.listeningChanged.emit(True)
