@@ -275,7 +275,10 @@ class Recognizer:
         """The utterance is over (answered, or ended by the endpointer)."""
         if self._children and self._streamed:
             self._streamed = 0
-            self._send_stream(lambda child, _: child.close_stream(), np.zeros(0, np.int16))
+            try:
+                self._children[2].close_stream()
+            except (OSError, ValueError) as exc:
+                self._lost_children(exc)
 
     def _send_stream(self, send: Callable[[DecoderProcess, bytes], None],
                      samples: Int16) -> None:
