@@ -74,6 +74,34 @@ async def test_a_new_name_by_voice_is_read_back_never_replaced_by_a_known_one(
     assert await _names(db) == []
 
 
+# Names whose "create a project called ..." left the grammar search with no path at all in
+# the tuning voices (it ends in a project name it knows, and these fit none).
+UNFINISHED = ("Thunder Road", "Silent Harbor", "Quartz Lagoon", "Crimson Tide", "Velvet Rope",
+              "Bright Star")
+
+
+def test_a_new_name_the_grammar_cannot_follow_is_still_read_back(
+        recognizer: Recognizer, audio_cache: Path) -> None:
+    """"create a project called thunder road": the command LM hears the lead-in, Whisper the
+    name after it, and Jason asks, rather than answering "Sorry, I didn't catch that"."""
+    known = {spoken(n) for n in (*corpus.PROJECTS, *corpus.NEW_PROJECTS)}
+    asked, acted = 0, []
+    for name in UNFINISHED:
+        for voice in ("en-us", "en-gb"):
+            audio = corpus.spoken_audio(f"create a project called {name.lower()}", voice, 175,
+                                        audio_cache)
+            result = recognizer.decode(audio)
+            if result.command == "create_project" and result.read_back:
+                asked += 1
+                assert spoken(result.slots["project"]) not in known, (name, voice, result)
+                assert "template" not in result.slots  # the default, as the read-back says
+            elif result.command is not None:
+                acted.append((name, voice, result))
+    assert not acted  # never a known name, never without asking
+    # 10 of 12 where this was written (4 when only the grammar's words led to Whisper)
+    assert asked >= 8, f"{asked}/12 read back"
+
+
 def test_a_correction_by_voice_carries_the_new_name(recognizer: Recognizer,
                                                     audio_cache: Path) -> None:
     audio = corpus.spoken_audio("no call it sunflower bakehouse", "en-gb", 175, audio_cache)

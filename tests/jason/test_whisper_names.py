@@ -27,10 +27,32 @@ def test_the_name_ends_where_the_template_begins() -> None:
 def test_common_words_are_preferred_and_a_refused_name_is_never_chosen() -> None:
     guesses = [Guess("crystalcame", False), Guess("crystal cave", True),
                Guess("crystal game", True)]
-    assert choose(guesses) == "crystal cave"
-    assert choose(guesses, {"Crystal Cave"}) == "crystal game"
-    assert choose([Guess("zorblax", False)]) == "zorblax"  # no common guess: the first
-    assert choose([Guess("a b", True)], {"a b"}) is None
+    assert choose([guesses]) == "crystal cave"
+    assert choose([guesses], {"Crystal Cave"}) == "crystal game"
+    assert choose([[Guess("zorblax", False)]]) == "zorblax"  # no common guess: the first
+    assert choose([[Guess("a b", True)]], {"a b"}) is None
+
+
+def test_a_correction_is_weighed_with_the_first_hearing() -> None:
+    """"Sunflower Bakery" read back as "Sunflower Mercury"; "no, call it sunflower bakery" is
+    heard as "sunflower may carry" (not common words) or Mercury again: the first hearing's
+    second guess is the name both hearings support best (Whisper's guesses as it gave them
+    for en-gb-x-rp)."""
+    first = [Guess("sunflower mercury", True), Guess("sunflower bakery", True),
+             Guess("sunflower bay curry", True), Guess("sunflowerberry curry", False)]
+    again = [Guess("sunflower may carry", False), Guess("sunflower mercury", True),
+             Guess("sunflower may curry", False)]
+    refused = {"Sunflower Mercury"}
+    assert choose([again], refused) == "sunflower may carry"  # the correction alone
+    assert choose([first, again], refused) == "sunflower bakery"
+    # A name both hearings place well beats one only the first had; ties go to the request.
+    assert choose([[Guess("copper candle", True), Guess("copper kettle", True),
+                    Guess("copper cattle", True)],
+                   [Guess("copper candle", True), Guess("copper cattle", True)]],
+                  {"copper candle"}) == "copper kettle"
+    assert choose([[Guess("red fox", True), Guess("bed box", True)],
+                   [Guess("bed box", True), Guess("red fox", True)],
+                   [Guess("bed box", True)]]) == "bed box"
 
 
 def test_a_model_file_that_is_not_the_reviewed_one_is_refused(

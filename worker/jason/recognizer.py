@@ -168,6 +168,10 @@ class Recognizer:
         # correction ("call my mother tomorrow evening" came out as one).
         self.expecting_name = False
         self.avoid_names: set[str] = set()  # names read back and not accepted: hear another
+        # Whisper's guesses at each hearing of the name being read back (the request, then
+        # each correction): a correction's choice weighs them all (``whisper_names.choose``).
+        self._hearings: list[list[whisper_names.Guess]] = []
+        self._hearings_if_read_back: list[list[whisper_names.Guess]] = []
         self._sent = self._read = 0  # utterances sent to the children / answers read
         self._streamed = 0  # samples the phone loop has heard of the utterance being spoken
         self.set_vocabulary(projects, templates, new_projects)
@@ -482,7 +486,8 @@ class Recognizer:
         if last - first < 10:  # under 0.1 s: no name there
             return None
         if self._whisper:
-            guess = self._choose_name(self._hear_name(decoding.raw, said[:start], said[end:]))
+            guess = self._choose_name(self._hear_name(decoding.raw, said[:start], said[end:]),
+                                      correcting=heard.command == "name_correction")
             words = guess.split() if guess else []
         else:
             samples = np.frombuffer(decoding.raw, np.int16)
@@ -507,7 +512,11 @@ class Recognizer:
         """The grammar heard "create a project called" and then a name or template the phone
         loop does not bear out ("... called blue harbor from the landing template" for "quantum
         pickle using the persona template"): Whisper hears the name after those words. Only
-        when the phone loop explains the lead-in words."""
+        when the phone loop explains the lead-in words. When the grammar search found no
+        path at all ("crimson tide", "thunder road"), the LM's words stand in for the lead-in
+        (the template then stays the default: the grammar did not hear one)."""
+        grammar_words = said
+        said = said or free
         for command in NAMING:
             if command == "name_correction" and not self.expecting_name:
                 continue
@@ -519,12 +528,13 @@ class Recognizer:
             if set(got.unexplained) & set(lead) or len(got.spans) != len(said):
                 return None
             follower = [w for w in said[len(lead) + 1:] if w in whisper_names.FOLLOWERS][:1]
-            guess = self._choose_name(self._hear_name(decoding.raw, list(lead), follower))
+            guess = self._choose_name(self._hear_name(decoding.raw, list(lead), follower),
+                                      correcting=command == "name_correction")
             if not guess:
                 return None
             slots = {"project": as_name(guess.split())}
-            template = self._template_both_heard(said, free) if command == "create_project" \
-                else None
+            template = self._template_both_heard(grammar_words, free) \
+                if command == "create_project" else None
             if template:
                 slots["template"] = template
             log.info("heard a new name after the lead-in", name=slots["project"], said=said)
@@ -545,11 +555,19 @@ class Recognizer:
         self.expecting_name = read_back is not None
         if read_back is None:
             self.avoid_names.clear()
+            self._hearings = self._hearings_if_read_back = []
         else:
             self.avoid_names.add(read_back.lower())
+            self._hearings = self._hearings_if_read_back
 
-    def _choose_name(self, guesses: list[whisper_names.Guess]) -> str | None:
-        return whisper_names.choose(guesses, self.avoid_names)
+    def _choose_name(self, guesses: list[whisper_names.Guess], *,
+                     correcting: bool) -> str | None:
+        """The name to read back. A correction ("no, call it ...") is another hearing of the
+        name already read back: every hearing so far has a say."""
+        hearings = [*self._hearings, guesses] if correcting and self.expecting_name \
+            else [guesses]
+        self._hearings_if_read_back = hearings
+        return whisper_names.choose(hearings, self.avoid_names)
 
     def _hear_name(self, raw: bytes, before: list[str],
                    after: list[str]) -> list[whisper_names.Guess]:

@@ -151,10 +151,28 @@ class WhisperNames:
         return list(seen.values())
 
 
-def choose(guesses: list[Guess], rejected: set[str] | frozenset[str] = frozenset()) -> str | None:
-    """The name to read back: the first guess made of common words, else the first guess,
-    leaving out names the person already said no to (compared in lower case)."""
+def choose(hearings: list[list[Guess]],
+           rejected: set[str] | frozenset[str] = frozenset()) -> str | None:
+    """The name to read back, from Whisper's guesses at each hearing of it (the request, then
+    each "no, call it ..."), leaving out names the person already said no to (compared in
+    lower case). Names made of common words first; then the name best placed over all the
+    hearings (the sum of its ranks, one past the end where a hearing lacked it); then the
+    first hearing's order. With one hearing: its first guess of common words, else its first.
+    """
     no = {r.lower() for r in rejected}
-    left = [g for g in guesses if g.name not in no]
-    best = next((g for g in left if g.common), left[0] if left else None)
-    return best.name if best else None
+    left: dict[str, Guess] = {}
+    for guesses in hearings:
+        for guess in guesses:
+            if guess.name not in no:
+                left.setdefault(guess.name, guess)
+    if not left:
+        return None
+
+    def rank(guesses: list[Guess], name: str) -> int:
+        return next((i for i, g in enumerate(guesses) if g.name == name), len(guesses))
+
+    def cost(guess: Guess) -> tuple[bool, int, int]:
+        return (not guess.common, sum(rank(h, guess.name) for h in hearings),
+                rank(hearings[0], guess.name))
+
+    return min(left.values(), key=cost).name
