@@ -515,29 +515,28 @@ class Recognizer:
         when the phone loop explains the lead-in words. When the grammar search found no
         path at all ("crimson tide", "thunder road"), the LM's words stand in for the lead-in
         (the template then stays the default: the grammar did not hear one)."""
-        grammar_words = said
-        said = said or free
+        words = said or free  # the lead-in, as the grammar or else the LM heard it
         for command in NAMING:
             if command == "name_correction" and not self.expecting_name:
                 continue
             leads = [lead for lead in grammar.words_before_slot(command, "project")
-                     if lead[-1] in NAME_LEAD_ENDS and tuple(said[:len(lead)]) == lead]
-            if not leads or len(said) <= len(lead := max(leads, key=len)):
+                     if lead[-1] in NAME_LEAD_ENDS and tuple(words[:len(lead)]) == lead]
+            if not leads or len(words) <= len(lead := max(leads, key=len)):
                 continue
-            got = self.explanation(said, phones)
-            if set(got.unexplained) & set(lead) or len(got.spans) != len(said):
+            got = self.explanation(words, phones)
+            if set(got.unexplained) & set(lead) or len(got.spans) != len(words):
                 return None
-            follower = [w for w in said[len(lead) + 1:] if w in whisper_names.FOLLOWERS][:1]
+            follower = [w for w in words[len(lead) + 1:] if w in whisper_names.FOLLOWERS][:1]
             guess = self._choose_name(self._hear_name(decoding.raw, list(lead), follower),
                                       correcting=command == "name_correction")
             if not guess:
                 return None
             slots = {"project": as_name(guess.split())}
-            template = self._template_both_heard(grammar_words, free) \
+            template = self._template_both_heard(said, free) \
                 if command == "create_project" else None
             if template:
                 slots["template"] = template
-            log.info("heard a new name after the lead-in", name=slots["project"], said=said)
+            log.info("heard a new name after the lead-in", name=slots["project"], said=words)
             return Parse(command, slots, " ".join([*lead, guess]), read_back=True)
         return None
 
