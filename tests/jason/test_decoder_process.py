@@ -36,8 +36,8 @@ def test_child_processes_decode_like_in_process(recognizer: Recognizer, audio_ca
 def _main_thread_turns_while_decoding(rec: Recognizer, audio_cache: Path) -> int:
     """How often the calling (GUI-like) thread got to run Python while another thread decoded
     a long utterance four times."""
-    # not a create command: those also ask Whisper, which releases the lock while it decodes
-    audio = corpus.spoken_audio("what is happening with Moon Garden", "en-us", 120, audio_cache)
+    # names no project and creates none: those also ask Whisper, which releases the lock
+    audio = corpus.spoken_audio("how are sales this week", "en-us", 120, audio_cache)
     rec.decode(audio)  # warm up
     done = threading.Event()
 

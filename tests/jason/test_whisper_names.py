@@ -8,8 +8,17 @@ import pytest
 
 from worker.jason import corpus, whisper_names
 from worker.jason.audio import add_noise, load_wav
+from worker.jason.pronounce import pronunciations
 from worker.jason.recognizer import Recognizer
-from worker.jason.whisper_names import Guess, WhisperNames, choose, cut_name, words_of
+from worker.jason.whisper_names import (
+    Guess,
+    WhisperNames,
+    bears_out,
+    choose,
+    cut_name,
+    without_repeat,
+    words_of,
+)
 
 
 def test_the_name_ends_where_the_template_begins() -> None:
@@ -53,6 +62,41 @@ def test_a_correction_is_weighed_with_the_first_hearing() -> None:
     assert choose([[Guess("red fox", True), Guess("bed box", True)],
                    [Guess("bed box", True), Guess("red fox", True)],
                    [Guess("bed box", True)]]) == "bed box"
+
+
+def _phones(word: str) -> list[str]:
+    return pronunciations(word)[0].split()
+
+
+def test_a_known_name_is_borne_out_only_by_words_that_sound_like_it() -> None:
+    """What Whisper wrote where the grammar heard a project's name (its guesses as given for
+    the tuning voices): a mishearing of the name bears it out; a noun phrase of its own does
+    not, however close its sounds ("the garden" is not "Moon Garden")."""
+    assert bears_out(["will garden", "moon garden"], "Moon Garden", _phones)
+    assert bears_out(["titan sharp stairs"], "Titan Shop", _phones)  # "status" after the name
+    assert bears_out(["might web app"], "My Web App", _phones)
+    assert not bears_out(["my package", "my packages"], "Moon Garden", _phones)
+    assert not bears_out(["the garden", "my garden", "that garden"], "Moon Garden", _phones)
+    assert bears_out(["not done"], "Moon Garden", _phones)  # close enough on its own, but
+    assert not bears_out(["the garden", "not done"], "Moon Garden", _phones)  # not after this
+    assert not bears_out(["my order", "my origin"], "My Web App", _phones)
+    assert not bears_out(["my application"], "My Web App", _phones)  # not "my app..."
+    assert not bears_out(["my weather"], "My Web App", _phones)  # "weather" vs "web app"
+    assert bears_out(["my wear map"], "My Web App", _phones)
+    assert not bears_out(["light", "light status on the"], "Zorblax", _phones)
+    assert not bears_out([], "Moon Garden", _phones)
+
+
+def test_a_sentence_said_again_is_cut_where_it_begins_again() -> None:
+    """Whisper reads only the utterance and a second of quiet, and sometimes says it again
+    rather than ending it."""
+    assert without_repeat(words_of("Open the output on Atlas Forge. Open the output on")) == \
+        words_of("Open the output on Atlas Forge")
+    assert without_repeat(words_of("Stand the sun-harmable light. Stand the sun-")) == \
+        words_of("Stand the sun-harmable light")
+    assert without_repeat(words_of("no no no")) == ["no", "no", "no"]
+    assert without_repeat(words_of("approve it and approve that")) == \
+        words_of("approve it and approve that")
 
 
 def test_a_model_file_that_is_not_the_reviewed_one_is_refused(

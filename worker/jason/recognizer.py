@@ -20,7 +20,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,7 @@ from worker.jason.commands import (
     words_of,
 )
 from worker.jason.decoder_process import TIMED, WHISPER, DecoderProcess
-from worker.jason.explain import NOT_SPEECH, Explanation, explain
+from worker.jason.explain import MAX_GAP_PHONES, NOT_SPEECH, Explanation, explain
 from worker.jason.names import as_name, name_decoder_config, name_words
 from worker.jason.parser import Parse, parse, suggest
 from worker.jason.pronounce import (
@@ -133,6 +133,8 @@ class Decoding:
     number: int | None = None
     main: tuple[list[str], list[str], Phones] | None = None  # the main pass, once read
     second: list[str] | None = None  # the second look's words, once asked
+    borne_out: dict[str, bool] = field(default_factory=dict)  # project -> Whisper's verdict
+    transcript: list[str] | None = None  # Whisper's words for the whole utterance, once asked
 
 
 class Recognizer:
@@ -351,8 +353,8 @@ class Recognizer:
     def result(self, decoding: Decoding, *, whisper: bool = True) -> Parse:
         """The verdict on a ``begin``: the main pass, then the second look if they disagree.
         ``whisper=False``: no new names and no last look (a decode at a pause, which more
-        speech may still replace, should not wait for Whisper); asking again with Whisper
-        reuses the main pass."""
+        speech may still replace, should not wait for them); asking again with Whisper
+        reuses the main pass. A known project's name is checked by Whisper either way."""
         if decoding.main is None:
             decoding.main = self._main_pass(decoding)
         said, free, phones = decoding.main
@@ -382,11 +384,63 @@ class Recognizer:
         if not explanation.ok:  # "restart the computer" heard as "restart the worker"
             if whisper and (agreed := self._whisper_agrees(said, decoding)):
                 return agreed
+            if whisper and self._whisper_vouches(result, explanation, decoding) \
+                    and self._name_borne_out(result, decoding):
+                log.info("accepted: Whisper heard the words the phone loop did not", said=said,
+                         unexplained=list(explanation.unexplained))
+                return result
             log.info("rejected: the command does not explain what was said", said=said,
                      unexplained=list(explanation.unexplained), gap=explanation.gap)
             heard = " ".join(free or said)
             return Parse(None, {}, heard, suggest(heard, self.projects, self.templates))
+        if not self._name_borne_out(result, decoding):
+            heard = " ".join(free or said)
+            return Parse(None, {}, heard, suggest(heard, self.projects, self.templates))
         return result
+
+    def _name_borne_out(self, result: Parse, decoding: Decoding) -> bool:
+        """Whether Whisper hears the known project the command names where the grammar heard
+        it. The grammar can only hear the names it lists, and the phone loop takes "my package"
+        for "moon garden" as readily; Whisper, which knows English, writes "my package".
+        Whisper reads only the utterance (~60 ms), so every command naming a project is
+        checked, early answers included. Without Whisper the check is skipped."""
+        project = result.slots.get("project")
+        listed = (*self.projects, *self.new_projects)  # the names the grammar can hear
+        if not self._whisper or project not in listed or result.read_back:
+            return True
+        if project not in decoding.borne_out:
+            said = result.text.split()
+            form = spoken(project).split()
+            start = next((i for i in range(len(said) - len(form), -1, -1)
+                          if said[i:i + len(form)] == form), None)
+            if start is None:
+                return True  # said in another form ("project moon garden"): nothing to align
+            guesses = self._hear_name(decoding.raw, said[:start], said[start + len(form):])
+            names = [g.name for g in guesses]
+            decoding.borne_out[project] = whisper_names.bears_out(names, spoken(project),
+                                                                  self._phones)
+            if not decoding.borne_out[project]:
+                log.info("rejected: Whisper does not hear the project's name", said=said,
+                         project=project, whisper=names[:4])
+        return decoding.borne_out[project]
+
+    def _whisper_vouches(self, result: Parse, explanation: Explanation,
+                         decoding: Decoding) -> bool:
+        """Whether Whisper heard, word for word, each content word of the command that the
+        phone loop did not bear out (in noise, its phones drift: "titan shop *status*"),
+        with no run of sounds left over that the command does not cover. The words of a
+        known project's name are left to ``_name_borne_out``. A near-command fails here:
+        Whisper writes "restart the computer", and "worker" is not in it."""
+        if not self._whisper or explanation.gap > MAX_GAP_PHONES:
+            return False
+        name = set(spoken(result.slots.get("project", "")).split())
+        heard = set(self._transcript(decoding))
+        return bool(heard) and all(word in heard for word in explanation.unexplained if word not in name)
+
+    def _transcript(self, decoding: Decoding) -> list[str]:
+        if decoding.transcript is None:
+            decoding.transcript = self._transcribe(decoding.raw)
+        return decoding.transcript
 
     def _whisper_agrees(self, said: list[str], decoding: Decoding) -> Parse | None:
         """The last look at a command about to be rejected (fast speech, noise): Whisper's
@@ -398,7 +452,7 @@ class Recognizer:
         heard = self._parse(said)
         if not self._whisper or not heard.command:
             return None
-        words = self._transcribe(decoding.raw)
+        words = self._transcript(decoding)
         if words and _same(heard, self._parse(words)):
             log.info("accepted on Whisper's agreement", said=said, whisper=words)
             return heard
