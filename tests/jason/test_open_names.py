@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import text
 
 from worker.config import Settings
 from worker.db.engine import Database
 from worker.jason import corpus
+from worker.jason.audio import RATE, add_noise, quiet_edges, rms_dbfs
 from worker.jason.brain import Jason
 from worker.jason.commands import spoken
 from worker.jason.parser import Parse, parse
@@ -228,3 +230,36 @@ async def test_a_spelled_name_corrects_the_read_back(settings: Settings, db: Dat
     # with nothing read back, a correction does nothing
     assert (await jason.ask("call it Sunflower")).text == \
         "There is no name waiting for a correction."
+
+
+# Tuned commands at 210 / 230 wpm in white noise 20 dB under the speech, in the tuning voices:
+# both decoders heard them right, and the phone loop's drifting sounds left one word
+# unexplained. Where this was written: 7 of 8 heard, 2 before Whisper vouched for the word.
+NOISY = (("read the last error", "en-gb", 230), ("last error", "en-gb", 230),
+         ("abort project my web app", "en-gb", 230), ("accept project my web app", "en-gb", 230),
+         ("what is the status", "en-gb", 230), ("titan shop status", "en-us", 210),
+         ("open the output of moon garden", "en-us", 210),
+         ("give me a status report", "en-us+f3", 210))
+
+
+def _in_noise(audio: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
+    head, tail = (int(q * RATE) for q in quiet_edges(audio))
+    words = audio[head:len(audio) - tail]
+    return add_noise(audio, rms_dbfs(words) - snr_db, seed=seed)
+
+
+def test_whisper_vouches_for_words_the_phone_loop_lost_in_noise(
+        recognizer: Recognizer, audio_cache: Path) -> None:
+    """Fast speech in louder noise: a command is heard when Whisper wrote each word the phone
+    loop did not bear out; what it hears is never another command."""
+    right, wrong = 0, []
+    for seed, (said, voice, rate) in enumerate(NOISY):
+        expected = parse(said, list(corpus.PROJECTS), list(corpus.TEMPLATES))
+        audio = _in_noise(corpus.spoken_audio(said, voice, rate, audio_cache), 20.0, seed)
+        result = recognizer.decode(audio)
+        if (result.command, result.slots) == (expected.command, expected.slots):
+            right += 1
+        elif result.command is not None:
+            wrong.append((said, voice, result))
+    assert not wrong
+    assert right >= 5, f"{right}/{len(NOISY)} heard"

@@ -95,6 +95,8 @@ def test_a_sentence_said_again_is_cut_where_it_begins_again() -> None:
     assert without_repeat(words_of("Stand the sun-harmable light. Stand the sun-")) == \
         words_of("Stand the sun-harmable light")
     assert without_repeat(words_of("no no no")) == ["no", "no", "no"]
+    assert without_repeat(words_of("unposting workers unposting workers unpost")) == \
+        ["unposting", "workers"]
     assert without_repeat(words_of("approve it and approve that")) == \
         words_of("approve it and approve that")
 

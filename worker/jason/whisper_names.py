@@ -103,7 +103,7 @@ def without_repeat(words: list[str]) -> list[str]:
     output" -> the first six): the encoder reads only the utterance and a little quiet, and the
     model sometimes repeats the sentence rather than end it."""
     for start in range(2, len(words)):  # a sentence said again, not "no, no"
-        again = min(3, len(words) - start)
+        again = min(3, start, len(words) - start)
         if words[start:start + again] == words[:again] and (again >= 2 or start >= 3):
             return words[:start]
     return words
