@@ -123,6 +123,7 @@ async def main() -> dict:
         await wait_until(lambda: len(said) >= 2, 30, "the answer to yes")
         out["answer"] = said[1]
         out["status_after_yes"] = (await window.ctx.projects.get(project.id)).status
+        out["said"] = list(said)  # everything Jason said, for a failure's message
         await wait_until(lambda: said[1] in spoken, 30, "the answer synthesized")
         await wait_until(voice._effect_playing, 30, "the answer playing")
         await wait_until(lambda: not voice._effect_playing(), 30, "the answer played")
@@ -192,7 +193,7 @@ def test_spoken_cancel_is_heard_confirmed_aloud_and_carried_out(
     assert result["listening"]
     assert "Moon Garden" in result["question"] and "Say yes or no" in result["question"]
     assert result["status_before_yes"] != "cancelled"  # nothing happens before the "yes"
-    assert result["status_after_yes"] == "cancelled"
+    assert result["status_after_yes"] == "cancelled", result
     assert "Moon Garden" in result["answer"]
     # The question and the answer were played on the loudspeaker: seconds of speech, not clicks.
     assert loud_seconds(recording.read_bytes()) > 1.5

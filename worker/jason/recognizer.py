@@ -358,6 +358,8 @@ class Recognizer:
         if decoding.main is None:
             decoding.main = self._main_pass(decoding)
         said, free, phones = decoding.main
+        if whisper:  # only a name read back from this utterance may be corrected next
+            self._hearings_if_read_back = []
         named = self._open_name(said, free, phones, decoding) if whisper else None
         if named is None and self._whisper and whisper:
             named = self._name_after_lead_in(said, free, phones, decoding)
@@ -374,9 +376,11 @@ class Recognizer:
             return named or result
         if named is not None and result.command == named.command \
                 and result.slots.get("project") in self.projects \
-                and named.slots["project"] != result.slots["project"]:
+                and named.slots["project"] != result.slots["project"] \
+                and not self._name_borne_out(result, decoding):
             # "create a project called silver fox" came out as an existing project's name,
             # phone loop and all: a create names a new project, so Whisper's name is read back
+            # (unless Whisper's guesses bear the existing name out: "Woundarden")
             return named
         explanation = self.explanation(said, phones)
         if not explanation.ok and named is not None:
@@ -435,7 +439,8 @@ class Recognizer:
             return False
         name = set(spoken(result.slots.get("project", "")).split())
         heard = set(self._transcript(decoding))
-        return bool(heard) and all(word in heard for word in explanation.unexplained if word not in name)
+        lost = [word for word in explanation.unexplained if word not in name]
+        return bool(heard) and all(word in heard for word in lost)
 
     def _transcript(self, decoding: Decoding) -> list[str]:
         if decoding.transcript is None:
