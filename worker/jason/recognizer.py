@@ -120,6 +120,12 @@ def _contains(words: list[str], part: list[str]) -> bool:
     return any(words[i:i + len(part)] == part for i in range(len(words)))
 
 
+def _last_place(words: list[str], part: list[str]) -> int | None:
+    """Where ``part`` last stands in ``words`` as a run of whole words (None: nowhere)."""
+    return next((i for i in range(len(words) - len(part), -1, -1)
+                 if words[i:i + len(part)] == part), None)
+
+
 def _same(a: Parse, b: Parse) -> bool:
     return a.command == b.command and a.slots == b.slots
 
@@ -135,6 +141,10 @@ class Decoding:
     second: list[str] | None = None  # the second look's words, once asked
     borne_out: dict[str, bool] = field(default_factory=dict)  # project -> Whisper's verdict
     transcript: list[str] | None = None  # Whisper's words for the whole utterance, once asked
+    # Whisper's name guesses, by the words around the name (a create whose grammar heard an
+    # existing project asks twice: for the name to read back, and whether it bears that out)
+    names: dict[tuple[tuple[str, ...], tuple[str, ...]], list[whisper_names.Guess]] = \
+        field(default_factory=dict)
 
 
 class Recognizer:
@@ -395,11 +405,9 @@ class Recognizer:
                 return result
             log.info("rejected: the command does not explain what was said", said=said,
                      unexplained=list(explanation.unexplained), gap=explanation.gap)
-            heard = " ".join(free or said)
-            return Parse(None, {}, heard, suggest(heard, self.projects, self.templates))
+            return self._rejection(said, free)
         if not self._name_borne_out(result, decoding):
-            heard = " ".join(free or said)
-            return Parse(None, {}, heard, suggest(heard, self.projects, self.templates))
+            return self._rejection(said, free)
         return result
 
     def _name_borne_out(self, result: Parse, decoding: Decoding) -> bool:
@@ -415,11 +423,10 @@ class Recognizer:
         if project not in decoding.borne_out:
             said = result.text.split()
             form = spoken(project).split()
-            start = next((i for i in range(len(said) - len(form), -1, -1)
-                          if said[i:i + len(form)] == form), None)
+            start = _last_place(said, form)
             if start is None:
                 return True  # said in another form ("project moon garden"): nothing to align
-            guesses = self._hear_name(decoding.raw, said[:start], said[start + len(form):])
+            guesses = self._hear_name(decoding, said[:start], said[start + len(form):])
             names = [g.name for g in guesses]
             decoding.borne_out[project] = whisper_names.bears_out(names, spoken(project),
                                                                   self._phones)
@@ -526,8 +533,7 @@ class Recognizer:
         if heard.command == "name_correction" and not self.expecting_name:
             return None
         form = spoken(heard.slots["project"]).split()
-        start = next((i for i in range(len(said) - len(form), -1, -1)
-                      if said[i:i + len(form)] == form), None)
+        start = _last_place(said, form)
         if start is None:
             return None
         end = start + len(form)  # said[start:end] is the name the grammar heard
@@ -545,7 +551,7 @@ class Recognizer:
         if last - first < 10:  # under 0.1 s: no name there
             return None
         if self._whisper:
-            guess = self._choose_name(self._hear_name(decoding.raw, said[:start], said[end:]),
+            guess = self._choose_name(self._hear_name(decoding, said[:start], said[end:]),
                                       correcting=heard.command == "name_correction")
             words = guess.split() if guess else []
         else:
@@ -586,7 +592,7 @@ class Recognizer:
             if set(got.unexplained) & set(lead) or len(got.spans) != len(words):
                 return None
             follower = [w for w in words[len(lead) + 1:] if w in whisper_names.FOLLOWERS][:1]
-            guess = self._choose_name(self._hear_name(decoding.raw, list(lead), follower),
+            guess = self._choose_name(self._hear_name(decoding, list(lead), follower),
                                       correcting=command == "name_correction")
             if not guess:
                 return None
@@ -627,8 +633,16 @@ class Recognizer:
         self._hearings_if_read_back = hearings
         return whisper_names.choose(hearings, self.avoid_names)
 
-    def _hear_name(self, raw: bytes, before: list[str],
+    def _hear_name(self, decoding: Decoding, before: list[str],
                    after: list[str]) -> list[whisper_names.Guess]:
+        """Whisper's guesses for the name between ``before`` and ``after`` (asked once)."""
+        key = (tuple(before), tuple(after))
+        if key not in decoding.names:
+            decoding.names[key] = self._ask_name(decoding.raw, before, after)
+        return decoding.names[key]
+
+    def _ask_name(self, raw: bytes, before: list[str],
+                  after: list[str]) -> list[whisper_names.Guess]:
         answer = self._ask_names_child(lambda child: child.begin_name(raw, before, after))
         if answer is not None:
             return [whisper_names.Guess(name, common) for name, common in answer]
@@ -694,13 +708,17 @@ class Recognizer:
         self._close_children()
 
     def _verdict(self, said: list[str], free: list[str]) -> Parse:
-        heard = " ".join(free or said)
         if said:
             result = self._parse(said)
             # Agreement: the same words, or words that differ only in optional parts ("restart
             # the worker" / "restart worker"), i.e. the same command with the same slots.
             if result.command and (said == free or _same(result, self._parse(free))):
                 return result
+        return self._rejection(said, free)
+
+    def _rejection(self, said: list[str], free: list[str]) -> Parse:
+        """"Didn't catch that", with the commands closest to what the decoders heard."""
+        heard = " ".join(free or said)
         return Parse(None, {}, heard, suggest(heard, self.projects, self.templates))
 
     def _parse(self, words: list[str]) -> Parse:
